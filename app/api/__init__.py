@@ -1,0 +1,1 @@
+"""Litestar only: controllers, authentication, SCIM error bodies, media types, logging."""

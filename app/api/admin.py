@@ -1,0 +1,151 @@
+"""Tenant administration over HTTP: tokens for a tenant's admin, tenants for operators.
+
+Issued tokens are in the response once; lists never carry secrets or hashes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+
+from app.api.auth import require, tenant_of
+from app.api.media import read_json
+from app.api.services import services
+from app.domain.actor import Actor, Permission, Role, parse_roles
+from app.domain.durations import parse_duration
+from app.domain.tenancy import Tenant, Token
+from app.provisioning.tenancy import Issued
+from app.scim.codec import format_datetime
+from app.scim.errors import Forbidden, InvalidValue
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    roles: list[str] | str
+    expiresIn: str | None = None  # noqa: N815 - JSON field name
+
+
+class TenantRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+
+
+def _json(content: Any, status: int = 200) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(content), status_code=status, media_type="application/json"
+    )
+
+
+def _time(value: Any) -> str | None:
+    return format_datetime(value) if value is not None else None
+
+
+def token_view(token: Token) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "tenantId": token.tenant_id,
+        "name": token.name,
+        "roles": sorted(token.roles),
+        "created": _time(token.created),
+        "expiresAt": _time(token.expires_at),
+        "revokedAt": _time(token.revoked_at),
+        "lastUsedAt": _time(token.last_used_at),
+    }
+
+
+def issued_view(issued: Issued) -> dict[str, Any]:
+    return {**token_view(issued.token), "token": issued.plaintext}
+
+
+def tenant_view(tenant: Tenant) -> dict[str, Any]:
+    return {"id": tenant.id, "name": tenant.name, "created": _time(tenant.created)}
+
+
+async def _decode(request: AnyRequest, shape: type[Any]) -> Any:
+    try:
+        return msgspec.convert(await read_json(request), shape)
+    except msgspec.ValidationError as exc:
+        raise InvalidValue(str(exc)) from None
+
+
+async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
+    wanted: TokenRequest = await _decode(request, TokenRequest)
+    try:
+        roles = parse_roles(wanted.roles)
+        expires_in = parse_duration(wanted.expiresIn) if wanted.expiresIn else None
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+    if tenant_id is not None and Role.OPERATOR in roles:
+        raise Forbidden("operator tokens are issued by operators only")
+    issued = await services(request).tenancy.issue_token(tenant_id, roles, wanted.name, expires_in)
+    return _json(issued_view(issued), 201)
+
+
+class TokenAdminController(Controller):
+    """``/admin/tokens``: a tenant admin manages its own tenant's tokens."""
+
+    path = "/admin/tokens"
+
+    @post("/")
+    async def issue(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        return await _issue(request, tenant_of(actor))
+
+    @get("/")
+    async def list_tokens(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        tokens = await services(request).tenancy.tokens(tenant_of(actor))
+        return _json({"items": [token_view(t) for t in tokens]})
+
+    @delete("/{token_id:str}", status_code=204)
+    async def revoke(self, request: AnyRequest, actor: Actor, token_id: str) -> None:
+        require(actor, Permission.MANAGE_TOKENS)
+        await services(request).tenancy.revoke_token(tenant_of(actor), token_id)
+
+
+class TenantAdminController(Controller):
+    """``/admin/tenants``: operators create tenants and their first tokens."""
+
+    path = "/admin/tenants"
+
+    @post("/")
+    async def create(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TENANTS)
+        wanted: TenantRequest = await _decode(request, TenantRequest)
+        tenant = await services(request).tenancy.create_tenant(wanted.name)
+        return _json(tenant_view(tenant), 201)
+
+    @get("/")
+    async def list_tenants(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TENANTS)
+        tenants = await services(request).tenancy.tenants()
+        return _json({"items": [tenant_view(t) for t in tenants]})
+
+    @get("/{tenant:str}")
+    async def read(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TENANTS)
+        return _json(tenant_view(await services(request).tenancy.tenant(tenant)))
+
+    @post("/{tenant:str}/tokens")
+    async def issue(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TENANTS)
+        found = await services(request).tenancy.tenant(tenant)
+        return await _issue(request, found.id)
+
+    @get("/{tenant:str}/tokens")
+    async def list_tokens(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TENANTS)
+        found = await services(request).tenancy.tenant(tenant)
+        tokens = await services(request).tenancy.tokens(found.id)
+        return _json({"items": [token_view(t) for t in tokens]})
+
+    @delete("/{tenant:str}/tokens/{token_id:str}", status_code=204)
+    async def revoke(
+        self, request: AnyRequest, actor: Actor, tenant: str, token_id: str
+    ) -> None:
+        require(actor, Permission.MANAGE_TENANTS)
+        found = await services(request).tenancy.tenant(tenant)
+        await services(request).tenancy.revoke_token(found.id, token_id)

@@ -1,0 +1,107 @@
+"""Structured JSON logs with a request id on every line; no tokens or passwords ever."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Last line of defence: whatever reaches a log, a token's secret part does not.
+_TOKEN = re.compile(r"(tnr_[0-9a-f]{16})\.[A-Za-z0-9_-]+")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+access_log = logging.getLogger("tenure.access")
+
+
+def _scrub(text: str) -> str:
+    return _TOKEN.sub(r"\1.***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": _scrub(record.getMessage()),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = _scrub(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exc"] = _scrub(self.formatException(record.exc_info))
+        return msgspec.json.encode(entry, enc_hook=str).decode()
+
+
+def configure_logging(level: str = "info") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Our own access log carries the request id and the caller; uvicorn's would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: request id (taken from X-Request-Id when sane), access log line."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        reset = REQUEST_ID.set(request_id)
+        if scope.get("state") is None:
+            scope["state"] = {}  # type: ignore[typeddict-unknown-key]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}  # type: ignore[assignment]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            actor = scope["state"].get("actor")  # type: ignore[typeddict-item]
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client[0] if client else None,
+                    "tenant_id": getattr(actor, "tenant_id", None),
+                    "token_id": getattr(actor, "token_id", None),
+                },
+            )
+            REQUEST_ID.reset(reset)
+
+    return middleware

@@ -1,0 +1,104 @@
+"""Settings: one frozen Struct, read from ``TENURE_*`` environment variables by the CLI.
+
+Nothing reads the environment at import; ``create_app(settings)`` and the CLI
+pass a Settings object down, and tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """``schemas/`` (or ``policies/``): inside an installed wheel, else at the repository top."""
+    packaged = _PACKAGE / "_data" / name
+    return packaged if packaged.is_dir() else _PACKAGE.parent / name
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = "sqlite:///./tenure.db"
+    database_schema: str | None = None  # PostgreSQL search_path
+    database_pool_size: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: bytes  # HMAC key for token hashes
+    public_url: str | None = None  # e.g. https://tenure.example.com; else taken from requests
+    log_level: str = "info"
+    max_payload_size: int = 1_048_576  # bytes; advertised in ServiceProviderConfig
+    default_count: int = 100
+    max_results: int = 1000
+    token_touch_interval: int = 60  # seconds between last_used_at writes
+    schemas_dir: str = ""
+
+    @property
+    def schemas_path(self) -> Path:
+        return Path(self.schemas_dir) if self.schemas_dir else data_dir("schemas")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+_INTS = {
+    "TENURE_PORT": "port",
+    "TENURE_DATABASE_POOL_SIZE": "database_pool_size",
+    "TENURE_MAX_PAYLOAD_SIZE": "max_payload_size",
+    "TENURE_DEFAULT_COUNT": "default_count",
+    "TENURE_MAX_RESULTS": "max_results",
+    "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
+}
+_STRINGS = {
+    "TENURE_DATABASE_URL": "database_url",
+    "TENURE_DATABASE_SCHEMA": "database_schema",
+    "TENURE_HOST": "host",
+    "TENURE_PUBLIC_URL": "public_url",
+    "TENURE_LOG_LEVEL": "log_level",
+    "TENURE_SCHEMAS_DIR": "schemas_dir",
+}
+DEFAULT_SECRET_FILE = ".tenure-secret"
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for variable, field in _STRINGS.items():
+        if env.get(variable):
+            values[field] = env[variable]
+    for variable, field in _INTS.items():
+        if env.get(variable):
+            try:
+                values[field] = int(env[variable])
+            except ValueError:
+                raise ConfigError(f"{variable} must be an integer, not {env[variable]!r}") from None
+    values["secret_key"] = _secret_key(env)
+    if isinstance(values.get("public_url"), str):
+        values["public_url"] = str(values["public_url"]).rstrip("/")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _secret_key(env: Mapping[str, str]) -> bytes:
+    """TENURE_SECRET_KEY, else the key in TENURE_SECRET_KEY_FILE (created on first use).
+
+    Several replicas must share one key: set TENURE_SECRET_KEY for them. The
+    file default serves the single-node quick start without a shared secret
+    ever being written in the repository.
+    """
+    if env.get("TENURE_SECRET_KEY"):
+        key = env["TENURE_SECRET_KEY"]
+    else:
+        path = Path(env.get("TENURE_SECRET_KEY_FILE") or DEFAULT_SECRET_FILE)
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
+        key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise ConfigError("the secret key must be at least 32 characters")
+    return key.encode()

@@ -1,0 +1,1 @@
+"""Pure shared types: actors, resources, clock, durations. Imports nothing of the app."""

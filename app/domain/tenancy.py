@@ -1,0 +1,32 @@
+"""Tenants and their bearer tokens, as plain data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from app.domain.actor import Role
+
+
+class Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    created: dt.datetime
+
+
+class Token(msgspec.Struct, frozen=True, kw_only=True):
+    """A token as stored: never the secret, only its keyed hash."""
+
+    id: str
+    tenant_id: str | None
+    name: str
+    roles: frozenset[Role]
+    secret_hash: str
+    created: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+
+    def usable_at(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

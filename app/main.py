@@ -1,0 +1,63 @@
+"""The composition root: create_app(settings) wires every part; nothing is built at import."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from app.api.admin import TenantAdminController, TokenAdminController
+from app.api.auth import provide_actor
+from app.api.discovery import DiscoveryController
+from app.api.errors import EXCEPTION_HANDLERS
+from app.api.health import healthz, readyz
+from app.api.logs import request_context
+from app.api.scim import ResourceController
+from app.api.services import Services
+from app.config import Settings
+from app.domain.clock import Clock, SystemClock
+from app.provisioning.mutation import Provisioning
+from app.provisioning.reads import Reader
+from app.provisioning.tenancy import Tenancy
+from app.scim.schema import read_registry
+from app.store.uow import Database
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    clock = clock or SystemClock()
+    registry = read_registry(
+        settings.schemas_path,
+        overrides={
+            "bulk": {"maxPayloadSize": settings.max_payload_size},
+            "filter": {"maxResults": settings.max_results},
+        },
+    )
+    db = Database(
+        settings.database_url, schema=settings.database_schema, pool_size=settings.database_pool_size
+    )
+    services = Services(
+        settings=settings,
+        db=db,
+        registry=registry,
+        tenancy=Tenancy(db, settings.secret_key, clock, settings.token_touch_interval),
+        provisioning=Provisioning(db, registry, clock),
+        reader=Reader(db),
+    )
+    app = Litestar(
+        route_handlers=[
+            DiscoveryController,
+            ResourceController,
+            TokenAdminController,
+            TenantAdminController,
+            healthz,
+            readyz,
+        ],
+        dependencies={"actor": Provide(provide_actor)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_context],
+        request_max_body_size=settings.max_payload_size,
+        on_shutdown=[db.dispose],
+        openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
+    )
+    app.state.services = services
+    return app

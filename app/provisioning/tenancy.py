@@ -1,0 +1,134 @@
+"""Tenants and bearer tokens: onboarding, issuing, revoking, authenticating.
+
+Tokens are random (32 bytes), shown once, kept only as an HMAC-SHA-256 keyed
+hash and compared in constant time (app.domain.secrets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+from app.domain import secrets
+from app.domain.actor import TENANT_ROLES, Actor, Role
+from app.domain.clock import Clock
+from app.domain.tenancy import Tenant, Token
+from app.scim.errors import InvalidValue, NotFound
+from app.store.uow import Database
+
+_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+DEMO_TENANT = "demo"
+
+
+class Issued:
+    """A token just issued: its record and, this once, its plaintext."""
+
+    __slots__ = ("token", "plaintext")
+
+    def __init__(self, token: Token, plaintext: str) -> None:
+        self.token = token
+        self.plaintext = plaintext
+
+    def __repr__(self) -> str:
+        return f"Issued(token_id={self.token.id!r})"
+
+
+class Tenancy:
+    def __init__(self, db: Database, secret_key: bytes, clock: Clock, touch_every: int = 60) -> None:
+        self._db = db
+        self._key = secret_key
+        self._clock = clock
+        self._touch_every = dt.timedelta(seconds=touch_every)
+
+    async def create_tenant(self, name: str) -> Tenant:
+        if not _TENANT_NAME.match(name):
+            raise InvalidValue(
+                "a tenant name is 1-63 lower-case letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit"
+            )
+        tenant = Tenant(id=str(uuid.uuid4()), name=name, created=self._clock.now())
+        async with self._db.uow(write=True) as uow:
+            await uow.tenants.add(tenant)
+            await uow.commit()
+        return tenant
+
+    async def tenants(self) -> list[Tenant]:
+        async with self._db.uow() as uow:
+            return await uow.tenants.all()
+
+    async def tenant(self, id_or_name: str) -> Tenant:
+        async with self._db.uow() as uow:
+            found = await uow.tenants.by_name(id_or_name) or await uow.tenants.get(id_or_name)
+        if found is None:
+            raise NotFound(f"no tenant {id_or_name!r}")
+        return found
+
+    async def issue_token(
+        self,
+        tenant_id: str | None,
+        roles: frozenset[Role],
+        name: str,
+        expires_in: dt.timedelta | None = None,
+    ) -> Issued:
+        """Issue a token for a tenant (``None`` with the operator role: an operator token)."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidValue("a token needs a name (label) of 1-200 characters")
+        if (tenant_id is None) != (roles == {Role.OPERATOR}):
+            raise InvalidValue(
+                "operator tokens belong to no tenant; tenant tokens take roles "
+                + ", ".join(sorted(TENANT_ROLES))
+            )
+        now = self._clock.now()
+        minted = secrets.mint()
+        token = Token(
+            id=minted.token_id,
+            tenant_id=tenant_id,
+            name=name,
+            roles=roles,
+            secret_hash=secrets.keyed_hash(self._key, minted.plaintext),
+            created=now,
+            expires_at=now + expires_in if expires_in else None,
+        )
+        async with self._db.uow(write=True) as uow:
+            if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
+                raise NotFound(f"no tenant {tenant_id!r}")
+            await uow.tokens.add(token)
+            await uow.commit()
+        return Issued(token, minted.plaintext)
+
+    async def tokens(self, tenant_id: str | None) -> list[Token]:
+        async with self._db.uow() as uow:
+            return await uow.tokens.of_tenant(tenant_id)
+
+    async def revoke_token(self, tenant_id: str | None, token_id: str) -> None:
+        async with self._db.uow(write=True) as uow:
+            if not await uow.tokens.revoke(tenant_id, token_id, self._clock.now()):
+                raise NotFound(f"no token {token_id!r}")
+            await uow.commit()
+
+    async def authenticate(self, plaintext: str) -> Actor | None:
+        """The Actor a bearer token stands for, or None (unknown, wrong, revoked or expired)."""
+        token_id = secrets.token_id_of(plaintext)
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            token = await uow.tokens.get(token_id) if token_id else None
+        # Hash and compare even when nothing was found: a miss takes as long as a hit.
+        if not secrets.matches(self._key, plaintext, token.secret_hash if token else None):
+            return None
+        if token is None or not token.usable_at(now):
+            return None
+        if token.last_used_at is None or token.last_used_at < now - self._touch_every:
+            async with self._db.uow(write=True) as uow:
+                await uow.tokens.touch(token.id, now, self._touch_every)
+                await uow.commit()
+        return Actor(token_id=token.id, name=token.name, roles=token.roles, tenant_id=token.tenant_id)
+
+    async def ensure_demo(self) -> tuple[Tenant, Issued] | None:
+        """On a database with no tenant, create ``demo`` and one admin token; else None."""
+        if await self.tenants():
+            return None
+        tenant = await self.create_tenant(DEMO_TENANT)
+        issued = await self.issue_token(tenant.id, frozenset({Role.ADMIN}), "demo admin")
+        return tenant, issued

@@ -1,0 +1,178 @@
+"""Reading SCIM resource bodies: JSON → canonical attribute names and checked types.
+
+RFC 7643 §2.1: attribute names and schema URNs are case-insensitive, so keys
+are canonicalised here, once, before anything else sees them. RFC 7643 §2.5:
+``null`` and ``[]`` mean "unassigned". RFC 7644 §3.3: readOnly values in a
+request are ignored. writeOnly values (``password``) are accepted and dropped:
+this server never stores them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from app.scim.errors import InvalidSyntax, InvalidValue
+from app.scim.schema import COMMON, Attribute, ResourceType, Schema
+
+_UNSET: Any = object()
+_TRUE_FALSE = {"true": True, "false": False}
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """Parse a request body that must be one JSON object (RFC 7644 §3.12 invalidSyntax)."""
+    try:
+        parsed = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidSyntax("request body must be a JSON object")
+    return parsed
+
+
+def read_resource(body: dict[str, Any], resource_type: ResourceType) -> dict[str, Any]:
+    """Return the writable attributes of ``body`` under canonical names, types checked.
+
+    Extension attributes are nested under their canonical schema URN, whether
+    the client nested them or sent fully qualified keys
+    (``urn:…:enterprise:2.0:User:employeeNumber``). Unknown attributes and
+    the ``schemas`` list are ignored: what the server keeps is decided by the
+    registered schemas, not by what the client claims.
+    """
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if not isinstance(key, str) or key.lower() == "schemas":
+            continue
+        extension = resource_type.extension(key)
+        if extension is not None:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise InvalidValue(f"'{extension.schema.id}' must be a JSON object")
+            target = out.setdefault(extension.schema.id, {})
+            for sub_key, sub_value in value.items():
+                if isinstance(sub_key, str):
+                    _put(target, extension.schema.attribute(sub_key), sub_value, sub_key)
+            continue
+        schema, name = _qualified(key, resource_type)
+        if schema is None:
+            _put(out, COMMON.attribute(key) or resource_type.schema.attribute(key), value, key)
+        elif schema is resource_type.schema:
+            _put(out, schema.attribute(name), value, key)
+        else:
+            _put(out.setdefault(schema.id, {}), schema.attribute(name), value, key)
+    return {k: v for k, v in out.items() if v != {}}
+
+
+def _qualified(key: str, resource_type: ResourceType) -> tuple[Schema | None, str]:
+    """Split ``urn:…:User:userName`` into (schema, "userName"); (None, key) if unqualified."""
+    lowered = key.lower()
+    for schema in (resource_type.schema, *(e.schema for e in resource_type.extensions)):
+        prefix = schema.id.lower() + ":"
+        if lowered.startswith(prefix):
+            return schema, key[len(prefix) :]
+    return None, key
+
+
+def _put(target: dict[str, Any], attribute: Attribute | None, value: Any, path: str) -> None:
+    if attribute is None or attribute.mutability in ("readOnly", "writeOnly"):
+        return
+    checked = _value(attribute, value, path)
+    if checked is not _UNSET:
+        target[attribute.name] = checked
+
+
+def _value(attribute: Attribute, value: Any, path: str) -> Any:
+    if value is None:
+        return _UNSET
+    if attribute.multi_valued:
+        items = value if isinstance(value, list) else [value]
+        checked = [_single(attribute, item, f"{path}[{i}]") for i, item in enumerate(items)]
+        checked = [c for c in checked if c is not _UNSET]
+        if not checked:
+            return _UNSET
+        if attribute.type == "complex":
+            primaries = sum(1 for c in checked if c.get("primary") is True)
+            if primaries > 1:
+                raise InvalidValue(
+                    f"'{path}' has {primaries} values marked primary; at most one may be"
+                )
+        return checked
+    if isinstance(value, list):
+        raise InvalidValue(f"'{path}' is single-valued but a list was given")
+    return _single(attribute, value, path)
+
+
+def _single(attribute: Attribute, value: Any, path: str) -> Any:
+    if value is None:
+        return _UNSET
+    kind = attribute.type
+    if kind == "complex":
+        if not isinstance(value, dict):
+            raise InvalidValue(f"'{path}' must be a JSON object")
+        out: dict[str, Any] = {}
+        for key, sub_value in value.items():
+            sub = attribute.sub(key) if isinstance(key, str) else None
+            if sub is None or sub.mutability in ("readOnly", "writeOnly"):
+                continue
+            checked = _value(sub, sub_value, f"{path}.{sub.name}")
+            if checked is not _UNSET:
+                out[sub.name] = checked
+        missing = [
+            s.name
+            for s in attribute.sub_attributes
+            if s.required and s.mutability != "readOnly" and s.name not in out
+        ]
+        if missing and out:
+            raise InvalidValue(f"'{path}' is missing required sub-attribute '{missing[0]}'")
+        return out or _UNSET
+    if kind in ("string", "reference"):
+        if not isinstance(value, str):
+            raise InvalidValue(f"'{path}' must be a string")
+        return value
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE_FALSE:
+            return _TRUE_FALSE[value.strip().lower()]
+        raise InvalidValue(f"'{path}' must be a boolean")
+    if kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"'{path}' must be an integer")
+    if kind == "decimal":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"'{path}' must be a number")
+    if kind == "dateTime":
+        if not isinstance(value, str) or parse_datetime(value) is None:
+            raise InvalidValue(f"'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z")
+        return value
+    if kind == "binary":
+        if not isinstance(value, str):
+            raise InvalidValue(f"'{path}' must be a base64 string")
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidValue(f"'{path}' is not valid base64") from None
+        return value
+    raise InvalidValue(f"'{path}' has unsupported type {kind}")
+
+
+def parse_datetime(text: str) -> dt.datetime | None:
+    """Parse an xsd:dateTime (RFC 7643 §2.3.5); naive values are taken as UTC."""
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as ``meta.created`` is written."""
+    utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

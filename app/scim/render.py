@@ -1,0 +1,84 @@
+"""Writing resources as SCIM JSON (RFC 7643 §3.1 meta, RFC 7644 §3.4.2 ListResponse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.resource import Resource
+from app.scim.codec import format_datetime
+from app.scim.schema import LIST_RESPONSE_URN, Registry, ResourceType
+
+
+def render(resource: Resource, resource_type: ResourceType, base_url: str) -> dict[str, Any]:
+    """The full representation of ``resource``; ``base_url`` ends with ``/scim/v2``.
+
+    ``meta.location`` and ``$ref`` values are absolute URIs (RFC 7643 §3.1).
+    Attributes returned ``never`` are never in ``doc`` to begin with.
+    """
+    schemas = [resource_type.schema.id]
+    schemas += [e.schema.id for e in resource_type.extensions if e.schema.id in resource.doc]
+    out: dict[str, Any] = {"schemas": schemas, "id": resource.id}
+    if resource.external_id is not None:
+        out["externalId"] = resource.external_id
+    out.update(resource.doc)
+    if resource.members is not None:
+        out["members"] = [
+            {
+                "value": m.value,
+                "$ref": f"{base_url}/{m.type}s/{m.value}",
+                "type": m.type,
+                **({"display": m.display} if m.display is not None else {}),
+            }
+            for m in resource.members
+        ]
+    if resource.groups:
+        out["groups"] = [
+            {
+                "value": g.value,
+                "$ref": f"{base_url}/Groups/{g.value}",
+                "type": g.type,
+                **({"display": g.display} if g.display is not None else {}),
+            }
+            for g in resource.groups
+        ]
+    out["meta"] = {
+        "resourceType": resource_type.name,
+        "created": format_datetime(resource.created),
+        "lastModified": format_datetime(resource.last_modified),
+        "location": f"{base_url}{resource_type.endpoint}/{resource.id}",
+        "version": resource.etag,
+    }
+    return out
+
+
+def list_response(
+    resources: list[dict[str, Any]], total: int, start_index: int
+) -> dict[str, Any]:
+    """RFC 7644 §3.4.2 ListResponse."""
+    return {
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def with_location(document: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A discovery document with its ``meta.location`` made absolute.
+
+    The files under ``schemas/`` carry locations relative to ``/v2``; served
+    documents must say where they really are.
+    """
+    out = dict(document)
+    meta = dict(out.get("meta", {}))
+    location = meta.get("location")
+    if isinstance(location, str) and location.startswith("/v2"):
+        meta["location"] = base_url + location[len("/v2") :]
+    if meta:
+        out["meta"] = meta
+    return out
+
+
+def schema_documents(registry: Registry, base_url: str) -> list[dict[str, Any]]:
+    return [with_location(s.document, base_url) for s in registry.schemas.values()]

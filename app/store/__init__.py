@@ -1,0 +1,1 @@
+"""SQLAlchemy only: tables, tenant-scoped repositories, unit of work, migrations."""

@@ -1,0 +1,278 @@
+"""The resources table and its side tables, always scoped to one tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.resource import GroupRef, Member, Resource
+from app.scim.errors import PreconditionFailed, Uniqueness
+from app.store.tables import group_members, resources
+
+# The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
+# §4.2 displayName), stored case-folded in the promoted name_norm column.
+UNIQUE_NAME = {"User": "userName", "Group": "displayName"}
+# RFC 7643 §4.1.2 allows nested groups; indirect membership is followed this deep.
+_MAX_NESTING = 16
+
+
+def name_norm(resource: Resource) -> str:
+    return str(resource.doc.get(UNIQUE_NAME[resource.resource_type], "")).casefold()
+
+
+def _promoted(resource: Resource) -> dict[str, Any]:
+    active = resource.doc.get("active")
+    return {
+        "name_norm": name_norm(resource),
+        "external_id": resource.external_id,
+        "active": active if isinstance(active, bool) else None,
+        "version": resource.version,
+        "last_modified": resource.last_modified,
+        "doc": resource.doc,
+    }
+
+
+def _uniqueness(resource: Resource) -> Uniqueness:
+    attribute = UNIQUE_NAME[resource.resource_type]
+    value = resource.doc.get(attribute)
+    return Uniqueness(f"a {resource.resource_type} with {attribute} {value!r} already exists")
+
+
+class ResourceRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    def _live(self, tenant_id: str, resource_type: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            resources.c.tenant_id == tenant_id,
+            resources.c.resource_type == resource_type,
+            resources.c.deleted_at.is_(None),
+        )
+
+    async def get(
+        self,
+        tenant_id: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        lock: bool = False,
+        relations: bool = True,
+    ) -> Resource | None:
+        """One live resource of the tenant. ``lock`` holds its row until the transaction ends."""
+        query = sa.select(resources).where(
+            self._live(tenant_id, resource_type), resources.c.id == resource_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await self._c.execute(query)).first()
+        if row is None:
+            return None
+        found = await self._hydrate([row], relations=relations)
+        return found[0]
+
+    async def page(
+        self, tenant_id: str, resource_type: str, offset: int, limit: int
+    ) -> tuple[list[Resource], int]:
+        """Resources in creation order (RFC 7644 §3.4.2.4), and the total count."""
+        where = self._live(tenant_id, resource_type)
+        total = (
+            await self._c.execute(sa.select(sa.func.count()).select_from(resources).where(where))
+        ).scalar_one()
+        if limit <= 0:
+            return [], total
+        rows = (
+            await self._c.execute(
+                sa.select(resources)
+                .where(where)
+                .order_by(resources.c.seq)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        return await self._hydrate(rows, relations=True), total
+
+    async def add(self, resource: Resource) -> None:
+        try:
+            await self._c.execute(
+                resources.insert().values(
+                    id=resource.id,
+                    tenant_id=resource.tenant_id,
+                    resource_type=resource.resource_type,
+                    created=resource.created,
+                    **_promoted(resource),
+                )
+            )
+        except IntegrityError:
+            raise _uniqueness(resource) from None
+        if resource.members:
+            await self._insert_members(resource, resource.members)
+
+    async def replace(self, resource: Resource, *, members_changed: bool = False) -> None:
+        """Write ``resource`` over version ``resource.version - 1``; 412 if another write came first."""
+        try:
+            result = await self._c.execute(
+                resources.update()
+                .where(
+                    self._live(resource.tenant_id, resource.resource_type),
+                    resources.c.id == resource.id,
+                    resources.c.version == resource.version - 1,
+                )
+                .values(**_promoted(resource))
+            )
+        except IntegrityError:
+            raise _uniqueness(resource) from None
+        if result.rowcount != 1:
+            raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
+        if members_changed and resource.members is not None:
+            await self._c.execute(
+                group_members.delete().where(group_members.c.group_id == resource.id)
+            )
+            await self._insert_members(resource, resource.members)
+
+    async def delete(self, tenant_id: str, resource_type: str, resource_id: str) -> None:
+        """Remove a resource; memberships go with it (ON DELETE CASCADE)."""
+        await self._c.execute(
+            resources.delete().where(
+                self._live(tenant_id, resource_type), resources.c.id == resource_id
+            )
+        )
+
+    async def groups_with_member(self, tenant_id: str, member_id: str) -> list[str]:
+        rows = await self._c.execute(
+            sa.select(group_members.c.group_id).where(
+                group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id
+            )
+        )
+        return [row.group_id for row in rows]
+
+    async def touch(self, tenant_id: str, resource_ids: Sequence[str], now: dt.datetime) -> None:
+        """Bump version and lastModified: a Group whose members changed is a changed Group."""
+        if resource_ids:
+            await self._c.execute(
+                resources.update()
+                .where(resources.c.tenant_id == tenant_id, resources.c.id.in_(resource_ids))
+                .values(version=resources.c.version + 1, last_modified=now)
+            )
+
+    async def find_members(self, tenant_id: str, ids: Iterable[str]) -> dict[str, Member]:
+        """The live Users and Groups of the tenant among ``ids``, with their display names."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        doc = resources.c.doc
+        rows = await self._c.execute(
+            sa.select(
+                resources.c.id,
+                resources.c.resource_type,
+                doc["displayName"].as_string().label("display_name"),
+                doc["userName"].as_string().label("user_name"),
+            ).where(
+                resources.c.tenant_id == tenant_id,
+                resources.c.deleted_at.is_(None),
+                resources.c.resource_type.in_(("User", "Group")),
+                resources.c.id.in_(wanted),
+            )
+        )
+        return {
+            row.id: Member(
+                value=row.id, type=row.resource_type, display=row.display_name or row.user_name
+            )
+            for row in rows
+        }
+
+    async def _insert_members(self, group: Resource, members: Sequence[Member]) -> None:
+        if members:
+            await self._c.execute(
+                group_members.insert(),
+                [
+                    {
+                        "tenant_id": group.tenant_id,
+                        "group_id": group.id,
+                        "member_id": m.value,
+                        "member_type": m.type,
+                        "display": m.display,
+                    }
+                    for m in members
+                ],
+            )
+
+    async def _hydrate(self, rows: Sequence[Any], *, relations: bool) -> list[Resource]:
+        members: dict[str, list[Member]] = defaultdict(list)
+        groups: dict[str, list[GroupRef]] = defaultdict(list)
+        if relations:
+            group_ids = [r.id for r in rows if r.resource_type == "Group"]
+            user_ids = [r.id for r in rows if r.resource_type == "User"]
+            if group_ids:
+                for m in await self._c.execute(
+                    sa.select(group_members)
+                    .where(group_members.c.group_id.in_(group_ids))
+                    .order_by(group_members.c.group_id, group_members.c.member_id)
+                ):
+                    members[m.group_id].append(
+                        Member(value=m.member_id, type=m.member_type, display=m.display)
+                    )
+            if user_ids:
+                for origin, ref in await self._memberships(rows[0].tenant_id, user_ids):
+                    groups[origin].append(ref)
+        return [
+            Resource(
+                tenant_id=r.tenant_id,
+                id=r.id,
+                resource_type=r.resource_type,
+                external_id=r.external_id,
+                doc=r.doc,
+                version=r.version,
+                created=r.created,
+                last_modified=r.last_modified,
+                members=tuple(members[r.id]) if relations and r.resource_type == "Group" else None,
+                groups=tuple(groups[r.id]) if relations and r.resource_type == "User" else None,
+            )
+            for r in rows
+        ]
+
+    async def _memberships(
+        self, tenant_id: str, user_ids: list[str]
+    ) -> list[tuple[str, GroupRef]]:
+        """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""
+        gm = group_members
+        seed = sa.select(
+            gm.c.member_id.label("origin"), gm.c.group_id, sa.literal(1).label("depth")
+        ).where(gm.c.tenant_id == tenant_id, gm.c.member_id.in_(user_ids))
+        closure = seed.cte("closure", recursive=True)
+        closure = closure.union(
+            sa.select(closure.c.origin, gm.c.group_id, closure.c.depth + 1).where(
+                gm.c.tenant_id == tenant_id,
+                gm.c.member_id == closure.c.group_id,
+                closure.c.depth < _MAX_NESTING,
+            )
+        )
+        depth = sa.func.min(closure.c.depth).label("depth")
+        query = (
+            sa.select(
+                closure.c.origin,
+                closure.c.group_id,
+                depth,
+                resources.c.doc["displayName"].as_string().label("display"),
+            )
+            .join(resources, resources.c.id == closure.c.group_id)
+            .where(resources.c.deleted_at.is_(None))
+            .group_by(closure.c.origin, closure.c.group_id, resources.c.doc["displayName"].as_string())
+            .order_by(closure.c.origin, depth, closure.c.group_id)
+        )
+        return [
+            (
+                row.origin,
+                GroupRef(
+                    value=row.group_id,
+                    display=row.display,
+                    type="direct" if row.depth == 1 else "indirect",
+                ),
+            )
+            for row in await self._c.execute(query)
+        ]

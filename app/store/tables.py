@@ -1,0 +1,118 @@
+"""Table definitions (DESIGN.md "Storage"). Alembic migrations must match these; a test checks it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC on the way in and out, also on SQLite (which keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    # NULL for operator tokens, which belong to no tenant.
+    sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE")),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("roles", sa.String(200), nullable=False),  # comma-separated Role values
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # HMAC-SHA-256 hex
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("last_used_at", UTCDateTime()),
+    sa.Index("ix_tokens_tenant_id", "tenant_id"),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    # seq orders listings stably; id is the public, never reused identifier.
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column(
+        "tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("name_norm", sa.String(512), nullable=False),  # case-folded unique name
+    sa.Column("external_id", sa.String(512)),
+    sa.Column("active", sa.Boolean()),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("last_modified", UTCDateTime(), nullable=False),
+    sa.Column("deleted_at", UTCDateTime()),  # tombstones keep their row
+    sa.Column("doc", Json, nullable=False),
+    sa.Index(
+        "uq_resources_name",
+        "tenant_id",
+        "resource_type",
+        "name_norm",
+        unique=True,
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    ),
+    sa.Index("ix_resources_external_id", "tenant_id", "resource_type", "external_id"),
+    sa.Index("ix_resources_listing", "tenant_id", "resource_type", "seq"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column(
+        "group_id",
+        sa.String(36),
+        sa.ForeignKey("resources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "member_id",
+        sa.String(36),
+        sa.ForeignKey("resources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("member_type", sa.String(32), nullable=False),
+    sa.Column("display", sa.String(512)),
+    sa.Index("ix_group_members_member", "tenant_id", "member_id"),
+)

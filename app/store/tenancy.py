@@ -1,0 +1,95 @@
+"""Tenants and tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.actor import parse_roles
+from app.domain.tenancy import Tenant, Token
+from app.scim.errors import Uniqueness
+from app.store.tables import tenants, tokens
+
+
+class TenantRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, tenant: Tenant) -> None:
+        try:
+            async with self._c.begin_nested():
+                await self._c.execute(
+                    tenants.insert().values(id=tenant.id, name=tenant.name, created=tenant.created)
+                )
+        except IntegrityError:
+            raise Uniqueness(f"a tenant named {tenant.name!r} already exists") from None
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        row = (await self._c.execute(tenants.select().where(tenants.c.id == tenant_id))).first()
+        return Tenant(**row._mapping) if row else None
+
+    async def by_name(self, name: str) -> Tenant | None:
+        row = (await self._c.execute(tenants.select().where(tenants.c.name == name))).first()
+        return Tenant(**row._mapping) if row else None
+
+    async def all(self) -> list[Tenant]:
+        rows = await self._c.execute(tenants.select().order_by(tenants.c.created, tenants.c.name))
+        return [Tenant(**row._mapping) for row in rows]
+
+
+def _token(row: Any) -> Token:
+    values = dict(row._mapping)
+    values["roles"] = parse_roles(values["roles"])
+    return Token(**values)
+
+
+class TokenRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, token: Token) -> None:
+        await self._c.execute(
+            tokens.insert().values(
+                id=token.id,
+                tenant_id=token.tenant_id,
+                name=token.name,
+                roles=",".join(sorted(token.roles)),
+                secret_hash=token.secret_hash,
+                created=token.created,
+                expires_at=token.expires_at,
+            )
+        )
+
+    async def get(self, token_id: str) -> Token | None:
+        row = (await self._c.execute(tokens.select().where(tokens.c.id == token_id))).first()
+        return _token(row) if row else None
+
+    async def of_tenant(self, tenant_id: str | None) -> list[Token]:
+        where = tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        rows = await self._c.execute(tokens.select().where(where).order_by(tokens.c.created))
+        return [_token(row) for row in rows]
+
+    async def revoke(self, tenant_id: str | None, token_id: str, now: dt.datetime) -> bool:
+        """Revoke a token of ``tenant_id``; False if there is none. Revoking twice keeps the first time."""
+        where = tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        result = await self._c.execute(
+            tokens.update()
+            .where(tokens.c.id == token_id, where)
+            .values(revoked_at=sa.func.coalesce(tokens.c.revoked_at, now))
+        )
+        return result.rowcount == 1
+
+    async def touch(self, token_id: str, now: dt.datetime, every: dt.timedelta) -> None:
+        """Record use, at most once per ``every``, so busy tokens do not write on each request."""
+        await self._c.execute(
+            tokens.update()
+            .where(
+                tokens.c.id == token_id,
+                sa.or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < now - every),
+            )
+            .values(last_used_at=now)
+        )

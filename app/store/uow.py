@@ -1,0 +1,88 @@
+"""Unit of work: one connection, one transaction, the repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.store import migrate
+from app.store.db import create_engine, write_options
+from app.store.resources import ResourceRepository
+from app.store.tenancy import TenantRepository, TokenRepository
+
+
+class UnitOfWork:
+    """``async with db.uow(write=True) as uow: …; await uow.commit()``; anything else rolls back."""
+
+    resources: ResourceRepository
+    tenants: TenantRepository
+    tokens: TokenRepository
+
+    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        connection = await self._engine.connect()
+        if self._write:
+            connection = await connection.execution_options(**write_options())
+        await connection.begin()
+        self._connection = connection
+        self.resources = ResourceRepository(connection)
+        self.tenants = TenantRepository(connection)
+        self.tokens = TokenRepository(connection)
+        return self
+
+    async def commit(self) -> None:
+        assert self._connection is not None
+        await self._connection.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+            self._connection = None
+
+
+class Database:
+    """The store as the rest of the app sees it."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        self.engine = create_engine(url, schema=schema, pool_size=pool_size)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self, *, write: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, write=write)
+
+    async def migrate(self) -> None:
+        await migrate.upgrade(self.engine)
+
+    async def ready(self) -> tuple[bool, str]:
+        """Reachable and at the newest migration? (readiness probe)."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+            current = await migrate.current_revision(self.engine)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            return False, f"database unreachable: {type(exc).__name__}"
+        head = migrate.head_revision()
+        if current != head:
+            return False, f"database at migration {current}, code expects {head}"
+        return True, "ok"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
