@@ -33,7 +33,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         },
     )
     db = Database(
-        settings.database_url, schema=settings.database_schema, pool_size=settings.database_pool_size
+        settings.database_url,
+        schema=settings.database_schema,
+        pool_size=settings.database_pool_size,
     )
     services = Services(
         settings=settings,

@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
 from app.api.media import read_json
@@ -26,7 +28,7 @@ AnyRequest = Request[Any, Any, Any]
 class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
     roles: list[str] | str
-    expiresIn: str | None = None  # noqa: N815 - JSON field name
+    expiresIn: str | None = None
 
 
 class TenantRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -90,18 +92,22 @@ class TokenAdminController(Controller):
     path = "/admin/tokens"
 
     @post("/")
-    async def issue(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def issue(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
         return await _issue(request, tenant_of(actor))
 
     @get("/")
-    async def list_tokens(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def list_tokens(
+        self, request: AnyRequest, actor: NamedDependency[Actor]
+    ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
         tokens = await services(request).tenancy.tokens(tenant_of(actor))
         return _json({"items": [token_view(t) for t in tokens]})
 
     @delete("/{token_id:str}", status_code=204)
-    async def revoke(self, request: AnyRequest, actor: Actor, token_id: str) -> None:
+    async def revoke(
+        self, request: AnyRequest, actor: NamedDependency[Actor], token_id: FromPath[str]
+    ) -> None:
         require(actor, Permission.MANAGE_TOKENS)
         await services(request).tenancy.revoke_token(tenant_of(actor), token_id)
 
@@ -112,31 +118,39 @@ class TenantAdminController(Controller):
     path = "/admin/tenants"
 
     @post("/")
-    async def create(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def create(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         wanted: TenantRequest = await _decode(request, TenantRequest)
         tenant = await services(request).tenancy.create_tenant(wanted.name)
         return _json(tenant_view(tenant), 201)
 
     @get("/")
-    async def list_tenants(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def list_tenants(
+        self, request: AnyRequest, actor: NamedDependency[Actor]
+    ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         tenants = await services(request).tenancy.tenants()
         return _json({"items": [tenant_view(t) for t in tenants]})
 
     @get("/{tenant:str}")
-    async def read(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+    async def read(
+        self, request: AnyRequest, actor: NamedDependency[Actor], tenant: FromPath[str]
+    ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         return _json(tenant_view(await services(request).tenancy.tenant(tenant)))
 
     @post("/{tenant:str}/tokens")
-    async def issue(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+    async def issue(
+        self, request: AnyRequest, actor: NamedDependency[Actor], tenant: FromPath[str]
+    ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)
         return await _issue(request, found.id)
 
     @get("/{tenant:str}/tokens")
-    async def list_tokens(self, request: AnyRequest, actor: Actor, tenant: str) -> Response[bytes]:
+    async def list_tokens(
+        self, request: AnyRequest, actor: NamedDependency[Actor], tenant: FromPath[str]
+    ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)
         tokens = await services(request).tenancy.tokens(found.id)
@@ -144,7 +158,11 @@ class TenantAdminController(Controller):
 
     @delete("/{tenant:str}/tokens/{token_id:str}", status_code=204)
     async def revoke(
-        self, request: AnyRequest, actor: Actor, tenant: str, token_id: str
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[Actor],
+        tenant: FromPath[str],
+        token_id: FromPath[str],
     ) -> None:
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)

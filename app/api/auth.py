@@ -29,7 +29,9 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
 def require(actor: Actor, permission: Permission) -> None:
     if not actor.may(permission):
         roles = ",".join(sorted(actor.roles))
-        raise Forbidden(f"a token with role(s) {roles} may not {permission.value.replace('_', ' ')}")
+        raise Forbidden(
+            f"a token with role(s) {roles} may not {permission.value.replace('_', ' ')}"
+        )
 
 
 def tenant_of(actor: Actor) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from app.api.auth import require
 from app.api.media import lower_query, scim_response
@@ -26,13 +28,17 @@ class DiscoveryController(Controller):
     path = "/scim/v2"
 
     @get("/ServiceProviderConfig")
-    async def service_provider_config(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def service_provider_config(
+        self, request: AnyRequest, actor: NamedDependency[Actor]
+    ) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         spc = services(request).registry.service_provider_config
         return scim_response(with_location(spc, scim_base_url(request)))
 
     @get("/ResourceTypes")
-    async def resource_types(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def resource_types(
+        self, request: AnyRequest, actor: NamedDependency[Actor]
+    ) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         _no_filter(request)
         base = scim_base_url(request)
@@ -41,7 +47,9 @@ class DiscoveryController(Controller):
         return scim_response(list_response(items, len(items), 1))
 
     @get("/ResourceTypes/{name:str}")
-    async def resource_type(self, request: AnyRequest, actor: Actor, name: str) -> Response[bytes]:
+    async def resource_type(
+        self, request: AnyRequest, actor: NamedDependency[Actor], name: FromPath[str]
+    ) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         for resource_type in services(request).registry.resource_types.values():
             if resource_type.name.lower() == name.lower():
@@ -49,14 +57,16 @@ class DiscoveryController(Controller):
         raise NotFound(f"no resource type {name!r}")
 
     @get("/Schemas")
-    async def schemas(self, request: AnyRequest, actor: Actor) -> Response[bytes]:
+    async def schemas(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         _no_filter(request)
         items = schema_documents(services(request).registry, scim_base_url(request))
         return scim_response(list_response(items, len(items), 1))
 
     @get("/Schemas/{urn:str}")
-    async def schema(self, request: AnyRequest, actor: Actor, urn: str) -> Response[bytes]:
+    async def schema(
+        self, request: AnyRequest, actor: NamedDependency[Actor], urn: FromPath[str]
+    ) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         found = services(request).registry.schema(urn)
         if found is None:

@@ -26,4 +26,6 @@ async def healthz() -> Response[bytes]:
 async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The database answers and carries the newest migration; 503 otherwise."""
     ready, detail = await services(request).db.ready()
-    return _json({"status": "ok" if ready else "unavailable", "detail": detail}, 200 if ready else 503)
+    return _json(
+        {"status": "ok" if ready else "unavailable", "detail": detail}, 200 if ready else 503
+    )

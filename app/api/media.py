@@ -1,4 +1,4 @@
-"""SCIM media type (RFC 7644 §3.1, §8.1): responses in application/scim+json, JSON accepted on input."""
+"""SCIM media type (RFC 7644 §3.1, §8.1): application/scim+json out, JSON in."""
 
 from __future__ import annotations
 

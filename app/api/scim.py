@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
 from app.api.media import lower_query, read_json, scim_response
@@ -16,7 +18,7 @@ from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.domain.resource import Resource
 from app.provisioning.mutation import Mutation, MutationKind
-from app.scim.errors import InvalidValue, NotFound, NotImplemented
+from app.scim.errors import InvalidValue, NotFound, Unimplemented
 from app.scim.render import list_response, render
 from app.scim.schema import ResourceType
 
@@ -54,16 +56,22 @@ class ResourceController(Controller):
     path = "/scim/v2"
 
     @get("/{endpoint:str}")
-    async def list_resources(self, request: AnyRequest, actor: Actor, endpoint: str) -> Response[bytes]:
+    async def list_resources(
+        self, request: AnyRequest, actor: NamedDependency[Actor], endpoint: FromPath[str]
+    ) -> Response[bytes]:
         """RFC 7644 §3.4.2: paged by startIndex/count (§3.4.2.4)."""
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.READ_DIRECTORY)
         query = lower_query(request)
         if "filter" in query:
-            raise NotImplemented("filtering is not supported (ServiceProviderConfig filter.supported=false)")
+            raise Unimplemented(
+                "filtering is not supported (ServiceProviderConfig filter.supported=false)"
+            )
         settings = services(request).settings
         start_index = max(1, _int_param(query, "startIndex", 1))
-        count = min(max(0, _int_param(query, "count", settings.default_count)), settings.max_results)
+        count = min(
+            max(0, _int_param(query, "count", settings.default_count)), settings.max_results
+        )
         found, total = await services(request).reader.page(
             tenant_of(actor), resource_type.name, start_index, count
         )
@@ -72,7 +80,9 @@ class ResourceController(Controller):
         return scim_response(list_response(items, total, start_index))
 
     @post("/{endpoint:str}")
-    async def create(self, request: AnyRequest, actor: Actor, endpoint: str) -> Response[bytes]:
+    async def create(
+        self, request: AnyRequest, actor: NamedDependency[Actor], endpoint: FromPath[str]
+    ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
         body = await read_json(request)
@@ -86,7 +96,11 @@ class ResourceController(Controller):
 
     @get("/{endpoint:str}/{resource_id:str}")
     async def read(
-        self, request: AnyRequest, actor: Actor, endpoint: str, resource_id: str
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[Actor],
+        endpoint: FromPath[str],
+        resource_id: FromPath[str],
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.READ_DIRECTORY)
@@ -100,7 +114,11 @@ class ResourceController(Controller):
 
     @put("/{endpoint:str}/{resource_id:str}")
     async def replace(
-        self, request: AnyRequest, actor: Actor, endpoint: str, resource_id: str
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[Actor],
+        endpoint: FromPath[str],
+        resource_id: FromPath[str],
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
@@ -120,14 +138,22 @@ class ResourceController(Controller):
 
     @patch("/{endpoint:str}/{resource_id:str}")
     async def modify(
-        self, request: AnyRequest, actor: Actor, endpoint: str, resource_id: str
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[Actor],
+        endpoint: FromPath[str],
+        resource_id: FromPath[str],
     ) -> Response[bytes]:
         _resource_type(request, endpoint)
-        raise NotImplemented("PATCH is not supported (ServiceProviderConfig patch.supported=false)")
+        raise Unimplemented("PATCH is not supported (ServiceProviderConfig: patch.supported=false)")
 
     @delete("/{endpoint:str}/{resource_id:str}", status_code=204)
     async def remove(
-        self, request: AnyRequest, actor: Actor, endpoint: str, resource_id: str
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[Actor],
+        endpoint: FromPath[str],
+        resource_id: FromPath[str],
     ) -> None:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
@@ -140,4 +166,3 @@ class ResourceController(Controller):
                 if_match=request.headers.get("if-match"),
             )
         )
-

@@ -59,7 +59,9 @@ def parse_roles(text: str | list[str]) -> frozenset[Role]:
 
     An operator token is tenant-less, so it cannot carry tenant roles too.
     """
-    items = text.split(",") if isinstance(text, str) else text
+    items = [
+        part for chunk in ([text] if isinstance(text, str) else text) for part in chunk.split(",")
+    ]
     roles: set[Role] = set()
     for item in items:
         name = item.strip().lower()

@@ -19,7 +19,7 @@ _DUMMY_HASH = "0" * 64
 class IssuedSecret:
     """A freshly minted token: the plaintext exists only in this object."""
 
-    __slots__ = ("token_id", "plaintext")
+    __slots__ = ("plaintext", "token_id")
 
     def __init__(self, token_id: str, plaintext: str) -> None:
         self.token_id = token_id

@@ -1,1 +1,1 @@
-"""The Mutation pipeline: the only writer of identities (DESIGN.md "The one path every change takes")."""
+"""The Mutation pipeline: the only writer of identities (DESIGN.md "The one path")."""

@@ -91,7 +91,7 @@ class Provisioning:
 
 
 async def _with_members(uow: UnitOfWork, draft: Draft, before: Resource | None) -> Resource:
-    """Resolve member ids to Users/Groups of the same tenant (RFC 7643 §4.2); 400 names the first unknown."""
+    """Members are Users or Groups of the same tenant (RFC 7643 §4.2); 400 names the first not."""
     resource = draft.resource
     if resource.resource_type != "Group":
         return resource

@@ -24,7 +24,7 @@ DEMO_TENANT = "demo"
 class Issued:
     """A token just issued: its record and, this once, its plaintext."""
 
-    __slots__ = ("token", "plaintext")
+    __slots__ = ("plaintext", "token")
 
     def __init__(self, token: Token, plaintext: str) -> None:
         self.token = token
@@ -35,7 +35,9 @@ class Issued:
 
 
 class Tenancy:
-    def __init__(self, db: Database, secret_key: bytes, clock: Clock, touch_every: int = 60) -> None:
+    def __init__(
+        self, db: Database, secret_key: bytes, clock: Clock, touch_every: int = 60
+    ) -> None:
         self._db = db
         self._key = secret_key
         self._clock = clock
@@ -123,7 +125,9 @@ class Tenancy:
             async with self._db.uow(write=True) as uow:
                 await uow.tokens.touch(token.id, now, self._touch_every)
                 await uow.commit()
-        return Actor(token_id=token.id, name=token.name, roles=token.roles, tenant_id=token.tenant_id)
+        return Actor(
+            token_id=token.id, name=token.name, roles=token.roles, tenant_id=token.tenant_id
+        )
 
     async def ensure_demo(self) -> tuple[Tenant, Issued] | None:
         """On a database with no tenant, create ``demo`` and one admin token; else None."""

@@ -87,5 +87,5 @@ class UnsupportedMediaType(ScimError):
     status = 415
 
 
-class NotImplemented(ScimError):  # noqa: A001 - the RFC's name for 501
+class Unimplemented(ScimError):  # RFC 7644 §3.12 "501 Not Implemented"
     status = 501

@@ -51,9 +51,7 @@ def render(resource: Resource, resource_type: ResourceType, base_url: str) -> di
     return out
 
 
-def list_response(
-    resources: list[dict[str, Any]], total: int, start_index: int
-) -> dict[str, Any]:
+def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:
     """RFC 7644 §3.4.2 ListResponse."""
     return {
         "schemas": [LIST_RESPONSE_URN],

@@ -176,7 +176,7 @@ def build_registry(
 
 
 def read_registry(directory: Path, overrides: dict[str, Any] | None = None) -> Registry:
-    """Read ``schemas/*.json``, ``schemas/resource_types/*.json`` and ``ServiceProviderConfig.json``.
+    """Read ``schemas/*.json``, ``schemas/resource_types/*.json``, ``ServiceProviderConfig.json``.
 
     ``overrides`` are merged into the ServiceProviderConfig (one level deep) so
     that limits set by configuration are the limits advertised.

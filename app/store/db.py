@@ -29,7 +29,7 @@ def _json_dumps(value: Any) -> str:
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
-    """Build the engine. ``schema`` pins PostgreSQL's search_path (one schema per deployment or test)."""
+    """Build the engine; ``schema`` pins PostgreSQL's search_path (a deployment's or a test's)."""
     url = async_url(url)
     options: dict[str, Any] = {
         "json_serializer": _json_dumps,

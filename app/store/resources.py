@@ -114,7 +114,7 @@ class ResourceRepository:
             await self._insert_members(resource, resource.members)
 
     async def replace(self, resource: Resource, *, members_changed: bool = False) -> None:
-        """Write ``resource`` over version ``resource.version - 1``; 412 if another write came first."""
+        """Write ``resource`` over ``resource.version - 1``; 412 if another write came first."""
         try:
             result = await self._c.execute(
                 resources.update()
@@ -236,9 +236,7 @@ class ResourceRepository:
             for r in rows
         ]
 
-    async def _memberships(
-        self, tenant_id: str, user_ids: list[str]
-    ) -> list[tuple[str, GroupRef]]:
+    async def _memberships(self, tenant_id: str, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
         """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""
         gm = group_members
         seed = sa.select(
@@ -252,18 +250,25 @@ class ResourceRepository:
                 closure.c.depth < _MAX_NESTING,
             )
         )
-        depth = sa.func.min(closure.c.depth).label("depth")
-        query = (
+        nearest = (
             sa.select(
                 closure.c.origin,
                 closure.c.group_id,
-                depth,
+                sa.func.min(closure.c.depth).label("depth"),
+            )
+            .group_by(closure.c.origin, closure.c.group_id)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                nearest.c.origin,
+                nearest.c.group_id,
+                nearest.c.depth,
                 resources.c.doc["displayName"].as_string().label("display"),
             )
-            .join(resources, resources.c.id == closure.c.group_id)
+            .join(resources, resources.c.id == nearest.c.group_id)
             .where(resources.c.deleted_at.is_(None))
-            .group_by(closure.c.origin, closure.c.group_id, resources.c.doc["displayName"].as_string())
-            .order_by(closure.c.origin, depth, closure.c.group_id)
+            .order_by(nearest.c.origin, nearest.c.depth, nearest.c.group_id)
         )
         return [
             (

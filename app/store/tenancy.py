@@ -69,13 +69,17 @@ class TokenRepository:
         return _token(row) if row else None
 
     async def of_tenant(self, tenant_id: str | None) -> list[Token]:
-        where = tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        where = (
+            tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        )
         rows = await self._c.execute(tokens.select().where(where).order_by(tokens.c.created))
         return [_token(row) for row in rows]
 
     async def revoke(self, tenant_id: str | None, token_id: str, now: dt.datetime) -> bool:
-        """Revoke a token of ``tenant_id``; False if there is none. Revoking twice keeps the first time."""
-        where = tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        """Revoke a token of ``tenant_id``; False if none. Revoking twice keeps the first time."""
+        where = (
+            tokens.c.tenant_id.is_(None) if tenant_id is None else tokens.c.tenant_id == tenant_id
+        )
         result = await self._c.execute(
             tokens.update()
             .where(tokens.c.id == token_id, where)

@@ -77,7 +77,7 @@ class Database:
             async with self.engine.connect() as connection:
                 await connection.execute(sa.text("SELECT 1"))
             current = await migrate.current_revision(self.engine)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        except Exception as exc:
             return False, f"database unreachable: {type(exc).__name__}"
         head = migrate.head_revision()
         if current != head:

@@ -1,0 +1,198 @@
+"""The ``tenure`` command: serve, migrate, demo, tenant, token.
+
+Commands that issue tokens print the token alone on stdout (so a script can
+capture it) and everything else on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.config import ConfigError, Settings, from_env
+from app.domain.actor import Role, parse_roles
+from app.domain.clock import SystemClock
+from app.domain.durations import parse_duration
+from app.provisioning.tenancy import Tenancy
+from app.scim.errors import ScimError
+from app.store.uow import Database
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    db = Database(settings.database_url, schema=settings.database_schema, pool_size=2)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+async def _ready_tenancy(db: Database, settings: Settings) -> Tenancy:
+    ready, detail = await db.ready()
+    if not ready:
+        raise ScimError(f"{detail}; run 'tenure migrate' first")
+    return Tenancy(db, settings.secret_key, SystemClock())
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.api.logs import configure_logging
+    from app.main import create_app
+
+    configure_logging(settings.log_level)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=15,
+    )
+    uvicorn.Server(config).run()  # stops gracefully on SIGTERM / SIGINT
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        await db.migrate()
+        _say("database is at the newest migration")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    """First start only: a demo tenant and one admin token, printed once."""
+
+    async def work(db: Database) -> int:
+        created = await (await _ready_tenancy(db, settings)).ensure_demo()
+        if created is None:
+            return 0
+        tenant, issued = created
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        _say(
+            "",
+            f"Created tenant '{tenant.name}'.",
+            f"  SCIM base URL: {base}/scim/v2",
+            f"  Admin token (shown once; keep it): {issued.plaintext}",
+            "  Issue more with: tenure token issue --tenant demo --role idp --name okta",
+            "",
+        )
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        tenancy = await _ready_tenancy(db, settings)
+        if args.action == "create":
+            tenant = await tenancy.create_tenant(args.name)
+            print(f"{tenant.id}\t{tenant.name}")
+        else:
+            for tenant in await tenancy.tenants():
+                print(f"{tenant.id}\t{tenant.name}\t{tenant.created.isoformat()}")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        tenancy = await _ready_tenancy(db, settings)
+        if args.operator == bool(args.tenant):
+            raise ScimError("name exactly one of --tenant NAME or --operator")
+        tenant_id = (await tenancy.tenant(args.tenant)).id if args.tenant else None
+        if args.action == "issue":
+            try:
+                roles = (
+                    frozenset({Role.OPERATOR}) if args.operator else parse_roles(args.role or [])
+                )
+                expires_in = parse_duration(args.expires_in) if args.expires_in else None
+            except ValueError as exc:
+                raise ScimError(str(exc)) from None
+            issued = await tenancy.issue_token(tenant_id, roles, args.name, expires_in)
+            _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")
+            print(issued.plaintext)
+        elif args.action == "list":
+            for token in await tenancy.tokens(tenant_id):
+                state = "revoked" if token.revoked_at else "active"
+                expires = token.expires_at.isoformat() if token.expires_at else "never"
+                used = token.last_used_at.isoformat() if token.last_used_at else "never"
+                roles = ",".join(sorted(token.roles))
+                print(
+                    f"{token.id}\t{token.name}\t{roles}\t{state}\texpires={expires}\tlast_used={used}"
+                )
+        else:
+            await tenancy.revoke_token(tenant_id, args.token_id)
+            _say(f"revoked token {args.token_id}")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tenure", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve HTTP on TENURE_HOST:TENURE_PORT").set_defaults(
+        run=cmd_serve
+    )
+    commands.add_parser("migrate", help="bring the database to the newest schema").set_defaults(
+        run=cmd_migrate
+    )
+    commands.add_parser(
+        "demo", help="on an empty database, create tenant 'demo' and print an admin token"
+    ).set_defaults(run=cmd_demo)
+
+    tenant = commands.add_parser("tenant", help="create and list tenants").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenant.add_parser("create")
+    create.add_argument("name")
+    create.set_defaults(run=cmd_tenant)
+    tenant.add_parser("list").set_defaults(run=cmd_tenant)
+
+    token = commands.add_parser(
+        "token", help="issue, list and revoke bearer tokens"
+    ).add_subparsers(dest="action", required=True)
+    for action in ("issue", "list", "revoke"):
+        sub = token.add_parser(action)
+        sub.add_argument("--tenant", help="tenant name or id")
+        sub.add_argument("--operator", action="store_true", help="operator tokens (no tenant)")
+        sub.set_defaults(run=cmd_token)
+        if action == "issue":
+            sub.add_argument(
+                "--role",
+                action="append",
+                help="idp, platform, auditor or admin; repeat or comma-separate for several",
+            )
+            sub.add_argument("--name", required=True, help="a label, e.g. the client's name")
+            sub.add_argument("--expires-in", help="e.g. 90d, 12h or P90D; default: no expiry")
+        if action == "revoke":
+            sub.add_argument("token_id")
+    return root
+
+
+def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = from_env(environ)
+        run: Callable[[Settings, Any], int] = args.run
+        return run(settings, args)
+    except (ScimError, ConfigError) as exc:
+        _say(f"error: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Test harness: every test gets its own database (SQLite file or PostgreSQL schema)
+and talks to a real app over HTTP (Litestar's TestClient)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from litestar.testing import TestClient
+
+from app.config import Settings
+from app.domain.actor import Role
+from app.domain.clock import FixedClock
+from app.main import create_app
+from app.provisioning.tenancy import Tenancy
+from app.store.uow import Database
+
+SECRET_KEY = b"test-secret-key-that-is-long-enough-0123456789"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TENURE_TEST_POSTGRES_URL") or DEFAULT_PG
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 2):
+            return url
+    except OSError:
+        return None
+
+
+POSTGRES_URL = _postgres_url()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if POSTGRES_URL is None and os.environ.get("CI") == "true":
+        raise pytest.UsageError(
+            "CI=true but PostgreSQL does not answer (TENURE_TEST_POSTGRES_URL or 127.0.0.1:5432)"
+        )
+
+
+def _backends() -> list[Any]:
+    postgres = pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(POSTGRES_URL is None, reason="PostgreSQL is not reachable"),
+        ],
+    )
+    return ["sqlite", postgres]
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _pg_schema(statement: str) -> None:
+    import asyncpg
+
+    assert POSTGRES_URL is not None
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def empty_settings(backend: str, tmp_path: Any) -> Iterator[Settings]:
+    """Settings for a database of this test's own, not yet migrated."""
+    if backend == "sqlite":
+        yield Settings(database_url=f"sqlite:///{tmp_path}/tenure.db", secret_key=SECRET_KEY)
+        return
+    assert POSTGRES_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_pg_schema(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield Settings(database_url=POSTGRES_URL, database_schema=schema, secret_key=SECRET_KEY)
+    finally:
+        asyncio.run(_pg_schema(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def settings(empty_settings: Settings) -> Settings:
+    async def migrate() -> None:
+        db = Database(empty_settings.database_url, schema=empty_settings.database_schema)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate())
+    return empty_settings
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC))
+
+
+class Harness:
+    """One running app, an operator token, and helpers that act as users would."""
+
+    def __init__(self, client: TestClient[Any], settings: Settings, clock: FixedClock) -> None:
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        services = client.app.state.services
+        self.db: Database = services.db
+        tenancy: Tenancy = services.tenancy
+        # The operator's first token comes from the CLI in real life; here, the same call.
+        issued = self.run(tenancy.issue_token(None, frozenset({Role.OPERATOR}), "test operator"))
+        self.operator = {"Authorization": f"Bearer {issued.plaintext}"}
+
+    def run(self, awaitable: Any) -> Any:
+        """Run a coroutine on the app's event loop (its connection pool lives there)."""
+
+        async def wrapper() -> Any:
+            return await awaitable
+
+        return self.client.blocking_portal.call(wrapper)
+
+    def tenant(self, name: str | None = None) -> TenantAccess:
+        name = name or f"t-{uuid.uuid4().hex[:8]}"
+        response = self.client.post("/admin/tenants", json={"name": name}, headers=self.operator)
+        assert response.status_code == 201, response.text
+        return TenantAccess(self, response.json())
+
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        import sqlalchemy as sa
+
+        async def query() -> list[Any]:
+            async with self.db.engine.connect() as connection:
+                return list((await connection.execute(sa.text(statement), params)).all())
+
+        return self.run(query())  # type: ignore[no-any-return]
+
+
+class TenantAccess:
+    def __init__(self, harness: Harness, tenant: dict[str, Any]) -> None:
+        self.harness = harness
+        self.id: str = tenant["id"]
+        self.name: str = tenant["name"]
+        self._tokens: dict[str, str] = {}
+
+    def token(self, roles: str = "idp") -> str:
+        if roles not in self._tokens:
+            response = self.harness.client.post(
+                f"/admin/tenants/{self.name}/tokens",
+                json={"name": f"{roles} client", "roles": roles},
+                headers=self.harness.operator,
+            )
+            assert response.status_code == 201, response.text
+            self._tokens[roles] = response.json()["token"]
+        return self._tokens[roles]
+
+    def headers(self, roles: str = "idp") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(roles)}"}
+
+
+@pytest.fixture
+def harness(settings: Settings, clock: FixedClock) -> Iterator[Harness]:
+    with TestClient(create_app(settings, clock=clock)) as client:
+        yield Harness(client, settings, clock)
+
+
+@pytest.fixture
+def tenant(harness: Harness) -> TenantAccess:
+    return harness.tenant()
