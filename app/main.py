@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_context],
+        logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
         on_shutdown=[db.dispose],
         openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),

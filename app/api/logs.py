@@ -18,7 +18,11 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Last line of defence: whatever reaches a log, a token's secret part does not.
 _TOKEN = re.compile(r"(tnr_[0-9a-f]{16})\.[A-Za-z0-9_-]+")
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's terminal-coloured copy of msg
+}
 
 access_log = logging.getLogger("tenure.access")
 
@@ -57,7 +61,9 @@ def configure_logging(level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Drivers log statements with their parameters at DEBUG; keep them out of our stream.
+    for name in ("alembic", "aiosqlite", "asyncpg", "sqlalchemy", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Our own access log carries the request id and the caller; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -1,0 +1,86 @@
+"""Discovery (RFC 7644 §4) says exactly what the server does."""
+
+from __future__ import annotations
+
+from tests.conftest import Harness, TenantAccess
+from tests.samples import ENTERPRISE, GROUP, LIST, USER, assert_error
+
+BASE = "http://testserver.local/scim/v2"
+
+
+def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None:
+    response = harness.client.get(
+        "/scim/v2/ServiceProviderConfig", headers=tenant.headers("auditor")
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/scim+json")
+    spc = response.json()
+    assert spc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    assert spc["patch"] == {"supported": False}
+    assert spc["filter"]["supported"] is False
+    assert spc["sort"] == {"supported": False}
+    assert spc["etag"] == {"supported": True}
+    assert spc["bulk"]["supported"] is False
+    assert spc["bulk"]["maxPayloadSize"] == harness.settings.max_payload_size
+    assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert spc["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
+
+
+def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
+    listed = harness.client.get("/scim/v2/ResourceTypes", headers=tenant.headers()).json()
+    assert listed["schemas"] == [LIST]
+    assert listed["totalResults"] == 2
+    by_name = {r["name"]: r for r in listed["Resources"]}
+    assert by_name["User"]["endpoint"] == "/Users"
+    assert by_name["User"]["schema"] == USER
+    assert by_name["User"]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    assert by_name["Group"]["schema"] == GROUP
+    assert by_name["User"]["meta"]["location"] == f"{BASE}/ResourceTypes/User"
+    one = harness.client.get("/scim/v2/ResourceTypes/Group", headers=tenant.headers()).json()
+    assert one == by_name["Group"]
+    assert_error(harness.client.get("/scim/v2/ResourceTypes/Nope", headers=tenant.headers()), 404)
+
+
+def test_schemas_match_what_the_server_enforces(harness: Harness, tenant: TenantAccess) -> None:
+    listed = harness.client.get("/scim/v2/Schemas", headers=tenant.headers()).json()
+    ids = {s["id"] for s in listed["Resources"]}
+    assert ids == {USER, GROUP, ENTERPRISE}
+    user_schema = harness.client.get(f"/scim/v2/Schemas/{USER}", headers=tenant.headers()).json()
+    attributes = {a["name"]: a for a in user_schema["attributes"]}
+    assert attributes["userName"]["required"] is True
+    assert attributes["userName"]["uniqueness"] == "server"
+    assert attributes["password"]["mutability"] == "writeOnly"
+    assert attributes["password"]["returned"] == "never"
+    assert attributes["groups"]["mutability"] == "readOnly"
+    assert user_schema["meta"]["location"] == f"{BASE}/Schemas/{USER}"
+    # URNs are case-insensitive (RFC 7643 §2.1).
+    upper = harness.client.get(f"/scim/v2/Schemas/{USER.upper()}", headers=tenant.headers())
+    assert upper.json()["id"] == USER
+    assert_error(
+        harness.client.get("/scim/v2/Schemas/urn:example:nope", headers=tenant.headers()), 404
+    )
+
+
+def test_discovery_cannot_be_filtered(harness: Harness, tenant: TenantAccess) -> None:
+    for path in ("/scim/v2/Schemas", "/scim/v2/ResourceTypes"):
+        response = harness.client.get(f'{path}?filter=name eq "User"', headers=tenant.headers())
+        assert_error(response, 403)
+
+
+def test_discovery_needs_a_token(harness: Harness) -> None:
+    for path in ("/scim/v2/ServiceProviderConfig", "/scim/v2/Schemas", "/scim/v2/ResourceTypes"):
+        assert_error(harness.client.get(path), 401)
+
+
+def test_public_url_setting_drives_locations(settings, clock) -> None:  # type: ignore[no-untyped-def]
+    import msgspec
+    from litestar.testing import TestClient
+
+    from app.main import create_app
+
+    public = msgspec.structs.replace(settings, public_url="https://tenure.example.com")
+    with TestClient(create_app(public, clock=clock)) as client:
+        harness = Harness(client, public, clock)
+        tenant = harness.tenant()
+        spc = client.get("/scim/v2/ServiceProviderConfig", headers=tenant.headers()).json()
+        assert spc["meta"]["location"] == "https://tenure.example.com/scim/v2/ServiceProviderConfig"

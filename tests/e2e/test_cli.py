@@ -1,0 +1,109 @@
+"""The ``tenure`` command, in process, against a fresh database on each backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.cli import main
+from app.config import Settings, from_env
+from app.main import create_app
+from tests.conftest import SECRET_KEY
+
+
+@pytest.fixture
+def env(empty_settings: Settings) -> dict[str, str]:
+    environ = {
+        "TENURE_DATABASE_URL": empty_settings.database_url,
+        "TENURE_SECRET_KEY": SECRET_KEY.decode(),
+    }
+    if empty_settings.database_schema:
+        environ["TENURE_DATABASE_SCHEMA"] = empty_settings.database_schema
+    return environ
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], *argv: str
+) -> tuple[int, str, str]:
+    code = main(list(argv), env)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_commands_refuse_an_unmigrated_database(capsys: Any, env: dict[str, str]) -> None:
+    code, out, err = run(capsys, env, "tenant", "list")
+    assert code == 2
+    assert "tenure migrate" in err
+
+
+def test_onboarding_from_the_cli(capsys: Any, env: dict[str, str]) -> None:
+    assert run(capsys, env, "migrate")[0] == 0
+    code, out, _ = run(capsys, env, "tenant", "create", "acme")
+    assert code == 0 and out.strip().endswith("\tacme")
+    code, _, err = run(capsys, env, "tenant", "create", "acme")
+    assert code == 2 and "already exists" in err
+
+    code, token, err = run(
+        capsys, env, "token", "issue", "--tenant", "acme", "--role", "idp,platform",
+        "--name", "okta", "--expires-in", "90d",
+    )  # fmt: skip
+    assert code == 0
+    token = token.strip()
+    assert token.startswith("tnr_") and "shown once" in err
+    token_id = token.split(".")[0].removeprefix("tnr_")
+
+    code, out, _ = run(capsys, env, "token", "list", "--tenant", "acme")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith(token_id))
+    assert "\tokta\tidp,platform\tactive\texpires=" in line
+    assert token.split(".")[1] not in out
+
+    settings = from_env(env)
+    with TestClient(create_app(settings)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        created = client.post("/scim/v2/Users", json={"userName": "cli"}, headers=auth)
+        assert created.status_code == 201
+        assert run(capsys, env, "token", "revoke", "--tenant", "acme", token_id)[0] == 0
+        assert client.get("/scim/v2/Users", headers=auth).status_code == 401
+
+
+def test_operator_tokens_and_bad_arguments(capsys: Any, env: dict[str, str]) -> None:
+    run(capsys, env, "migrate")
+    code, token, _ = run(capsys, env, "token", "issue", "--operator", "--name", "ops")
+    assert code == 0
+    with TestClient(create_app(from_env(env))) as client:
+        auth = {"Authorization": f"Bearer {token.strip()}"}
+        assert client.post("/admin/tenants", json={"name": "n1"}, headers=auth).status_code == 201
+    run(capsys, env, "tenant", "create", "acme")
+    for argv, message in (
+        (("token", "issue", "--tenant", "acme", "--role", "wizard", "--name", "x"), "unknown role"),
+        (("token", "issue", "--tenant", "nope", "--role", "idp", "--name", "x"), "no tenant"),
+        (("token", "issue", "--role", "idp", "--name", "x"), "exactly one"),
+        (("token", "issue", "--tenant", "acme", "--name", "x"), "at least one role"),
+        (("token", "issue", "--tenant", "acme", "--role", "idp", "--name", "x",
+          "--expires-in", "forever"), "not a duration"),
+        (("tenant", "create", "Bad Name"), "tenant name"),
+    ):  # fmt: skip
+        code, out, err = run(capsys, env, *argv)
+        assert code == 2, argv
+        assert message in err, (argv, err)
+        assert out == ""
+
+
+def test_demo_prints_the_base_url_and_an_admin_token_once(capsys: Any, env: dict[str, str]) -> None:
+    run(capsys, env, "migrate")
+    code, _, err = run(capsys, env, "demo")
+    assert code == 0
+    assert "SCIM base URL: http://127.0.0.1:8000/scim/v2" in err
+    token = err.split("Admin token (shown once; keep it): ")[1].split()[0]
+    code, _, again = run(capsys, env, "demo")
+    assert code == 0 and again == ""
+    with TestClient(create_app(from_env(env))) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert client.get("/admin/tokens", headers=auth).status_code == 200
+        assert (
+            client.post("/scim/v2/Groups", json={"displayName": "g"}, headers=auth).status_code
+            == 201
+        )

@@ -1,0 +1,90 @@
+"""Durations, roles, token secrets and settings (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, from_env
+from app.domain import secrets
+from app.domain.actor import Actor, Permission, Role, parse_roles
+from app.domain.durations import parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90d", dt.timedelta(days=90)),
+        ("12h", dt.timedelta(hours=12)),
+        ("30m", dt.timedelta(minutes=30)),
+        ("2w", dt.timedelta(weeks=2)),
+        ("P90D", dt.timedelta(days=90)),
+        ("PT1H30M", dt.timedelta(hours=1, minutes=30)),
+        ("p1dt2h", dt.timedelta(days=1, hours=2)),
+    ],
+)
+def test_durations(text: str, expected: dt.timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "90", "d", "0d", "-1d", "100000d", "soon"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_roles_and_permissions() -> None:
+    assert parse_roles("idp, Platform") == {Role.IDP, Role.PLATFORM}
+    assert parse_roles(["idp,auditor", "admin"]) == {Role.IDP, Role.AUDITOR, Role.ADMIN}
+    for bad in ("", "root", ["operator", "idp"]):
+        with pytest.raises(ValueError):
+            parse_roles(bad)
+    auditor = Actor(token_id="t", name="a", roles=frozenset({Role.AUDITOR}), tenant_id="x")
+    assert auditor.may(Permission.READ_DIRECTORY)
+    assert not auditor.may(Permission.WRITE_DIRECTORY)
+    both = Actor(token_id="t", name="a", roles=frozenset({Role.AUDITOR, Role.IDP}), tenant_id="x")
+    assert both.may(Permission.WRITE_DIRECTORY)
+    assert not both.may(Permission.MANAGE_TOKENS)
+
+
+def test_token_secrets() -> None:
+    key = b"k" * 32
+    minted = secrets.mint()
+    assert secrets.token_id_of(minted.plaintext) == minted.token_id
+    assert minted.plaintext not in repr(minted)
+    stored = secrets.keyed_hash(key, minted.plaintext)
+    assert secrets.matches(key, minted.plaintext, stored)
+    assert not secrets.matches(b"other-key" * 4, minted.plaintext, stored)
+    assert not secrets.matches(key, minted.plaintext + "x", stored)
+    assert not secrets.matches(key, minted.plaintext, None)
+    assert secrets.token_id_of("tnr_short.abc") is None
+    assert secrets.mint().plaintext != minted.plaintext
+
+
+def test_settings_from_environment(tmp_path: Path) -> None:
+    settings = from_env(
+        {
+            "TENURE_DATABASE_URL": "postgresql://db/tenure",
+            "TENURE_PORT": "9000",
+            "TENURE_SECRET_KEY": "s" * 40,
+            "TENURE_PUBLIC_URL": "https://t.example/",
+        }
+    )
+    assert (settings.database_url, settings.port) == ("postgresql://db/tenure", 9000)
+    assert settings.public_url == "https://t.example"
+    assert settings.secret_key == b"s" * 40
+    with pytest.raises(ConfigError, match="TENURE_PORT"):
+        from_env({"TENURE_PORT": "eighty", "TENURE_SECRET_KEY": "s" * 40})
+    with pytest.raises(ConfigError, match="32"):
+        from_env({"TENURE_SECRET_KEY": "short"})
+
+
+def test_a_secret_key_file_is_created_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    first = from_env({"TENURE_SECRET_KEY_FILE": str(path)})
+    second = from_env({"TENURE_SECRET_KEY_FILE": str(path)})
+    assert first.secret_key == second.secret_key
+    assert len(first.secret_key) >= 32
+    assert path.stat().st_mode & 0o077 == 0
