@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from app.domain.resource import Resource
-from app.scim.codec import read_resource
+from app.scim.codec import asserts, read_resource
 from app.scim.errors import InvalidValue, PreconditionFailed
 from app.scim.schema import ResourceType
 from app.scim.validate import carry_immutable, check_required
@@ -62,7 +62,7 @@ def draft_replace(
     doc = read_resource(body, resource_type)
     check_required(doc, resource_type)
     external_id = doc.pop("externalId", None)
-    asserted = "members" in doc
+    asserted = asserts(body, resource_type, "members")
     member_ids = _member_ids(doc.pop("members", None), resource_type, before.id)
     doc = carry_immutable(before.doc, doc, resource_type)
     resource = msgspec.structs.replace(

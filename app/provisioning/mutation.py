@@ -102,5 +102,6 @@ async def _with_members(uow: UnitOfWork, draft: Draft, before: Resource | None) 
     missing = [member_id for member_id in draft.member_ids if member_id not in found]
     if missing:
         raise InvalidValue(f"member {missing[0]!r} is not a User or Group of this tenant")
-    members: tuple[Member, ...] = tuple(found[member_id] for member_id in draft.member_ids)
+    # Stored and listed in member id order, so a write answers as a later read will.
+    members: tuple[Member, ...] = tuple(found[member_id] for member_id in sorted(draft.member_ids))
     return msgspec.structs.replace(resource, members=members)

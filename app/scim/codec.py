@@ -68,6 +68,16 @@ def read_resource(body: dict[str, Any], resource_type: ResourceType) -> dict[str
     return {k: v for k, v in out.items() if v != {}}
 
 
+def asserts(body: dict[str, Any], resource_type: ResourceType, name: str) -> bool:
+    """Does ``body`` name the core attribute ``name`` at all, even as ``null`` or ``[]``?
+
+    Reading drops unassigned values (RFC 7643 §2.5); a replace still has to
+    tell "cleared" from "not mentioned".
+    """
+    wanted = {name.lower(), f"{resource_type.schema.id}:{name}".lower()}
+    return any(isinstance(key, str) and key.lower() in wanted for key in body)
+
+
 def _qualified(key: str, resource_type: ResourceType) -> tuple[Schema | None, str]:
     """Split ``urn:…:User:userName`` into (schema, "userName"); (None, key) if unqualified."""
     lowered = key.lower()

@@ -22,6 +22,12 @@ UNIQUE_NAME = {"User": "userName", "Group": "displayName"}
 _MAX_NESTING = 16
 
 
+def _display() -> sa.ColumnElement[str]:
+    """What a reference to a resource shows as ``display``: its current name, read live."""
+    doc = resources.c.doc
+    return sa.func.coalesce(doc["displayName"].as_string(), doc["userName"].as_string())
+
+
 def name_norm(resource: Resource) -> str:
     return str(resource.doc.get(UNIQUE_NAME[resource.resource_type], "")).casefold()
 
@@ -165,14 +171,8 @@ class ResourceRepository:
         wanted = list(set(ids))
         if not wanted:
             return {}
-        doc = resources.c.doc
         rows = await self._c.execute(
-            sa.select(
-                resources.c.id,
-                resources.c.resource_type,
-                doc["displayName"].as_string().label("display_name"),
-                doc["userName"].as_string().label("user_name"),
-            ).where(
+            sa.select(resources.c.id, resources.c.resource_type, _display().label("display")).where(
                 resources.c.tenant_id == tenant_id,
                 resources.c.deleted_at.is_(None),
                 resources.c.resource_type.in_(("User", "Group")),
@@ -180,9 +180,7 @@ class ResourceRepository:
             )
         )
         return {
-            row.id: Member(
-                value=row.id, type=row.resource_type, display=row.display_name or row.user_name
-            )
+            row.id: Member(value=row.id, type=row.resource_type, display=row.display)
             for row in rows
         }
 
@@ -196,7 +194,6 @@ class ResourceRepository:
                         "group_id": group.id,
                         "member_id": m.value,
                         "member_type": m.type,
-                        "display": m.display,
                     }
                     for m in members
                 ],
@@ -210,7 +207,13 @@ class ResourceRepository:
             user_ids = [r.id for r in rows if r.resource_type == "User"]
             if group_ids:
                 for m in await self._c.execute(
-                    sa.select(group_members)
+                    sa.select(
+                        group_members.c.group_id,
+                        group_members.c.member_id,
+                        group_members.c.member_type,
+                        _display().label("display"),
+                    )
+                    .join(resources, resources.c.id == group_members.c.member_id)
                     .where(group_members.c.group_id.in_(group_ids))
                     .order_by(group_members.c.group_id, group_members.c.member_id)
                 ):
@@ -264,7 +267,7 @@ class ResourceRepository:
                 nearest.c.origin,
                 nearest.c.group_id,
                 nearest.c.depth,
-                resources.c.doc["displayName"].as_string().label("display"),
+                _display().label("display"),
             )
             .join(resources, resources.c.id == nearest.c.group_id)
             .where(resources.c.deleted_at.is_(None))

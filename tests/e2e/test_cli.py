@@ -34,7 +34,7 @@ def run(
 
 def test_commands_refuse_an_unmigrated_database(capsys: Any, env: dict[str, str]) -> None:
     code, out, err = run(capsys, env, "tenant", "list")
-    assert code == 2
+    assert code == 2 and out == ""
     assert "tenure migrate" in err
 
 
