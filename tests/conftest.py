@@ -7,12 +7,15 @@ import asyncio
 import datetime as dt
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import uvicorn
 from litestar.testing import TestClient
 
 from app.config import Settings
@@ -175,3 +178,24 @@ def harness(settings: Settings, clock: FixedClock) -> Iterator[Harness]:
 @pytest.fixture
 def tenant(harness: Harness) -> TenantAccess:
     return harness.tenant()
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server on a free port, in a thread, on this test's database."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=20)

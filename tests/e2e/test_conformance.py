@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-
 import httpx2
-import pytest
-import uvicorn
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
-from app.config import Settings
-from app.main import create_app
 from tests.conftest import Harness
 
 # Checks of what the query-engine issue adds: attributes/excludedAttributes
 # projection and POST /.search. Each is listed so that it cannot fail silently
 # elsewhere; the list shrinks as those land.
 NOT_YET = {"object_query_with_attributes", "object_list_with_attributes", "search_with_attributes"}
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=20)
 
 
 def test_scim2_tester_finds_nothing_wrong(server: str, harness: Harness) -> None:
