@@ -56,11 +56,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         ],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context],
         logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
         on_shutdown=[db.dispose],
         openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
     )
     app.state.services = services
+    # Outside the router, so that unknown paths and methods (404/405) get a
+    # request id and an access line too; route middleware would miss them.
+    app.asgi_handler = request_context(app.asgi_handler)
     return app

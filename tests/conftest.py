@@ -169,6 +169,15 @@ class TenantAccess:
         return {"Authorization": f"Bearer {self.token(roles)}"}
 
 
+def create(
+    harness: Harness, tenant: TenantAccess, endpoint: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """POST a resource that must be created; its representation."""
+    response = harness.client.post(f"/scim/v2/{endpoint}", json=body, headers=tenant.headers())
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def harness(settings: Settings, clock: FixedClock) -> Iterator[Harness]:
     with TestClient(create_app(settings, clock=clock)) as client:

@@ -10,18 +10,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from tests.conftest import Harness, TenantAccess
+from tests.conftest import Harness, TenantAccess, create
 from tests.samples import GROUP, LIST, USER, assert_error, group, user
 
 BASE = "http://testserver.local/scim/v2"
-
-
-def _create(
-    harness: Harness, tenant: TenantAccess, endpoint: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    response = harness.client.post(f"/scim/v2/{endpoint}", json=body, headers=tenant.headers())
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def _get(harness: Harness, tenant: TenantAccess, endpoint: str, resource_id: str) -> dict[str, Any]:
@@ -83,9 +75,9 @@ def _group_ref(created: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def test_create_group_with_users_and_a_nested_group(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice", displayName="Alice Liddell"))
-    bob = _create(harness, tenant, "Users", user("bob"))  # no displayName: userName is shown
-    inner = _create(harness, tenant, "Groups", group("Inner"))
+    alice = create(harness, tenant, "Users", user("alice", displayName="Alice Liddell"))
+    bob = create(harness, tenant, "Users", user("bob"))  # no displayName: userName is shown
+    inner = create(harness, tenant, "Groups", group("Inner"))
 
     response = harness.client.post(
         "/scim/v2/Groups",
@@ -132,13 +124,13 @@ def test_create_group_with_users_and_a_nested_group(harness: Harness, tenant: Te
 def test_user_groups_show_direct_and_indirect_memberships(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    loner = _create(harness, tenant, "Users", user("loner"))
-    inner = _create(harness, tenant, "Groups", group("Inner", [alice["id"]]))
-    middle = _create(harness, tenant, "Groups", group("Middle", [inner["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    loner = create(harness, tenant, "Users", user("loner"))
+    inner = create(harness, tenant, "Groups", group("Inner", [alice["id"]]))
+    middle = create(harness, tenant, "Groups", group("Middle", [inner["id"]]))
     # Top holds alice directly and (through Middle → Inner) indirectly: direct wins.
-    top = _create(harness, tenant, "Groups", group("Top", [middle["id"], alice["id"]]))
-    unrelated = _create(harness, tenant, "Groups", group("Unrelated", [loner["id"]]))
+    top = create(harness, tenant, "Groups", group("Top", [middle["id"], alice["id"]]))
+    unrelated = create(harness, tenant, "Groups", group("Unrelated", [loner["id"]]))
 
     fetched = _get(harness, tenant, "Users", alice["id"])
     expected = sorted(
@@ -158,14 +150,14 @@ def test_user_groups_show_direct_and_indirect_memberships(
 
 
 def test_a_user_in_no_group_has_no_groups(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    _create(harness, tenant, "Groups", group("Empty"))
+    alice = create(harness, tenant, "Users", user("alice"))
+    create(harness, tenant, "Groups", group("Empty"))
     assert _get(harness, tenant, "Users", alice["id"]).get("groups", []) == []
 
 
 def test_groups_sent_on_a_user_write_are_ignored(harness: Harness, tenant: TenantAccess) -> None:
-    decoy = _create(harness, tenant, "Groups", group("Decoy"))
-    created = _create(
+    decoy = create(harness, tenant, "Groups", group("Decoy"))
+    created = create(
         harness,
         tenant,
         "Users",
@@ -174,7 +166,7 @@ def test_groups_sent_on_a_user_write_are_ignored(harness: Harness, tenant: Tenan
     assert created.get("groups", []) == []
     assert _get(harness, tenant, "Groups", decoy["id"]).get("members", []) == []
 
-    real = _create(harness, tenant, "Groups", group("Real", [created["id"]]))
+    real = create(harness, tenant, "Groups", group("Real", [created["id"]]))
     for groups in ([{"value": decoy["id"]}], [], None):
         replaced = harness.client.put(
             f"/scim/v2/Users/{created['id']}",
@@ -191,8 +183,8 @@ def test_groups_sent_on_a_user_write_are_ignored(harness: Harness, tenant: Tenan
 def test_unknown_member_is_400_naming_it_and_nothing_is_written(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    existing = _create(harness, tenant, "Groups", group("Existing", [alice["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    existing = create(harness, tenant, "Groups", group("Existing", [alice["id"]]))
     resources_before = harness.sql("SELECT count(*) FROM resources")[0][0]
     unknown = str(uuid.uuid4())
 
@@ -231,9 +223,9 @@ def test_member_without_a_value_is_400(harness: Harness, tenant: TenantAccess) -
 
 def test_a_user_of_another_tenant_is_not_a_member(harness: Harness, tenant: TenantAccess) -> None:
     other = harness.tenant()
-    foreign_user = _create(harness, other, "Users", user("alice"))
-    foreign_group = _create(harness, other, "Groups", group("Theirs"))
-    mine = _create(harness, tenant, "Users", user("mine"))
+    foreign_user = create(harness, other, "Users", user("alice"))
+    foreign_group = create(harness, other, "Groups", group("Theirs"))
+    mine = create(harness, tenant, "Users", user("mine"))
 
     for foreign in (foreign_user, foreign_group):
         response = harness.client.post(
@@ -249,9 +241,9 @@ def test_a_user_of_another_tenant_is_not_a_member(harness: Harness, tenant: Tena
 
 
 def test_duplicate_members_collapse_to_one(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    created = _create(
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    created = create(
         harness,
         tenant,
         "Groups",
@@ -274,8 +266,8 @@ def test_duplicate_members_collapse_to_one(harness: Harness, tenant: TenantAcces
 
 
 def test_a_group_cannot_be_a_member_of_itself(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    created = _create(harness, tenant, "Groups", group("Selfish", [alice["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    created = create(harness, tenant, "Groups", group("Selfish", [alice["id"]]))
     response = harness.client.put(
         f"/scim/v2/Groups/{created['id']}",
         json=group("Selfish", [alice["id"], created["id"]]),
@@ -287,13 +279,13 @@ def test_a_group_cannot_be_a_member_of_itself(harness: Harness, tenant: TenantAc
 
 
 def test_display_name_is_unique_case_insensitively(harness: Harness, tenant: TenantAccess) -> None:
-    first = _create(harness, tenant, "Groups", group("Admins"))
+    first = create(harness, tenant, "Groups", group("Admins"))
     clash = harness.client.post("/scim/v2/Groups", json=group("aDMINS"), headers=tenant.headers())
     error = assert_error(clash, 409, "uniqueness")
     assert "aDMINS" in error["detail"]
     assert _total(harness, tenant, "Groups") == 1
 
-    second = _create(harness, tenant, "Groups", group("Operators"))
+    second = create(harness, tenant, "Groups", group("Operators"))
     renamed = harness.client.put(
         f"/scim/v2/Groups/{second['id']}", json=group("ADMINS"), headers=tenant.headers()
     )
@@ -309,19 +301,19 @@ def test_display_name_is_unique_case_insensitively(harness: Harness, tenant: Ten
     assert same.json()["displayName"] == "ADMINS"
 
     # Uniqueness is per resource type: a User may be called the same.
-    _create(harness, tenant, "Users", user("Admins"))
+    create(harness, tenant, "Users", user("Admins"))
 
 
 def test_same_display_name_in_two_tenants_is_fine(harness: Harness) -> None:
     a, b = harness.tenant(), harness.tenant()
-    in_a = _create(harness, a, "Groups", group("Admins"))
-    in_b = _create(harness, b, "Groups", group("Admins"))
+    in_a = create(harness, a, "Groups", group("Admins"))
+    in_b = create(harness, b, "Groups", group("Admins"))
     assert in_a["id"] != in_b["id"]
     assert _total(harness, a, "Groups") == _total(harness, b, "Groups") == 1
 
 
 def test_display_name_is_required(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
+    alice = create(harness, tenant, "Users", user("alice"))
     for body in (
         {"schemas": [GROUP]},
         {"schemas": [GROUP], "members": [{"value": alice["id"]}]},
@@ -336,7 +328,7 @@ def test_display_name_is_required(harness: Harness, tenant: TenantAccess) -> Non
     assert _total(harness, tenant, "Groups") == 0
     assert _stored_memberships(harness) == set()
 
-    created = _create(harness, tenant, "Groups", group("Named", [alice["id"]]))
+    created = create(harness, tenant, "Groups", group("Named", [alice["id"]]))
     replaced = harness.client.put(
         f"/scim/v2/Groups/{created['id']}",
         json={"schemas": [GROUP], "members": []},
@@ -347,10 +339,10 @@ def test_display_name_is_required(harness: Harness, tenant: TenantAccess) -> Non
 
 
 def test_put_with_members_replaces_the_members(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    carol = _create(harness, tenant, "Users", user("carol", displayName="Carol"))
-    created = _create(harness, tenant, "Groups", group("Team", [alice["id"], bob["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    carol = create(harness, tenant, "Users", user("carol", displayName="Carol"))
+    created = create(harness, tenant, "Groups", group("Team", [alice["id"], bob["id"]]))
     harness.clock.advance(dt.timedelta(minutes=3))
 
     response = harness.client.put(
@@ -377,9 +369,9 @@ def test_put_with_members_replaces_the_members(harness: Harness, tenant: TenantA
 
 
 def test_put_without_members_keeps_the_members(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    created = _create(harness, tenant, "Groups", group("Team", [alice["id"], bob["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    created = create(harness, tenant, "Groups", group("Team", [alice["id"], bob["id"]]))
 
     response = harness.client.put(
         f"/scim/v2/Groups/{created['id']}",
@@ -405,8 +397,8 @@ def test_put_without_members_keeps_the_members(harness: Harness, tenant: TenantA
 
 
 def test_put_with_empty_members_clears_them(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    created = _create(harness, tenant, "Groups", group("Team", [alice["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    created = create(harness, tenant, "Groups", group("Team", [alice["id"]]))
 
     response = harness.client.put(
         f"/scim/v2/Groups/{created['id']}",
@@ -424,11 +416,11 @@ def test_put_with_empty_members_clears_them(harness: Harness, tenant: TenantAcce
 def test_deleting_a_user_removes_it_from_its_groups_and_bumps_them(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    both = _create(harness, tenant, "Groups", group("Both", [alice["id"], bob["id"]]))
-    only_alice = _create(harness, tenant, "Groups", group("Only alice", [alice["id"]]))
-    only_bob = _create(harness, tenant, "Groups", group("Only bob", [bob["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    both = create(harness, tenant, "Groups", group("Both", [alice["id"], bob["id"]]))
+    only_alice = create(harness, tenant, "Groups", group("Only alice", [alice["id"]]))
+    only_bob = create(harness, tenant, "Groups", group("Only bob", [bob["id"]]))
     harness.clock.advance(dt.timedelta(minutes=5))
 
     deleted = harness.client.delete(f"/scim/v2/Users/{alice['id']}", headers=tenant.headers())
@@ -457,10 +449,10 @@ def test_deleting_a_user_removes_it_from_its_groups_and_bumps_them(
 def test_deleting_a_group_removes_it_from_its_members_groups(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    inner = _create(harness, tenant, "Groups", group("Inner", [alice["id"]]))
-    outer = _create(harness, tenant, "Groups", group("Outer", [inner["id"], bob["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    inner = create(harness, tenant, "Groups", group("Inner", [alice["id"]]))
+    outer = create(harness, tenant, "Groups", group("Outer", [inner["id"], bob["id"]]))
     assert {g["value"] for g in _get(harness, tenant, "Users", alice["id"])["groups"]} == {
         inner["id"],
         outer["id"],
@@ -487,9 +479,9 @@ def test_deleting_a_group_removes_it_from_its_members_groups(
 
 
 def test_if_match_guards_group_writes(harness: Harness, tenant: TenantAccess) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    bob = _create(harness, tenant, "Users", user("bob"))
-    created = _create(harness, tenant, "Groups", group("Guarded", [alice["id"]]))
+    alice = create(harness, tenant, "Users", user("alice"))
+    bob = create(harness, tenant, "Users", user("bob"))
+    created = create(harness, tenant, "Groups", group("Guarded", [alice["id"]]))
     url = f"/scim/v2/Groups/{created['id']}"
 
     stale = {**tenant.headers(), "If-Match": 'W/"5"'}
@@ -517,10 +509,8 @@ def test_if_match_guards_group_writes(harness: Harness, tenant: TenantAccess) ->
 def test_list_groups_pages_with_start_index_and_count(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice"))
-    ids = [
-        _create(harness, tenant, "Groups", group(f"g{i}", [alice["id"]]))["id"] for i in range(5)
-    ]
+    alice = create(harness, tenant, "Users", user("alice"))
+    ids = [create(harness, tenant, "Groups", group(f"g{i}", [alice["id"]]))["id"] for i in range(5)]
 
     everything = harness.client.get("/scim/v2/Groups", headers=tenant.headers()).json()
     assert everything["schemas"] == [LIST]
@@ -559,9 +549,9 @@ def test_list_groups_pages_with_start_index_and_count(
 def test_member_display_follows_the_members_current_name(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    alice = _create(harness, tenant, "Users", user("alice", displayName="Alice"))
-    inner = _create(harness, tenant, "Groups", group("Inner"))
-    outer = _create(harness, tenant, "Groups", group("Outer", [alice["id"], inner["id"]]))
+    alice = create(harness, tenant, "Users", user("alice", displayName="Alice"))
+    inner = create(harness, tenant, "Groups", group("Inner"))
+    outer = create(harness, tenant, "Groups", group("Outer", [alice["id"], inner["id"]]))
     assert {m["value"]: m["display"] for m in outer["members"]} == {
         alice["id"]: "Alice",
         inner["id"]: "Inner",

@@ -7,6 +7,7 @@ from litestar.testing import TestClient
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Harness
+from tests.samples import assert_error
 
 
 def test_healthz_and_readyz(harness: Harness) -> None:
@@ -35,3 +36,8 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path) -> None:  # ty
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["detail"].startswith("database unreachable")
+        # A request that needs the database gets a SCIM 500 that leaks nothing.
+        token = "tnr_0123456789abcdef." + "A" * 43
+        failed = client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"})
+        body = assert_error(failed, 500)
+        assert "127.0.0.1" not in body["detail"] and "nobody" not in body["detail"]

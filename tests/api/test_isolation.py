@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Harness, TenantAccess
+from tests.conftest import Harness, TenantAccess, create
 from tests.samples import GROUP, assert_error, group, user
 
 ENDPOINTS = ("Users", "Groups")
@@ -30,22 +30,14 @@ class Directory:
         return [r["id"] for r in (self.users if endpoint == "Users" else self.groups)]
 
 
-def _create(
-    harness: Harness, tenant: TenantAccess, endpoint: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    response = harness.client.post(f"/scim/v2/{endpoint}", json=body, headers=tenant.headers())
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
 def _populate(harness: Harness, tenant: TenantAccess, prefix: str, n_users: int) -> Directory:
     """Users, a Group of all of them, and a Group nesting that one."""
     users = [
-        _create(harness, tenant, "Users", user(f"{prefix}{i}@example.com", displayName=f"U{i}"))
+        create(harness, tenant, "Users", user(f"{prefix}{i}@example.com", displayName=f"U{i}"))
         for i in range(n_users)
     ]
-    team = _create(harness, tenant, "Groups", group("Team", [u["id"] for u in users]))
-    everyone = _create(harness, tenant, "Groups", group("Everyone", [team["id"]]))
+    team = create(harness, tenant, "Groups", group("Team", [u["id"] for u in users]))
+    everyone = create(harness, tenant, "Groups", group("Everyone", [team["id"]]))
     return Directory(tenant, users, [team, everyone])
 
 
@@ -199,11 +191,11 @@ def test_same_names_in_two_tenants_do_not_collide_and_stay_apart(
     harness: Harness, two: tuple[Directory, Directory]
 ) -> None:
     a, b = two
-    b.groups.append(_create(harness, b.tenant, "Groups", group("Auditors", [b.users[0]["id"]])))
+    b.groups.append(create(harness, b.tenant, "Groups", group("Auditors", [b.users[0]["id"]])))
     before = _snapshot(harness, b)
     # B has a user b0@example.com and a group Auditors; A may use the same names.
-    clone = _create(harness, a.tenant, "Users", user("B0@example.com"))
-    team_b = _create(harness, a.tenant, "Groups", group("AUDITORS", [clone["id"]]))
+    clone = create(harness, a.tenant, "Users", user("B0@example.com"))
+    team_b = create(harness, a.tenant, "Groups", group("AUDITORS", [clone["id"]]))
     assert [m["value"] for m in team_b["members"]] == [clone["id"]]
     listed = harness.client.get("/scim/v2/Groups", headers=a.tenant.headers()).json()
     assert listed["totalResults"] == 3

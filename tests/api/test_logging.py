@@ -57,6 +57,18 @@ def test_access_log_is_json_with_request_id_and_caller(
     assert entry["duration_ms"] >= 0
 
 
+def test_unknown_paths_get_a_request_id_and_an_access_line(
+    harness: Harness, tenant: TenantAccess, logs: Lines
+) -> None:
+    response = harness.client.get("/nowhere", headers={"X-Request-Id": "lost-1"})
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "lost-1"
+    access = [json.loads(line) for line in logs.lines if '"tenure.access"' in line]
+    assert [(e["path"], e["status"], e["request_id"]) for e in access] == [
+        ("/nowhere", 404, "lost-1")
+    ]
+
+
 def test_request_ids_are_generated_when_missing_or_unsafe(
     harness: Harness, tenant: TenantAccess
 ) -> None:
