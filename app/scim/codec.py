@@ -19,7 +19,7 @@ import msgspec
 from app.scim.errors import InvalidSyntax, InvalidValue
 from app.scim.schema import COMMON, Attribute, ResourceType, Schema
 
-_UNSET: Any = object()
+UNSET: Any = object()  # what an unassigned value reads as (RFC 7643 §2.5)
 _TRUE_FALSE = {"true": True, "false": False}
 
 
@@ -91,20 +91,21 @@ def _qualified(key: str, resource_type: ResourceType) -> tuple[Schema | None, st
 def _put(target: dict[str, Any], attribute: Attribute | None, value: Any, path: str) -> None:
     if attribute is None or attribute.mutability in ("readOnly", "writeOnly"):
         return
-    checked = _value(attribute, value, path)
-    if checked is not _UNSET:
+    checked = check_value(attribute, value, path)
+    if checked is not UNSET:
         target[attribute.name] = checked
 
 
-def _value(attribute: Attribute, value: Any, path: str) -> Any:
+def check_value(attribute: Attribute, value: Any, path: str) -> Any:
+    """``value`` checked and canonicalised for ``attribute``; ``UNSET`` for null or empty."""
     if value is None:
-        return _UNSET
+        return UNSET
     if attribute.multi_valued:
         items = value if isinstance(value, list) else [value]
         checked = [_single(attribute, item, f"{path}[{i}]") for i, item in enumerate(items)]
-        checked = [c for c in checked if c is not _UNSET]
+        checked = [c for c in checked if c is not UNSET]
         if not checked:
-            return _UNSET
+            return UNSET
         if attribute.type == "complex":
             primaries = sum(1 for c in checked if c.get("primary") is True)
             if primaries > 1:
@@ -119,7 +120,7 @@ def _value(attribute: Attribute, value: Any, path: str) -> Any:
 
 def _single(attribute: Attribute, value: Any, path: str) -> Any:
     if value is None:
-        return _UNSET
+        return UNSET
     kind = attribute.type
     if kind == "complex":
         if not isinstance(value, dict):
@@ -129,8 +130,8 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
             sub = attribute.sub(key) if isinstance(key, str) else None
             if sub is None or sub.mutability in ("readOnly", "writeOnly"):
                 continue
-            checked = _value(sub, sub_value, f"{path}.{sub.name}")
-            if checked is not _UNSET:
+            checked = check_value(sub, sub_value, f"{path}.{sub.name}")
+            if checked is not UNSET:
                 out[sub.name] = checked
         missing = [
             s.name
@@ -139,7 +140,7 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
         ]
         if missing and out:
             raise InvalidValue(f"'{path}' is missing required sub-attribute '{missing[0]}'")
-        return out or _UNSET
+        return out or UNSET
     if kind in ("string", "reference"):
         if not isinstance(value, str):
             raise InvalidValue(f"'{path}' must be a string")

@@ -83,7 +83,22 @@ COMMON = Schema(
             name="id", type="string", case_exact=True, mutability="readOnly", returned="always"
         ),
         Attribute(name="externalId", type="string", case_exact=True),
-        Attribute(name="meta", type="complex", mutability="readOnly"),
+        Attribute(
+            name="meta",
+            type="complex",
+            mutability="readOnly",
+            sub_attributes=(
+                Attribute(
+                    name="resourceType", type="string", case_exact=True, mutability="readOnly"
+                ),
+                Attribute(name="created", type="dateTime", mutability="readOnly"),
+                Attribute(name="lastModified", type="dateTime", mutability="readOnly"),
+                Attribute(
+                    name="location", type="reference", case_exact=True, mutability="readOnly"
+                ),
+                Attribute(name="version", type="string", case_exact=True, mutability="readOnly"),
+            ),
+        ),
     ),
 )
 
