@@ -34,6 +34,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_payload_size: int = 1_048_576  # bytes; advertised in ServiceProviderConfig
     default_count: int = 100
     max_results: int = 1000
+    bulk_max_operations: int = 1000
     token_touch_interval: int = 60  # seconds between last_used_at writes
     schemas_dir: str = ""
 
@@ -52,6 +53,7 @@ _INTS = {
     "TENURE_MAX_PAYLOAD_SIZE": "max_payload_size",
     "TENURE_DEFAULT_COUNT": "default_count",
     "TENURE_MAX_RESULTS": "max_results",
+    "TENURE_BULK_MAX_OPERATIONS": "bulk_max_operations",
     "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
 }
 _STRINGS = {

@@ -12,7 +12,7 @@ from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
 from app.api.logs import request_context
-from app.api.scim import ResourceController
+from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
@@ -28,8 +28,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     registry = read_registry(
         settings.schemas_path,
         overrides={
-            "bulk": {"maxPayloadSize": settings.max_payload_size},
+            "bulk": {
+                "maxPayloadSize": settings.max_payload_size,
+                "maxOperations": settings.bulk_max_operations,
+            },
             "filter": {"maxResults": settings.max_results},
+            "pagination": {
+                "defaultPageSize": settings.default_count,
+                "maxPageSize": settings.max_results,
+            },
         },
     )
     db = Database(
@@ -43,11 +50,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         registry=registry,
         tenancy=Tenancy(db, settings.secret_key, clock, settings.token_touch_interval),
         provisioning=Provisioning(db, registry, clock),
-        reader=Reader(db),
+        reader=Reader(db, registry, settings.secret_key),
     )
     app = Litestar(
         route_handlers=[
             DiscoveryController,
+            SearchController,
             ResourceController,
             TokenAdminController,
             TenantAdminController,

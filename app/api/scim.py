@@ -1,4 +1,4 @@
-"""SCIM resource endpoints (RFC 7644 §3.3 create, §3.4 read, §3.5.1 replace, §3.6 delete).
+"""SCIM resource endpoints (RFC 7644 §3.3 create, §3.4 read and search, §3.5 modify, §3.6 delete).
 
 Routes are generic over the registry's resource types: an endpoint the
 registry does not know is a 404, and a new resource type needs no new route.
@@ -18,11 +18,16 @@ from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.domain.resource import Resource
 from app.provisioning.mutation import Mutation, MutationKind
-from app.scim.errors import InvalidValue, NotFound, Unimplemented
+from app.provisioning.reads import Listing
+from app.scim.errors import NotFound
+from app.scim.projection import Projection, project, read_projection
+from app.scim.query import ListQuery, read_list_query, search_params
 from app.scim.render import list_response, render
 from app.scim.schema import ResourceType
 
 AnyRequest = Request[Any, Any, Any]
+Caller = NamedDependency[Actor]
+Path = FromPath[str]
 
 
 def _resource_type(request: AnyRequest, endpoint: str) -> ResourceType:
@@ -32,24 +37,66 @@ def _resource_type(request: AnyRequest, endpoint: str) -> ResourceType:
     return found
 
 
+def _projection(request: AnyRequest, resource_type: ResourceType) -> Projection:
+    """``attributes``/``excludedAttributes`` apply to every response body (RFC 7644 §3.9)."""
+    query = lower_query(request)
+    return read_projection(query.get("attributes"), query.get("excludedattributes"), resource_type)
+
+
 def _represent(
-    request: AnyRequest, resource: Resource, resource_type: ResourceType, status: int = 200
+    request: AnyRequest,
+    resource: Resource,
+    resource_type: ResourceType,
+    status: int = 200,
 ) -> Response[bytes]:
     document = render(resource, resource_type, scim_base_url(request))
     headers = {"ETag": resource.etag}
     if status == 201:
         headers["Location"] = document["meta"]["location"]
-    return scim_response(document, status, headers)
+    shown = project(document, resource_type, _projection(request, resource_type))
+    return scim_response(shown, status, headers)
 
 
-def _int_param(query: dict[str, str], name: str, default: int) -> int:
-    raw = query.get(name.lower())
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidValue(f"{name} must be an integer, not {raw!r}") from None
+def _list_query(
+    request: AnyRequest, params: dict[str, Any], resource_type: ResourceType | None
+) -> ListQuery:
+    settings = services(request).settings
+    return read_list_query(
+        params,
+        resource_type,
+        default_count=settings.default_count,
+        max_count=settings.max_results,
+    )
+
+
+def _listing(request: AnyRequest, listing: Listing, query: ListQuery) -> Response[bytes]:
+    base = scim_base_url(request)
+    items = [
+        project(render(resource, resource_type, base), resource_type, query.projection)
+        for resource_type, resource in listing.resources
+    ]
+    return scim_response(
+        list_response(
+            items,
+            listing.total,
+            listing.start_index,
+            listing.next_cursor,
+            listing.previous_cursor,
+        )
+    )
+
+
+class SearchController(Controller):
+    """``POST /.search`` across every resource type (RFC 7644 §3.4.3)."""
+
+    path = "/scim/v2"
+
+    @post("/.search", status_code=200)
+    async def search_everything(self, request: AnyRequest, actor: Caller) -> Response[bytes]:
+        require(actor, Permission.READ_DIRECTORY)
+        query = _list_query(request, search_params(await read_json(request)), None)
+        listing = await services(request).reader.search_all(tenant_of(actor), query)
+        return _listing(request, listing, query)
 
 
 class ResourceController(Controller):
@@ -57,32 +104,26 @@ class ResourceController(Controller):
 
     @get("/{endpoint:str}")
     async def list_resources(
-        self, request: AnyRequest, actor: NamedDependency[Actor], endpoint: FromPath[str]
+        self, request: AnyRequest, actor: Caller, endpoint: Path
     ) -> Response[bytes]:
-        """RFC 7644 §3.4.2: paged by startIndex/count (§3.4.2.4)."""
+        """RFC 7644 §3.4.2: filter, sort, index or cursor pages, projection."""
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.READ_DIRECTORY)
-        query = lower_query(request)
-        if "filter" in query:
-            raise Unimplemented(
-                "filtering is not supported (ServiceProviderConfig filter.supported=false)"
-            )
-        settings = services(request).settings
-        start_index = max(1, _int_param(query, "startIndex", 1))
-        count = min(
-            max(0, _int_param(query, "count", settings.default_count)), settings.max_results
-        )
-        found, total = await services(request).reader.page(
-            tenant_of(actor), resource_type.name, start_index, count
-        )
-        base = scim_base_url(request)
-        items = [render(resource, resource_type, base) for resource in found]
-        return scim_response(list_response(items, total, start_index))
+        query = _list_query(request, lower_query(request), resource_type)
+        listing = await services(request).reader.search(tenant_of(actor), resource_type, query)
+        return _listing(request, listing, query)
+
+    @post("/{endpoint:str}/.search", status_code=200)
+    async def search(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
+        """RFC 7644 §3.4.3: the same query as GET, in a SearchRequest body."""
+        resource_type = _resource_type(request, endpoint)
+        require(actor, Permission.READ_DIRECTORY)
+        query = _list_query(request, search_params(await read_json(request)), resource_type)
+        listing = await services(request).reader.search(tenant_of(actor), resource_type, query)
+        return _listing(request, listing, query)
 
     @post("/{endpoint:str}")
-    async def create(
-        self, request: AnyRequest, actor: NamedDependency[Actor], endpoint: FromPath[str]
-    ) -> Response[bytes]:
+    async def create(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
         body = await read_json(request)
@@ -96,16 +137,12 @@ class ResourceController(Controller):
 
     @get("/{endpoint:str}/{resource_id:str}")
     async def read(
-        self,
-        request: AnyRequest,
-        actor: NamedDependency[Actor],
-        endpoint: FromPath[str],
-        resource_id: FromPath[str],
+        self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.READ_DIRECTORY)
         resource = await services(request).reader.get(
-            tenant_of(actor), resource_type.name, resource_id
+            tenant_of(actor), resource_type, resource_id, _projection(request, resource_type)
         )
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and resource.etag_in(if_none_match):
@@ -114,18 +151,31 @@ class ResourceController(Controller):
 
     @put("/{endpoint:str}/{resource_id:str}")
     async def replace(
+        self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
+    ) -> Response[bytes]:
+        return await self._change(request, actor, endpoint, resource_id, MutationKind.REPLACE)
+
+    @patch("/{endpoint:str}/{resource_id:str}")
+    async def modify(
+        self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
+    ) -> Response[bytes]:
+        """RFC 7644 §3.5.2: 200 with the resource (honouring ``attributes``)."""
+        return await self._change(request, actor, endpoint, resource_id, MutationKind.PATCH)
+
+    async def _change(
         self,
         request: AnyRequest,
-        actor: NamedDependency[Actor],
-        endpoint: FromPath[str],
-        resource_id: FromPath[str],
+        actor: Actor,
+        endpoint: str,
+        resource_id: str,
+        kind: MutationKind,
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
         body = await read_json(request)
-        replaced = await services(request).provisioning.run(
+        changed = await services(request).provisioning.run(
             Mutation(
-                kind=MutationKind.REPLACE,
+                kind=kind,
                 actor=actor,
                 resource_type=resource_type.name,
                 resource_id=resource_id,
@@ -133,27 +183,12 @@ class ResourceController(Controller):
                 if_match=request.headers.get("if-match"),
             )
         )
-        assert replaced is not None
-        return _represent(request, replaced, resource_type)
-
-    @patch("/{endpoint:str}/{resource_id:str}")
-    async def modify(
-        self,
-        request: AnyRequest,
-        actor: NamedDependency[Actor],
-        endpoint: FromPath[str],
-        resource_id: FromPath[str],
-    ) -> Response[bytes]:
-        _resource_type(request, endpoint)
-        raise Unimplemented("PATCH is not supported (ServiceProviderConfig: patch.supported=false)")
+        assert changed is not None
+        return _represent(request, changed, resource_type)
 
     @delete("/{endpoint:str}/{resource_id:str}", status_code=204)
     async def remove(
-        self,
-        request: AnyRequest,
-        actor: NamedDependency[Actor],
-        endpoint: FromPath[str],
-        resource_id: FromPath[str],
+        self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> None:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)

@@ -19,10 +19,10 @@ from app.scim.validate import carry_immutable, check_required
 
 
 class Draft(msgspec.Struct, frozen=True, kw_only=True):
-    """The state after, and the member ids it names (None: members not asserted)."""
+    """The state after, and the members it names: id → display as sent (None: not asserted)."""
 
     resource: Resource
-    member_ids: tuple[str, ...] | None
+    members: dict[str, str | None] | None
 
 
 def draft_create(
@@ -36,7 +36,7 @@ def draft_create(
     doc = read_resource(body, resource_type)
     check_required(doc, resource_type)
     external_id = doc.pop("externalId", None)
-    member_ids = _member_ids(doc.pop("members", None), resource_type, resource_id)
+    requested = _members(doc.pop("members", None), resource_type, resource_id)
     resource = Resource(
         tenant_id=tenant_id,
         id=resource_id,
@@ -47,7 +47,7 @@ def draft_create(
         created=now,
         last_modified=now,
     )
-    return Draft(resource=resource, member_ids=member_ids or ())
+    return Draft(resource=resource, members=requested or {})
 
 
 def draft_replace(
@@ -63,7 +63,7 @@ def draft_replace(
     check_required(doc, resource_type)
     external_id = doc.pop("externalId", None)
     asserted = asserts(body, resource_type, "members")
-    member_ids = _member_ids(doc.pop("members", None), resource_type, before.id)
+    requested = _members(doc.pop("members", None), resource_type, before.id)
     doc = carry_immutable(before.doc, doc, resource_type)
     resource = msgspec.structs.replace(
         before,
@@ -72,23 +72,23 @@ def draft_replace(
         version=before.version + 1,
         last_modified=now,
     )
-    return Draft(resource=resource, member_ids=(member_ids or ()) if asserted else None)
+    return Draft(resource=resource, members=(requested or {}) if asserted else None)
 
 
-def _member_ids(
+def _members(
     members: list[dict[str, Any]] | None, resource_type: ResourceType, own_id: str
-) -> tuple[str, ...] | None:
+) -> dict[str, str | None] | None:
     if members is None:
         return None
-    ids: dict[str, None] = {}
+    out: dict[str, str | None] = {}
     for index, member in enumerate(members):
         value = member.get("value")
         if not isinstance(value, str) or not value:
             raise InvalidValue(f"'members[{index}].value' is required")
         if value == own_id:
             raise InvalidValue(f"a {resource_type.name} cannot be a member of itself")
-        ids[value] = None  # adding a member twice is adding it once
-    return tuple(ids)
+        out[value] = member.get("display")  # adding a member twice is adding it once
+    return out
 
 
 def check_if_match(if_match: str | None, current: Resource) -> None:

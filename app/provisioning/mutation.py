@@ -6,6 +6,7 @@ until then the caller's role is checked by the API before a Mutation is built.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import uuid
 from typing import Any
@@ -15,15 +16,21 @@ import msgspec
 from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.resource import Member, Resource
+from app.provisioning import members
 from app.provisioning.compute import Draft, check_if_match, draft_create, draft_replace
 from app.scim.errors import Forbidden, InvalidValue, NotFound
-from app.scim.schema import Registry
+from app.scim.filter import AttrPath, ValuePath
+from app.scim.match import element_matches
+from app.scim.patch import apply_patch, read_patch
+from app.scim.resolve import resolve_filter
+from app.scim.schema import Registry, ResourceType
 from app.store.uow import Database, UnitOfWork
 
 
 class MutationKind(enum.StrEnum):
     CREATE = "create"
     REPLACE = "replace"
+    PATCH = "patch"
     DELETE = "delete"
 
 
@@ -34,6 +41,9 @@ class Mutation(msgspec.Struct, frozen=True, kw_only=True):
     resource_id: str | None = None
     body: dict[str, Any] | None = None
     if_match: str | None = None
+    # What the caller will show of the result; a Group's members are loaded only if asked.
+    with_members: bool = True
+    with_groups: bool = True
 
 
 class Provisioning:
@@ -50,58 +60,152 @@ class Provisioning:
         if tenant_id is None:
             raise Forbidden("this token belongs to no tenant")
         resource_type = self._registry.resource_type(mutation.resource_type)
-        now = self._clock.now()
         async with self._db.uow(write=True) as uow:
-            before = None
-            if mutation.kind is not MutationKind.CREATE:
-                assert mutation.resource_id is not None
-                before = await uow.resources.get(
-                    tenant_id, mutation.resource_type, mutation.resource_id, lock=True
-                )
-                if before is None:
-                    raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
-                check_if_match(mutation.if_match, before)
-
-            if mutation.kind is MutationKind.DELETE:
-                assert before is not None
-                containing = await uow.resources.groups_with_member(tenant_id, before.id)
-                await uow.resources.delete(tenant_id, before.resource_type, before.id)
-                await uow.resources.touch(tenant_id, containing, now)
-                await uow.commit()
-                return None
-
-            body = mutation.body or {}
-            if before is None:
-                draft = draft_create(
-                    body,
-                    resource_type,
-                    tenant_id=tenant_id,
-                    resource_id=str(uuid.uuid4()),
-                    now=now,
-                )
-            else:
-                draft = draft_replace(before, body, resource_type, now=now)
-            after = await _with_members(uow, draft, before)
-            if before is None:
-                await uow.resources.add(after)
-            else:
-                await uow.resources.replace(after, members_changed=draft.member_ids is not None)
+            after = await self._apply(uow, mutation, tenant_id, resource_type)
+            if after is not None:
+                after = await self._with_relations(uow, after, mutation)
             await uow.commit()
         return after
 
+    async def _apply(
+        self, uow: UnitOfWork, mutation: Mutation, tenant_id: str, resource_type: ResourceType
+    ) -> Resource | None:
+        now = self._clock.now()
+        body = mutation.body or {}
+        if mutation.kind is MutationKind.CREATE:
+            draft = draft_create(
+                body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
+            )
+            after = await _resolve_members(uow, draft)
+            await uow.resources.add(after)
+            return after
 
-async def _with_members(uow: UnitOfWork, draft: Draft, before: Resource | None) -> Resource:
+        assert mutation.resource_id is not None
+        # Locked, without side tables: a group of 100,000 members is not read to rename it.
+        before = await uow.resources.get(
+            tenant_id, mutation.resource_type, mutation.resource_id, lock=True,
+            members=False, groups=False,
+        )  # fmt: skip
+        if before is None:
+            raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
+        check_if_match(mutation.if_match, before)
+
+        if mutation.kind is MutationKind.DELETE:
+            containing = await uow.resources.groups_with_member(tenant_id, before.id)
+            await uow.resources.delete(tenant_id, before.resource_type, before.id)
+            await uow.resources.touch(tenant_id, containing, now)
+            return None
+
+        if mutation.kind is MutationKind.REPLACE:
+            draft = draft_replace(before, body, resource_type, now=now)
+            after = await _resolve_members(uow, draft)
+            await uow.resources.replace(after, members_changed=draft.members is not None)
+            return after
+
+        return await self._patch(uow, before, body, resource_type, now)
+
+    async def _patch(
+        self,
+        uow: UnitOfWork,
+        before: Resource,
+        body: dict[str, Any],
+        resource_type: ResourceType,
+        now: dt.datetime,
+    ) -> Resource:
+        """RFC 7644 §3.5.2: atomic; a PATCH that changes nothing writes nothing."""
+        operations = read_patch(body)
+        delta = members.MemberDelta()
+        if resource_type.name == "Group":
+            operations, delta = members.split(operations)
+        current = dict(before.doc)
+        if before.external_id is not None:
+            current["externalId"] = before.external_id
+        result = apply_patch(current, operations, resource_type)
+        doc = dict(result.doc)
+        external_id = doc.pop("externalId", None)
+        members_changed = await _apply_member_delta(uow, before, delta, resource_type)
+        if not result.changed and not members_changed:
+            return before
+        after = msgspec.structs.replace(
+            before,
+            doc=doc,
+            external_id=external_id,
+            version=before.version + 1,
+            last_modified=now,
+        )
+        await uow.resources.replace(after)
+        return after
+
+    async def _with_relations(
+        self, uow: UnitOfWork, resource: Resource, mutation: Mutation
+    ) -> Resource:
+        """Reload side tables the response shows, inside the same transaction."""
+        wants_members = resource.resource_type == "Group" and mutation.with_members
+        wants_groups = resource.resource_type == "User" and mutation.with_groups
+        # Members as written lack the live display of those sent without one: read them back.
+        if wants_members or (resource.groups is None and wants_groups):
+            reloaded = await uow.resources.get(
+                resource.tenant_id,
+                resource.resource_type,
+                resource.id,
+                members=wants_members,
+                groups=wants_groups,
+            )
+            assert reloaded is not None
+            return reloaded
+        return resource
+
+
+async def _resolve_members(uow: UnitOfWork, draft: Draft) -> Resource:
     """Members are Users or Groups of the same tenant (RFC 7643 §4.2); 400 names the first not."""
     resource = draft.resource
-    if resource.resource_type != "Group":
+    if resource.resource_type != "Group" or draft.members is None:
         return resource
-    if draft.member_ids is None:
-        kept = before.members if before is not None else ()
-        return msgspec.structs.replace(resource, members=kept)
-    found = await uow.resources.find_members(resource.tenant_id, draft.member_ids)
-    missing = [member_id for member_id in draft.member_ids if member_id not in found]
+    found = await _existing_members(uow, resource.tenant_id, draft.members)
+    # The response reads them back, with the display of members named without one.
+    return msgspec.structs.replace(resource, members=tuple(found))
+
+
+async def _existing_members(
+    uow: UnitOfWork, tenant_id: str, requested: dict[str, str | None]
+) -> list[Member]:
+    """The requested members, each checked to be a live User or Group of the tenant."""
+    found = await uow.resources.find_members(tenant_id, requested)
+    missing = [member_id for member_id in requested if member_id not in found]
     if missing:
         raise InvalidValue(f"member {missing[0]!r} is not a User or Group of this tenant")
-    # Stored and listed in member id order, so a write answers as a later read will.
-    members: tuple[Member, ...] = tuple(found[member_id] for member_id in sorted(draft.member_ids))
-    return msgspec.structs.replace(resource, members=members)
+    return [
+        Member(value=member_id, type=found[member_id].type, display=display)
+        for member_id, display in requested.items()
+    ]
+
+
+async def _apply_member_delta(
+    uow: UnitOfWork, group: Resource, delta: members.MemberDelta, resource_type: ResourceType
+) -> bool:
+    """Apply a membership delta with set-based statements; True if any row changed."""
+    if delta.empty:
+        return False
+    if group.id in delta.add:
+        raise InvalidValue("a Group cannot be a member of itself")
+    adding = await _existing_members(uow, group.tenant_id, delta.add)
+    removing = list(delta.remove)
+    if delta.remove_where:
+        attribute = resource_type.schema.attribute("members")
+        assert attribute is not None
+        stored = await uow.resources.member_refs(group.id)
+        for condition in delta.remove_where:
+            path = AttrPath(attr="members")
+            bound = resolve_filter(ValuePath(path=path, filter=condition), resource_type)
+            assert isinstance(bound, ValuePath)
+            removing += [
+                ref.value
+                for ref in stored
+                if element_matches(bound.filter, {"value": ref.value, "type": ref.type}, attribute)
+            ]
+    return await uow.resources.change_members(
+        group,
+        clear=delta.clear,
+        remove=removing,
+        add=adding,
+    )

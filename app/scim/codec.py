@@ -160,9 +160,11 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
             return value
         raise InvalidValue(f"'{path}' must be a number")
     if kind == "dateTime":
-        if not isinstance(value, str) or parse_datetime(value) is None:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+        if moment is None:
             raise InvalidValue(f"'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z")
-        return value
+        # One spelling per instant (UTC, milliseconds): stored text then sorts as time does.
+        return format_datetime(moment)
     if kind == "binary":
         if not isinstance(value, str):
             raise InvalidValue(f"'{path}' must be a base64 string")

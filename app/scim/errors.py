@@ -58,6 +58,19 @@ class Sensitive(ScimError):
     scim_type = "sensitive"
 
 
+# RFC 9865 §2.1 (cursor pagination)
+class InvalidCursor(ScimError):
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    scim_type = "invalidCount"
+
+
 # Statuses without a scimType (RFC 7644 §3.12)
 class Unauthorized(ScimError):
     status = 401

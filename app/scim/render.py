@@ -51,15 +51,24 @@ def render(resource: Resource, resource_type: ResourceType, base_url: str) -> di
     return out
 
 
-def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:
-    """RFC 7644 §3.4.2 ListResponse."""
-    return {
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
+def list_response(
+    resources: list[dict[str, Any]],
+    total: int,
+    start_index: int | None,
+    next_cursor: str | None = None,
+    previous_cursor: str | None = None,
+) -> dict[str, Any]:
+    """RFC 7644 §3.4.2 ListResponse, RFC 9865 §2 cursors (``start_index`` None: by cursor)."""
+    body: dict[str, Any] = {"schemas": [LIST_RESPONSE_URN], "totalResults": total}
+    if start_index is not None:
+        body["startIndex"] = start_index
+    body["itemsPerPage"] = len(resources)
+    if next_cursor is not None:
+        body["nextCursor"] = next_cursor
+    if previous_cursor is not None:
+        body["previousCursor"] = previous_cursor
+    body["Resources"] = resources
+    return body
 
 
 def with_location(document: dict[str, Any], base_url: str) -> dict[str, Any]:

@@ -7,29 +7,38 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.resource import GroupRef, Member, Resource
 from app.scim.errors import PreconditionFailed, Uniqueness
+from app.scim.filter import AttrPath, Filter
+from app.scim.schema import ResourceType
+from app.store.filtering import FilterCompiler, sort_key
+from app.store.promoted import UNIQUE_NAME, fold
 from app.store.tables import group_members, resources
 
-# The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
-# §4.2 displayName), stored case-folded in the promoted name_norm column.
-UNIQUE_NAME = {"User": "userName", "Group": "displayName"}
 # RFC 7643 §4.1.2 allows nested groups; indirect membership is followed this deep.
 _MAX_NESTING = 16
 
 
-def _display() -> sa.ColumnElement[str]:
-    """What a reference to a resource shows as ``display``: its current name, read live."""
+def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    """Bounded statements: SQLite allows ~32k bound parameters, PostgreSQL 65k."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _display(*given: Any) -> sa.ColumnElement[str]:
+    """A reference's ``display``: what the client gave, else the resource's current name."""
     doc = resources.c.doc
-    return sa.func.coalesce(doc["displayName"].as_string(), doc["userName"].as_string())
+    return sa.func.coalesce(*given, doc["displayName"].as_string(), doc["userName"].as_string())
 
 
 def name_norm(resource: Resource) -> str:
-    return str(resource.doc.get(UNIQUE_NAME[resource.resource_type], "")).casefold()
+    return fold(str(resource.doc.get(UNIQUE_NAME[resource.resource_type], "")))
 
 
 def _promoted(resource: Resource) -> dict[str, Any]:
@@ -50,6 +59,22 @@ def _uniqueness(resource: Resource) -> Uniqueness:
     return Uniqueness(f"a {resource.resource_type} with {attribute} {value!r} already exists")
 
 
+class Window(msgspec.Struct, frozen=True, kw_only=True):
+    """Which rows of a result: from an ``offset``, or ``after``/``before`` a row's seq."""
+
+    kind: str  # "offset" | "after" | "before"
+    value: int
+    limit: int
+
+
+class Found(msgspec.Struct, frozen=True, kw_only=True):
+    resources: list[Resource]
+    total: int
+    first_seq: int | None  # seq of the first and last row returned, for cursors
+    last_seq: int | None
+    more: bool  # rows remain beyond this window, in its direction
+
+
 class ResourceRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -68,7 +93,8 @@ class ResourceRepository:
         resource_id: str,
         *,
         lock: bool = False,
-        relations: bool = True,
+        members: bool = True,
+        groups: bool = True,
     ) -> Resource | None:
         """One live resource of the tenant. ``lock`` holds its row until the transaction ends."""
         query = sa.select(resources).where(
@@ -79,29 +105,63 @@ class ResourceRepository:
         row = (await self._c.execute(query)).first()
         if row is None:
             return None
-        found = await self._hydrate([row], relations=relations)
+        found = await self._hydrate([row], members=members, groups=groups)
         return found[0]
 
-    async def page(
-        self, tenant_id: str, resource_type: str, offset: int, limit: int
-    ) -> tuple[list[Resource], int]:
-        """Resources in creation order (RFC 7644 §3.4.2.4), and the total count."""
-        where = self._live(tenant_id, resource_type)
+    async def search(
+        self,
+        tenant_id: str,
+        resource_type: ResourceType,
+        *,
+        filter: Filter | None,
+        sort_by: AttrPath | None,
+        descending: bool,
+        window: Window,
+        members: bool = True,
+        groups: bool = True,
+    ) -> Found:
+        """One page of a tenant's resources matching ``filter`` (RFC 7644 §3.4.2).
+
+        Without ``sort_by`` the order is creation order (``seq``), which cursors
+        page by key; with it, RFC 7644 §3.4.2.3 order, missing values last when
+        ascending and first when descending, ties broken by id.
+        """
+        dialect = self._c.dialect.name
+        where = self._live(tenant_id, resource_type.name)
+        if filter is not None:
+            where = sa.and_(where, FilterCompiler(resource_type, dialect).where(filter))
         total = (
             await self._c.execute(sa.select(sa.func.count()).select_from(resources).where(where))
         ).scalar_one()
-        if limit <= 0:
-            return [], total
-        rows = (
-            await self._c.execute(
-                sa.select(resources)
-                .where(where)
-                .order_by(resources.c.seq)
-                .offset(offset)
-                .limit(limit)
-            )
-        ).all()
-        return await self._hydrate(rows, relations=True), total
+        if window.limit <= 0:
+            return Found(resources=[], total=total, first_seq=None, last_seq=None, more=False)
+        query = sa.select(resources).where(where)
+        backwards = window.kind == "before"
+        if sort_by is not None:
+            key = sort_key(sort_by, resource_type, dialect)
+            ordered = key.desc().nulls_first() if descending else key.asc().nulls_last()
+            query = query.order_by(ordered, resources.c.id)
+        elif backwards:
+            query = query.where(resources.c.seq < window.value).order_by(resources.c.seq.desc())
+        else:
+            if window.kind == "after":
+                query = query.where(resources.c.seq > window.value)
+            query = query.order_by(resources.c.seq)
+        if window.kind == "offset":
+            query = query.offset(window.value)
+        rows = list((await self._c.execute(query.limit(window.limit + 1))).all())
+        more = len(rows) > window.limit
+        rows = rows[: window.limit]
+        if backwards:
+            rows.reverse()
+        hydrated = await self._hydrate(rows, members=members, groups=groups)
+        return Found(
+            resources=hydrated,
+            total=total,
+            first_seq=rows[0].seq if rows else None,
+            last_seq=rows[-1].seq if rows else None,
+            more=more,
+        )
 
     async def add(self, resource: Resource) -> None:
         try:
@@ -166,6 +226,52 @@ class ResourceRepository:
                 .values(version=resources.c.version + 1, last_modified=now)
             )
 
+    async def member_refs(self, group_id: str) -> list[Member]:
+        """A group's members as (id, type) only: enough to evaluate a members[…] filter."""
+        rows = await self._c.execute(
+            sa.select(group_members.c.member_id, group_members.c.member_type).where(
+                group_members.c.group_id == group_id
+            )
+        )
+        return [Member(value=row.member_id, type=row.member_type) for row in rows]
+
+    async def change_members(
+        self, group: Resource, *, clear: bool, remove: Sequence[str], add: Sequence[Member]
+    ) -> bool:
+        """Clear, remove, then add members with set-based statements; True if any row changed.
+
+        Adding an existing member inserts nothing (ON CONFLICT DO NOTHING), so
+        concurrent PATCHes under the group's row lock never lose a member.
+        """
+        changed = 0
+        where = group_members.c.group_id == group.id
+        if clear:
+            changed += (await self._c.execute(group_members.delete().where(where))).rowcount
+        elif remove:
+            for chunk in _chunks(sorted(set(remove))):
+                result = await self._c.execute(
+                    group_members.delete().where(where, group_members.c.member_id.in_(chunk))
+                )
+                changed += result.rowcount
+        if add:
+            insert = (sqlite_insert if self._c.dialect.name == "sqlite" else pg_insert)(
+                group_members
+            )
+            rows = [
+                {
+                    "tenant_id": group.tenant_id,
+                    "group_id": group.id,
+                    "member_id": m.value,
+                    "member_type": m.type,
+                    "display": m.display,
+                }
+                for m in add
+            ]
+            for chunk in _chunks(rows):
+                result = await self._c.execute(insert.on_conflict_do_nothing(), chunk)
+                changed += max(result.rowcount, 0)
+        return changed > 0
+
     async def find_members(self, tenant_id: str, ids: Iterable[str]) -> dict[str, Member]:
         """The live Users and Groups of the tenant among ``ids``, with their display names."""
         wanted = list(set(ids))
@@ -194,35 +300,36 @@ class ResourceRepository:
                         "group_id": group.id,
                         "member_id": m.value,
                         "member_type": m.type,
+                        "display": m.display,
                     }
                     for m in members
                 ],
             )
 
-    async def _hydrate(self, rows: Sequence[Any], *, relations: bool) -> list[Resource]:
-        members: dict[str, list[Member]] = defaultdict(list)
-        groups: dict[str, list[GroupRef]] = defaultdict(list)
-        if relations:
-            group_ids = [r.id for r in rows if r.resource_type == "Group"]
-            user_ids = [r.id for r in rows if r.resource_type == "User"]
-            if group_ids:
-                for m in await self._c.execute(
-                    sa.select(
-                        group_members.c.group_id,
-                        group_members.c.member_id,
-                        group_members.c.member_type,
-                        _display().label("display"),
-                    )
-                    .join(resources, resources.c.id == group_members.c.member_id)
-                    .where(group_members.c.group_id.in_(group_ids))
-                    .order_by(group_members.c.group_id, group_members.c.member_id)
-                ):
-                    members[m.group_id].append(
-                        Member(value=m.member_id, type=m.member_type, display=m.display)
-                    )
-            if user_ids:
-                for origin, ref in await self._memberships(rows[0].tenant_id, user_ids):
-                    groups[origin].append(ref)
+    async def _hydrate(self, rows: Sequence[Any], *, members: bool, groups: bool) -> list[Resource]:
+        """Rows → Resources, with members and computed groups only when they will be used."""
+        member_lists: dict[str, list[Member]] = defaultdict(list)
+        group_lists: dict[str, list[GroupRef]] = defaultdict(list)
+        group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
+        user_ids = {r.id for r in rows if r.resource_type == "User"} if groups else set()
+        if group_ids:
+            for m in await self._c.execute(
+                sa.select(
+                    group_members.c.group_id,
+                    group_members.c.member_id,
+                    group_members.c.member_type,
+                    _display(group_members.c.display).label("display"),
+                )
+                .join(resources, resources.c.id == group_members.c.member_id)
+                .where(group_members.c.group_id.in_(group_ids))
+                .order_by(group_members.c.group_id, group_members.c.member_id)
+            ):
+                member_lists[m.group_id].append(
+                    Member(value=m.member_id, type=m.member_type, display=m.display)
+                )
+        if user_ids:
+            for origin, ref in await self._memberships(rows[0].tenant_id, list(user_ids)):
+                group_lists[origin].append(ref)
         return [
             Resource(
                 tenant_id=r.tenant_id,
@@ -233,8 +340,8 @@ class ResourceRepository:
                 version=r.version,
                 created=r.created,
                 last_modified=r.last_modified,
-                members=tuple(members[r.id]) if relations and r.resource_type == "Group" else None,
-                groups=tuple(groups[r.id]) if relations and r.resource_type == "User" else None,
+                members=tuple(member_lists[r.id]) if r.id in group_ids else None,
+                groups=tuple(group_lists[r.id]) if r.id in user_ids else None,
             )
             for r in rows
         ]

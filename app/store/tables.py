@@ -117,5 +117,6 @@ group_members = sa.Table(
         primary_key=True,
     ),
     sa.Column("member_type", sa.String(32), nullable=False),
+    sa.Column("display", sa.String(512)),  # as the client sent it (immutable); else live
     sa.Index("ix_group_members_member", "tenant_id", "member_id"),
 )

@@ -16,12 +16,24 @@ def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None
     assert response.headers["content-type"].startswith("application/scim+json")
     spc = response.json()
     assert spc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
-    assert spc["patch"] == {"supported": False}
-    assert spc["filter"]["supported"] is False
-    assert spc["sort"] == {"supported": False}
+    assert spc["patch"] == {"supported": True}
+    assert spc["filter"] == {"supported": True, "maxResults": harness.settings.max_results}
+    assert spc["sort"] == {"supported": True}
     assert spc["etag"] == {"supported": True}
-    assert spc["bulk"]["supported"] is False
-    assert spc["bulk"]["maxPayloadSize"] == harness.settings.max_payload_size
+    assert spc["bulk"] == {
+        "supported": True,
+        "maxOperations": harness.settings.bulk_max_operations,
+        "maxPayloadSize": harness.settings.max_payload_size,
+    }
+    # RFC 9865 §4
+    assert spc["pagination"] == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": harness.settings.default_count,
+        "maxPageSize": harness.settings.max_results,
+        "cursorTimeout": 86400,
+    }
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert spc["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
 

@@ -279,17 +279,3 @@ def test_bad_paging_parameters_are_400(harness: Harness, tenant: TenantAccess) -
         400,
         "invalidValue",
     )
-
-
-def test_filter_and_patch_are_not_implemented_yet(harness: Harness, tenant: TenantAccess) -> None:
-    created = harness.client.post("/scim/v2/Users", json=user(), headers=tenant.headers()).json()
-    assert_error(
-        harness.client.get('/scim/v2/Users?filter=userName eq "x"', headers=tenant.headers()), 501
-    )
-    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []}
-    assert_error(
-        harness.client.patch(
-            f"/scim/v2/Users/{created['id']}", json=patch, headers=tenant.headers()
-        ),
-        501,
-    )

@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(36), nullable=False),
         sa.Column("member_id", sa.String(36), nullable=False),
         sa.Column("member_type", sa.String(32), nullable=False),
+        sa.Column("display", sa.String(512)),  # as the client sent it (immutable); else live
         sa.PrimaryKeyConstraint("group_id", "member_id", name="pk_group_members"),
         sa.ForeignKeyConstraint(
             ["group_id"],

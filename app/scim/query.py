@@ -1,0 +1,103 @@
+"""List and search parameters (RFC 7644 §3.4.2, §3.4.3; RFC 9865 §2), from a URL or a body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from app.scim.errors import InvalidCount, InvalidValue
+from app.scim.filter import AttrPath, Filter, parse_filter, parse_path
+from app.scim.projection import Projection, read_projection
+from app.scim.schema import ResourceType
+
+SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+class ListQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """What a list or /.search asks for. The filter is parsed, not yet bound to a resource type."""
+
+    filter: Filter | None = None
+    filter_text: str | None = None
+    sort_by: AttrPath | None = None
+    descending: bool = False
+    start_index: int = 1
+    count: int
+    cursor: str | None = None  # None: index pagination; "": first cursor page
+    projection: Projection = Projection()
+
+
+def read_list_query(
+    params: Mapping[str, Any],
+    resource_type: ResourceType | None,
+    *,
+    default_count: int,
+    max_count: int,
+) -> ListQuery:
+    """``params`` keys are lower-cased; values are query-string text or SearchRequest JSON."""
+    filter_text = params.get("filter")
+    if filter_text is not None and not isinstance(filter_text, str):
+        raise InvalidValue("filter must be a string")
+    parsed = parse_filter(filter_text) if filter_text not in (None, "") else None
+
+    sort_by = None
+    if params.get("sortby") not in (None, ""):
+        sort_by = parse_path(_text(params, "sortBy")).path
+    order = (_text(params, "sortOrder") or "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise InvalidValue("sortOrder is 'ascending' or 'descending'")
+
+    cursor = params.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidValue("cursor must be a string")
+    if cursor is not None and params.get("startindex") not in (None, ""):
+        raise InvalidValue("use either startIndex or cursor pagination, not both")
+
+    count = _int(
+        params, "count", default_count, InvalidCount if cursor is not None else InvalidValue
+    )
+    return ListQuery(
+        filter=parsed,
+        filter_text=filter_text or None,
+        sort_by=sort_by,
+        descending=order == "descending",
+        # RFC 7644 §3.4.2.4: startIndex below 1 is 1; a negative count is 0.
+        start_index=max(1, _int(params, "startIndex", 1, InvalidValue)),
+        count=min(max(0, count), max_count),
+        cursor=cursor,
+        projection=read_projection(
+            params.get("attributes"), params.get("excludedattributes"), resource_type
+        ),
+    )
+
+
+def search_params(body: dict[str, Any]) -> dict[str, Any]:
+    """A SearchRequest body (RFC 7644 §3.4.3) as lower-cased parameters."""
+    return {key.lower(): value for key, value in body.items() if key.lower() != "schemas"}
+
+
+def _text(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name.lower())
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(f"{name} must be a string")
+    return value or ""
+
+
+def _int(
+    params: Mapping[str, Any],
+    name: str,
+    default: int,
+    error: type[InvalidValue] | type[InvalidCount],
+) -> int:
+    raw = params.get(name.lower())
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise error(f"{name} must be an integer")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise error(f"{name} must be an integer, not {raw!r}") from None

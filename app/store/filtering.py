@@ -1,0 +1,463 @@
+"""Resolved SCIM filters (app.scim.resolve) → one SQL WHERE clause, and sortBy → ORDER BY.
+
+RFC 7644 §3.4.2.2 semantics, the same as ``app.scim.match``'s in-memory
+evaluator (a property test holds the two together on both backends):
+- promoted, indexed columns where they exist (id, externalId, the unique name,
+  meta.created/lastModified/resourceType, active); JSON functions elsewhere;
+  EXISTS over multi-valued attributes and the group_members side table;
+- strings compare case-insensitively (``str.lower`` semantics) unless caseExact;
+- every atomic test is two-valued: an absent attribute fails ``eq`` and passes
+  ``ne`` (``ne`` is ``not eq``), so ``not (…)`` means what it says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from app.scim.codec import format_datetime, parse_datetime
+from app.scim.errors import InvalidFilter
+from app.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath, path_text
+from app.scim.resolve import Resolved, resolve_attr
+from app.scim.schema import Attribute, ResourceType
+from app.store.promoted import UNIQUE_NAME, fold
+from app.store.tables import group_members, resources
+
+_LIKE_ESCAPE = "\\"
+
+
+def _like(value: str, op: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[op]
+
+
+def _bool(expr: Any) -> sa.ColumnElement[bool]:
+    """Two-valued: SQL NULL (unknown) counts as false."""
+    return sa.func.coalesce(expr, sa.false())
+
+
+class _Json:
+    """The JSON functions of one dialect, over a JSON/JSONB expression and a key path."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+    def _path(self, keys: tuple[str, ...]) -> str:
+        return "$" + "".join(f'."{key}"' for key in keys)
+
+    def text(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        if self.sqlite:
+            # json_extract yields SQL text for JSON strings; guard the type so
+            # a number never compares as text.
+            return sa.case(
+                (
+                    sa.func.json_type(doc, self._path(keys)) == "text",
+                    sa.func.json_extract(doc, self._path(keys)),
+                ),
+                else_=sa.null(),
+            )
+        node = sa.func.jsonb_extract_path(doc, *keys)
+        return sa.case(
+            (sa.func.jsonb_typeof(node) == "string", sa.func.jsonb_extract_path_text(doc, *keys)),
+            else_=sa.null(),
+        )
+
+    def number(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        if self.sqlite:
+            kind = sa.func.json_type(doc, self._path(keys))
+            return sa.case(
+                (kind.in_(("integer", "real")), sa.func.json_extract(doc, self._path(keys))),
+                else_=sa.null(),
+            )
+        node = sa.func.jsonb_extract_path(doc, *keys)
+        return sa.case(
+            (
+                sa.func.jsonb_typeof(node) == "number",
+                sa.cast(sa.func.jsonb_extract_path_text(doc, *keys), sa.Numeric),
+            ),
+            else_=sa.null(),
+        )
+
+    def is_true(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        if self.sqlite:
+            return sa.func.json_type(doc, self._path(keys)) == "true"
+        return sa.func.jsonb_extract_path(doc, *keys) == sa.cast(sa.literal("true"), JSONB)
+
+    def is_false(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        if self.sqlite:
+            return sa.func.json_type(doc, self._path(keys)) == "false"
+        return sa.func.jsonb_extract_path(doc, *keys) == sa.cast(sa.literal("false"), JSONB)
+
+    def present(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        """RFC 7644 §3.4.2.2 ``pr``: a non-null, non-empty value."""
+        if self.sqlite:
+            kind = sa.func.json_type(doc, self._path(keys))
+            value = sa.func.json_extract(doc, self._path(keys))
+            return sa.and_(
+                kind.is_not(None),
+                kind != "null",
+                sa.or_(kind != "text", value != ""),
+                sa.or_(kind != "array", sa.func.json_array_length(doc, self._path(keys)) > 0),
+            )
+        node = sa.func.jsonb_extract_path(doc, *keys)
+        kind = sa.func.jsonb_typeof(node)
+        return sa.and_(
+            node.is_not(None),
+            kind != "null",
+            sa.or_(kind != "string", sa.func.jsonb_extract_path_text(doc, *keys) != ""),
+            sa.or_(kind != "array", sa.func.jsonb_array_length(node) > 0),
+        )
+
+    def elements(self, doc: Any, keys: tuple[str, ...]) -> Any:
+        """A JSON array as a table: ``value`` (JSON), ``position`` (0-based), ``text``."""
+        if self.sqlite:
+            each = sa.func.json_each(doc, self._path(keys)).table_valued("value", "key", "type")
+            return each.alias("e")
+        node = sa.func.jsonb_extract_path(doc, *keys)
+        array = sa.case((sa.func.jsonb_typeof(node) == "array", node), else_=sa.null())
+        return (
+            sa.func.jsonb_array_elements(array)
+            .table_valued("value", with_ordinality="position")
+            .alias("e")
+        )
+
+    def element_text(self, table: Any) -> Any:
+        """A string element of a multi-valued simple attribute, as text (else NULL)."""
+        if self.sqlite:
+            # json_each gives primitive elements as SQL values, tagged by ``type``.
+            return sa.case((table.c.type == "text", table.c.value), else_=sa.null())
+        return sa.case(
+            (sa.func.jsonb_typeof(table.c.value) == "string", table.c.value.op("#>>")("{}")),
+            else_=sa.null(),
+        )
+
+    def position(self, table: Any) -> Any:
+        return table.c.key if self.sqlite else table.c.position
+
+    def lower(self, expr: Any) -> Any:
+        # SQLite's lower() folds ASCII only; tenure_lower is Python's str.lower,
+        # registered on every connection (app.store.db).
+        return sa.func.tenure_lower(expr) if self.sqlite else sa.func.lower(expr)
+
+    def ordered(self, expr: Any) -> Any:
+        """Order strings by code point on PostgreSQL too, whatever the database collation."""
+        return expr if self.sqlite else sa.collate(expr, "C")
+
+
+class FilterCompiler:
+    """Compiles one resolved filter for one resource type and dialect."""
+
+    def __init__(self, resource_type: ResourceType, dialect: str) -> None:
+        self.resource_type = resource_type
+        self.json = _Json(dialect)
+        self.sqlite = dialect == "sqlite"
+
+    def where(self, node: Filter) -> sa.ColumnElement[bool]:
+        if isinstance(node, And):
+            return sa.and_(self.where(node.left), self.where(node.right))
+        if isinstance(node, Or):
+            return sa.or_(self.where(node.left), self.where(node.right))
+        if isinstance(node, Not):
+            return sa.not_(self.where(node.inner))
+        if isinstance(node, ValuePath):
+            return self._value_path(node)
+        resolved = resolve_attr(node.path, self.resource_type)
+        if isinstance(node, Compare) and node.op == "ne":
+            return sa.not_(self.where(Compare(path=node.path, op="eq", value=node.value)))
+        if isinstance(node, Compare) and node.value is None:  # eq null: absent
+            return sa.not_(self.where(Present(path=node.path)))
+        return self._test(node, resolved)
+
+    # --- top-level attributes ------------------------------------------------
+
+    def _test(self, node: Compare | Present, resolved: Resolved) -> sa.ColumnElement[bool]:
+        promoted = self._promoted(node, resolved)
+        if promoted is not None:
+            return promoted
+        side = self._side_table(node, resolved)
+        if side is not None:
+            return side
+        attribute = resolved.attribute
+        keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
+        doc = resources.c.doc
+        if attribute.multi_valued:
+            table = self.json.elements(doc, keys)
+            if resolved.sub is None:
+                element_test = self._element_scalar(node, table, attribute)
+            else:
+                element_test = self._scalar(node, table.c.value, (resolved.sub.name,), resolved.sub)
+            return sa.exists(sa.select(sa.literal(1)).select_from(table).where(element_test))
+        if resolved.sub is not None:
+            keys = (*keys, resolved.sub.name)
+        return self._scalar(node, doc, keys, resolved.target)
+
+    def _value_path(self, node: ValuePath) -> sa.ColumnElement[bool]:
+        resolved = resolve_attr(node.path, self.resource_type)
+        if self._is_side_table(resolved):
+            return self._members_value_path(node, resolved)
+        keys = (
+            (resolved.urn, resolved.attribute.name) if resolved.urn else (resolved.attribute.name,)
+        )
+        table = self.json.elements(resources.c.doc, keys)
+        inner = self._element_where(node.filter, table.c.value, resolved.attribute)
+        return sa.exists(sa.select(sa.literal(1)).select_from(table).where(inner))
+
+    def _element_where(
+        self, node: Filter, element: Any, parent: Attribute
+    ) -> sa.ColumnElement[bool]:
+        if isinstance(node, And):
+            return sa.and_(
+                self._element_where(node.left, element, parent),
+                self._element_where(node.right, element, parent),
+            )
+        if isinstance(node, Or):
+            return sa.or_(
+                self._element_where(node.left, element, parent),
+                self._element_where(node.right, element, parent),
+            )
+        if isinstance(node, Not):
+            return sa.not_(self._element_where(node.inner, element, parent))
+        assert isinstance(node, Compare | Present)
+        sub = parent.sub(node.path.attr)
+        if sub is None:
+            raise InvalidFilter(f"{parent.name!r} has no sub-attribute {node.path.attr!r}")
+        if isinstance(node, Compare) and node.op == "ne":
+            eq = Compare(path=node.path, op="eq", value=node.value)
+            return sa.not_(self._element_where(eq, element, parent))
+        if isinstance(node, Compare) and node.value is None:
+            return sa.not_(self._element_where(Present(path=node.path), element, parent))
+        return self._scalar(node, element, (sub.name,), sub)
+
+    # --- one JSON value ------------------------------------------------------
+
+    def _element_scalar(
+        self, node: Compare | Present, table: Any, attribute: Attribute
+    ) -> sa.ColumnElement[bool]:
+        """One element of a multi-valued simple (string) attribute."""
+        text = self.json.element_text(table)
+        if isinstance(node, Present):
+            return _bool(sa.and_(text.is_not(None), text != ""))
+        if attribute.type not in ("string", "reference"):
+            raise InvalidFilter(f"cannot filter the multi-valued {attribute.type} {attribute.name}")
+        return self._string_test(node.op, text, str(node.value), attribute.case_exact)
+
+    def _string_test(self, op: str, text: Any, value: str, case_exact: bool) -> Any:
+        if not case_exact:
+            text, value = self.json.lower(text), fold(value)
+        if op in ("co", "sw", "ew"):
+            return _bool(text.like(_like(value, op), escape=_LIKE_ESCAPE))
+        return _bool(_ordered_op(op, self.json.ordered(text), value))
+
+    def _scalar(
+        self, node: Compare | Present, doc: Any, keys: tuple[str, ...], attribute: Attribute
+    ) -> sa.ColumnElement[bool]:
+        """Test the JSON value at ``keys`` of ``doc``."""
+        json = self.json
+        if isinstance(node, Present):
+            return _bool(json.present(doc, keys))
+        op, value, kind = node.op, node.value, attribute.type
+        if kind == "boolean":
+            test = json.is_true(doc, keys) if value else json.is_false(doc, keys)
+            return _bool(test)
+        if kind in ("integer", "decimal"):
+            return _bool(_ordered_op(op, json.number(doc, keys), value))
+        text = json.text(doc, keys)
+        assert isinstance(value, str)
+        if kind == "dateTime":
+            moment = parse_datetime(value)
+            assert moment is not None
+            # Stored dateTimes are normalised (UTC, milliseconds, Z): text order is time order.
+            return _bool(_ordered_op(op, json.ordered(text), format_datetime(moment)))
+        return self._string_test(op, text, value, attribute.case_exact)
+
+    # --- promoted columns and side tables -------------------------------------
+
+    def _promoted(
+        self, node: Compare | Present, resolved: Resolved
+    ) -> sa.ColumnElement[bool] | None:
+        name = resolved.attribute.name
+        sub = resolved.sub.name if resolved.sub else None
+        if resolved.urn is not None:
+            return None
+        if name == "id":
+            return self._column(node, resources.c.id, case_exact=True)
+        if name == "externalId":
+            return self._column(node, resources.c.external_id, case_exact=True)
+        if name == UNIQUE_NAME.get(self.resource_type.name) and sub is None:
+            return self._column(node, resources.c.name_norm, case_exact=True, prefold=True)
+        if name == "active" and isinstance(node, Compare) and resolved.attribute.type == "boolean":
+            return _bool(resources.c.active == sa.literal(bool(node.value)))
+        if name == "active" and isinstance(node, Present):
+            return resources.c.active.is_not(None)
+        if name == "meta":
+            return self._meta(node, sub)
+        return None
+
+    def _column(
+        self, node: Compare | Present, column: Any, *, case_exact: bool, prefold: bool = False
+    ) -> sa.ColumnElement[bool]:
+        if isinstance(node, Present):
+            return sa.and_(column.is_not(None), column != "")
+        value = node.value
+        assert isinstance(value, str)
+        if prefold:
+            value = fold(value)
+        if node.op in ("co", "sw", "ew"):
+            return _bool(column.like(_like(value, node.op), escape=_LIKE_ESCAPE))
+        return _bool(_ordered_op(node.op, self.json.ordered(column), value))
+
+    def _meta(self, node: Compare | Present, sub: str | None) -> sa.ColumnElement[bool]:
+        columns = {"created": resources.c.created, "lastModified": resources.c.last_modified}
+        if sub in columns:
+            if isinstance(node, Present):
+                return sa.true()
+            moment = parse_datetime(str(node.value))
+            return _bool(_ordered_op(node.op, columns[sub], moment))
+        if sub == "resourceType":
+            if isinstance(node, Present):
+                return sa.true()
+            return self._column(node, resources.c.resource_type, case_exact=True)
+        raise InvalidFilter(
+            f"meta.{sub} cannot be filtered on" if sub else "compare a meta sub-attribute"
+        )
+
+    def _is_side_table(self, resolved: Resolved) -> bool:
+        return resolved.urn is None and (
+            (self.resource_type.name == "Group" and resolved.attribute.name == "members")
+            or (self.resource_type.name == "User" and resolved.attribute.name == "groups")
+        )
+
+    def _side_table(
+        self, node: Compare | Present, resolved: Resolved
+    ) -> sa.ColumnElement[bool] | None:
+        if not self._is_side_table(resolved):
+            return None
+        sub = resolved.sub.name if resolved.sub else "value"
+        gm = group_members
+        if resolved.attribute.name == "groups":
+            if sub != "value":
+                raise InvalidFilter("groups can be filtered by value only")
+            link, other = gm.c.member_id == resources.c.id, gm.c.group_id
+        else:
+            if sub not in ("value", "type"):
+                raise InvalidFilter("members can be filtered by value or type only")
+            link, other = (
+                gm.c.group_id == resources.c.id,
+                (gm.c.member_id if sub == "value" else gm.c.member_type),
+            )
+        query = sa.select(sa.literal(1)).where(link)
+        if isinstance(node, Compare):
+            query = query.where(self._column(node, other, case_exact=True))
+        return sa.exists(query)
+
+    def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
+        gm = group_members
+        columns = {"value": gm.c.member_id, "type": gm.c.member_type}
+        if resolved.attribute.name == "groups":
+            columns = {"value": gm.c.group_id}
+            link = gm.c.member_id == resources.c.id
+        else:
+            link = gm.c.group_id == resources.c.id
+
+        def where(inner: Filter) -> sa.ColumnElement[bool]:
+            if isinstance(inner, And):
+                return sa.and_(where(inner.left), where(inner.right))
+            if isinstance(inner, Or):
+                return sa.or_(where(inner.left), where(inner.right))
+            if isinstance(inner, Not):
+                return sa.not_(where(inner.inner))
+            assert isinstance(inner, Compare | Present)
+            column = columns.get(inner.path.attr)
+            if column is None:
+                raise InvalidFilter(
+                    f"{resolved.attribute.name}[…] can test {' and '.join(columns)} only"
+                )
+            if isinstance(inner, Compare) and inner.op == "ne":
+                return sa.not_(where(Compare(path=inner.path, op="eq", value=inner.value)))
+            return self._column(inner, column, case_exact=True)
+
+        return sa.exists(sa.select(sa.literal(1)).where(link, where(node.filter)))
+
+
+def _ordered_op(op: str, left: Any, right: Any) -> Any:
+    if op == "eq":
+        return left == right
+    if op == "gt":
+        return left > right
+    if op == "ge":
+        return left >= right
+    if op == "lt":
+        return left < right
+    if op == "le":
+        return left <= right
+    raise InvalidFilter(f"'{op}' does not apply here")
+
+
+# --- sorting (RFC 7644 §3.4.2.3) ------------------------------------------------
+
+
+def sort_key(path: AttrPath, resource_type: ResourceType, dialect: str) -> Any:
+    """The ORDER BY expression for ``sortBy``; None-valued rows are ordered by the caller."""
+    resolved = resolve_attr(path, resource_type)
+    json = _Json(dialect)
+    attribute, sub = resolved.attribute, resolved.sub
+    if resolved.urn is None and sub is None:
+        if attribute.name == "id":
+            return resources.c.id
+        if attribute.name == "externalId":
+            return json.ordered(resources.c.external_id)
+        if attribute.name == UNIQUE_NAME.get(resource_type.name):
+            return json.ordered(resources.c.name_norm)
+        if attribute.name == "active":
+            return resources.c.active
+    if resolved.urn is None and attribute.name == "meta":
+        columns = {"created": resources.c.created, "lastModified": resources.c.last_modified}
+        if sub is not None and sub.name in columns:
+            return columns[sub.name]
+        raise InvalidFilter(f"cannot sort by {path_text(path)}")
+    keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
+    doc = resources.c.doc
+    if attribute.multi_valued:
+        if attribute.type == "complex":
+            # RFC 7644 §3.4.2.3: the primary value, else the first one.
+            target = sub or attribute.sub("value")
+            if target is None:
+                raise InvalidFilter(f"cannot sort by {path_text(path)}")
+            return _first_or_primary(json, doc, keys, target, dialect)
+        raise InvalidFilter(f"cannot sort by the multi-valued {path_text(path)}")
+    if attribute.type == "complex":
+        if sub is None:
+            raise InvalidFilter(f"sortBy={path_text(path)} needs a sub-attribute")
+        keys, attribute = (*keys, sub.name), sub
+    return _typed(json, doc, keys, attribute)
+
+
+def _typed(json: _Json, doc: Any, keys: tuple[str, ...], attribute: Attribute) -> Any:
+    if attribute.type in ("integer", "decimal"):
+        return json.number(doc, keys)
+    if attribute.type == "boolean":
+        return sa.case((json.is_true(doc, keys), 1), (json.is_false(doc, keys), 0), else_=sa.null())
+    if attribute.type == "complex":
+        raise InvalidFilter(f"cannot sort by the complex attribute {attribute.name}")
+    text = json.text(doc, keys)
+    if attribute.type != "dateTime" and not attribute.case_exact:
+        text = json.lower(text)
+    return json.ordered(text)
+
+
+def _first_or_primary(
+    json: _Json, doc: Any, keys: tuple[str, ...], target: Attribute, dialect: str
+) -> Any:
+    table = json.elements(doc, keys)
+    value = _typed(json, table.c.value, (target.name,), target)
+    primary = json.is_true(table.c.value, ("primary",))
+    return (
+        sa.select(value)
+        .select_from(table)
+        .where(value.is_not(None))
+        .order_by(sa.case((primary, 0), else_=1), json.position(table))
+        .limit(1)
+        .scalar_subquery()
+    )

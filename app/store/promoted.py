@@ -1,0 +1,16 @@
+"""What the resources table keeps in promoted columns, shared by writes and filters."""
+
+from __future__ import annotations
+
+# The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
+# §4.2 displayName), kept folded in the indexed name_norm column.
+UNIQUE_NAME = {"User": "userName", "Group": "displayName"}
+
+
+def fold(text: str) -> str:
+    """The case folding of every case-insensitive comparison, in SQL and in Python.
+
+    ``str.lower`` rather than ``casefold``: PostgreSQL's lower() and the
+    function registered on SQLite connections (tenure_lower) agree with it.
+    """
+    return text.lower()
