@@ -8,6 +8,7 @@ from litestar.openapi import OpenAPIConfig
 
 from app.api.admin import TenantAdminController, TokenAdminController
 from app.api.auth import provide_actor
+from app.api.bulk import BulkController
 from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
@@ -16,6 +17,7 @@ from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
+from app.provisioning.bulk import Bulk
 from app.provisioning.mutation import Provisioning
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
@@ -44,18 +46,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
     )
+    provisioning = Provisioning(db, registry, clock)
     services = Services(
         settings=settings,
         db=db,
         registry=registry,
         tenancy=Tenancy(db, settings.secret_key, clock, settings.token_touch_interval),
-        provisioning=Provisioning(db, registry, clock),
+        provisioning=provisioning,
         reader=Reader(db, registry, settings.secret_key),
+        bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
     )
     app = Litestar(
         route_handlers=[
             DiscoveryController,
             SearchController,
+            BulkController,
             ResourceController,
             TokenAdminController,
             TenantAdminController,

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request
 
 from app.config import Settings
+from app.provisioning.bulk import Bulk
 from app.provisioning.mutation import Provisioning
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
@@ -23,6 +24,7 @@ class Services:
     tenancy: Tenancy
     provisioning: Provisioning
     reader: Reader
+    bulk: Bulk
 
 
 def services(request: Request[Any, Any, Any]) -> Services:
