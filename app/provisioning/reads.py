@@ -8,9 +8,10 @@ import msgspec
 from app.domain.resource import Resource
 from app.scim import cursor
 from app.scim.errors import InvalidFilter, InvalidValue, NotFound
+from app.scim.filter import Filter
 from app.scim.projection import EVERYTHING, Projection
 from app.scim.query import ListQuery
-from app.scim.resolve import resolve_attr, resolve_filter
+from app.scim.resolve import locate, resolve_attr, resolve_filter
 from app.scim.schema import Registry, ResourceType
 from app.store.resources import Window
 from app.store.uow import Database
@@ -32,6 +33,16 @@ def _loads(resource_type: ResourceType, projection: Projection) -> dict[str, boo
         "members": resource_type.name == "Group" and projection.wants("members"),
         "groups": resource_type.name == "User" and projection.wants("groups"),
     }
+
+
+def _bind(query: ListQuery, resource_type: ResourceType) -> Filter | None:
+    """The query's filter bound to ``resource_type``; errors say where in the text."""
+    if query.filter is None:
+        return None
+    try:
+        return resolve_filter(query.filter, resource_type)
+    except InvalidFilter as exc:
+        raise InvalidFilter(locate(exc.detail, query.filter_text or "")) from None
 
 
 class Reader:
@@ -59,7 +70,7 @@ class Reader:
         self, tenant_id: str, resource_type: ResourceType, query: ListQuery
     ) -> Listing:
         """One resource type's page, by index or by cursor."""
-        filter = resolve_filter(query.filter, resource_type) if query.filter else None
+        filter = _bind(query, resource_type)
         sort_by = resolve_attr(query.sort_by, resource_type).path if query.sort_by else None
         fingerprint = cursor.fingerprint(
             resource_type.name, query.filter_text, sort_by, query.descending

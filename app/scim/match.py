@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from app.scim.codec import parse_datetime
-from app.scim.filter import And, Filter, Not, Or, Present, ValuePath
-from app.scim.schema import Attribute
+from app.scim.errors import InvalidFilter
+from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
+from app.scim.resolve import resolve_attr
+from app.scim.schema import Attribute, ResourceType
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
@@ -110,3 +112,115 @@ def comparable(value: Any, attribute: Attribute) -> Any:
 def _kind(value: Any) -> type:
     # 1 and 1.0 are the same number; bool is never a number here (comparable sorts it out).
     return float if isinstance(value, int) and not isinstance(value, bool) else type(value)
+
+
+# --- whole resources ------------------------------------------------------------
+
+# What the store can filter on beyond the schemas' say (app.store.filtering):
+# meta lives in columns, Group members and User groups in a side table.
+_META_FILTERABLE = frozenset({"created", "lastModified", "resourceType"})
+_SIDE_TABLE_FILTERABLE = {
+    ("Group", "members"): frozenset({"value", "type"}),
+    ("User", "groups"): frozenset({"value"}),
+}
+
+
+def resource_matches(node: Filter, document: dict[str, Any], resource_type: ResourceType) -> bool:
+    """Does a rendered resource satisfy a resolved filter (RFC 7644 §3.4.2.2)?
+
+    The reference that ``app.store.filtering`` (the SQL compiler) is tested
+    against, with the semantics documented there: ``ne`` is ``not eq`` (an
+    absent value is ``ne`` anything), ``eq null`` is "absent", ``pr`` is
+    "present, non-null, non-empty", a multi-valued attribute matches when any
+    of its values does, strings fold with ``str.lower`` unless caseExact.
+    ``document`` is ``app.scim.render.render`` output. What the store cannot
+    filter on (``meta.location``, ``groups.display``…) is ``InvalidFilter``
+    whatever the document, as it is there.
+    """
+    _check_filterable(node, resource_type)
+    return _matches(node, document, resource_type)
+
+
+def _matches(node: Filter, document: dict[str, Any], resource_type: ResourceType) -> bool:
+    if isinstance(node, And):
+        return _matches(node.left, document, resource_type) and _matches(
+            node.right, document, resource_type
+        )
+    if isinstance(node, Or):
+        return _matches(node.left, document, resource_type) or _matches(
+            node.right, document, resource_type
+        )
+    if isinstance(node, Not):
+        return not _matches(node.inner, document, resource_type)
+    resolved = resolve_attr(node.path, resource_type)
+    value = _lookup(document, resolved.urn, resolved.attribute.name)
+    if isinstance(node, ValuePath):
+        elements = value if isinstance(value, list) else []
+        return any(
+            isinstance(e, dict) and element_matches(node.filter, e, resolved.attribute)
+            for e in elements
+        )
+    if resolved.sub is not None:
+        value = _sub_values(value, resolved.sub.name)
+    if isinstance(node, Present):
+        return _present(value)
+    if node.value is None:  # ``eq null``: absent; ``ne null``: present
+        return _present(value) if node.op == "ne" else not _present(value)
+    return compare(node.op, value, node.value, resolved.target)
+
+
+def _present(value: Any) -> bool:
+    # A list of sub-attribute values is present when one of them is: [None, ""] is not.
+    return any(map(is_present, value)) if isinstance(value, list) else is_present(value)
+
+
+def _lookup(document: dict[str, Any], urn: str | None, name: str) -> Any:
+    container = document.get(urn) if urn else document
+    return container.get(name) if isinstance(container, dict) else None
+
+
+def _sub_values(value: Any, sub: str) -> Any:
+    """``emails.value``: the sub-attribute of each element, or of the single complex value."""
+    if isinstance(value, list):
+        return [e.get(sub) if isinstance(e, dict) else None for e in value]
+    return value.get(sub) if isinstance(value, dict) else None
+
+
+def _check_filterable(node: Filter, resource_type: ResourceType) -> None:
+    if isinstance(node, And | Or):
+        _check_filterable(node.left, resource_type)
+        _check_filterable(node.right, resource_type)
+        return
+    if isinstance(node, Not):
+        _check_filterable(node.inner, resource_type)
+        return
+    resolved = resolve_attr(node.path, resource_type)
+    if resolved.urn is not None:
+        return
+    name, sub = resolved.attribute.name, resolved.sub.name if resolved.sub else None
+    if name == "meta" and sub not in _META_FILTERABLE:
+        raise InvalidFilter(
+            f"meta.{sub} cannot be filtered on" if sub else "compare a meta sub-attribute"
+        )
+    allowed = _SIDE_TABLE_FILTERABLE.get((resource_type.name, name))
+    if allowed is None:
+        return
+    # members / groups without a sub-attribute compare "value" (RFC 7644 §3.4.2.2).
+    subs = (
+        [leaf.path.attr for leaf in _leaves(node)]
+        if isinstance(node, ValuePath)
+        else [sub or "value"]
+    )
+    for wanted in subs:
+        if wanted not in allowed:
+            raise InvalidFilter(f"{name} can be filtered by {' and '.join(sorted(allowed))} only")
+
+
+def _leaves(node: Filter) -> list[Compare | Present]:
+    if isinstance(node, And | Or):
+        return _leaves(node.left) + _leaves(node.right)
+    if isinstance(node, Not):
+        return _leaves(node.inner)
+    if isinstance(node, ValuePath):
+        return _leaves(node.filter)
+    return [node]

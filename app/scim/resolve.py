@@ -165,3 +165,13 @@ def _coerce(node: Compare, target: Attribute) -> object:
     if kind == "dateTime" and parse_datetime(value) is None:
         raise InvalidFilter(f"{value!r} is not a dateTime for '{name}'")
     return value
+
+
+def locate(detail: str, text: str) -> str:
+    """Add where a quoted name in ``detail`` stands in the filter ``text`` (1-based)."""
+    quoted = detail.split("'")
+    if len(quoted) >= 3 and quoted[1]:
+        at = text.lower().find(quoted[1].lower())
+        if at >= 0:
+            return f"{detail} (position {at + 1})"
+    return detail

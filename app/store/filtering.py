@@ -34,8 +34,17 @@ def _like(value: str, op: str) -> str:
 
 
 def _bool(expr: Any) -> sa.ColumnElement[bool]:
-    """Two-valued: SQL NULL (unknown) counts as false."""
-    return sa.func.coalesce(expr, sa.false())
+    """An atomic test, left as is so indexes serve it.
+
+    Its SQL NULL (an absent value) already filters like false through AND, OR
+    and WHERE; only negation needs it made false first (see ``_not``).
+    """
+    return expr  # type: ignore[no-any-return]
+
+
+def _not(expr: Any) -> sa.ColumnElement[bool]:
+    """Two-valued NOT: ``not (title eq "x")`` matches a resource without a title."""
+    return sa.not_(sa.func.coalesce(expr, sa.false()))
 
 
 class _Json:
@@ -160,14 +169,14 @@ class FilterCompiler:
         if isinstance(node, Or):
             return sa.or_(self.where(node.left), self.where(node.right))
         if isinstance(node, Not):
-            return sa.not_(self.where(node.inner))
+            return _not(self.where(node.inner))
         if isinstance(node, ValuePath):
             return self._value_path(node)
         resolved = resolve_attr(node.path, self.resource_type)
         if isinstance(node, Compare) and node.op == "ne":
-            return sa.not_(self.where(Compare(path=node.path, op="eq", value=node.value)))
+            return _not(self.where(Compare(path=node.path, op="eq", value=node.value)))
         if isinstance(node, Compare) and node.value is None:  # eq null: absent
-            return sa.not_(self.where(Present(path=node.path)))
+            return _not(self.where(Present(path=node.path)))
         return self._test(node, resolved)
 
     # --- top-level attributes ------------------------------------------------
@@ -218,16 +227,16 @@ class FilterCompiler:
                 self._element_where(node.right, element, parent),
             )
         if isinstance(node, Not):
-            return sa.not_(self._element_where(node.inner, element, parent))
+            return _not(self._element_where(node.inner, element, parent))
         assert isinstance(node, Compare | Present)
         sub = parent.sub(node.path.attr)
         if sub is None:
             raise InvalidFilter(f"{parent.name!r} has no sub-attribute {node.path.attr!r}")
         if isinstance(node, Compare) and node.op == "ne":
             eq = Compare(path=node.path, op="eq", value=node.value)
-            return sa.not_(self._element_where(eq, element, parent))
+            return _not(self._element_where(eq, element, parent))
         if isinstance(node, Compare) and node.value is None:
-            return sa.not_(self._element_where(Present(path=node.path), element, parent))
+            return _not(self._element_where(Present(path=node.path), element, parent))
         return self._scalar(node, element, (sub.name,), sub)
 
     # --- one JSON value ------------------------------------------------------
@@ -367,7 +376,7 @@ class FilterCompiler:
             if isinstance(inner, Or):
                 return sa.or_(where(inner.left), where(inner.right))
             if isinstance(inner, Not):
-                return sa.not_(where(inner.inner))
+                return _not(where(inner.inner))
             assert isinstance(inner, Compare | Present)
             column = columns.get(inner.path.attr)
             if column is None:
@@ -375,7 +384,7 @@ class FilterCompiler:
                     f"{resolved.attribute.name}[…] can test {' and '.join(columns)} only"
                 )
             if isinstance(inner, Compare) and inner.op == "ne":
-                return sa.not_(where(Compare(path=inner.path, op="eq", value=inner.value)))
+                return _not(where(Compare(path=inner.path, op="eq", value=inner.value)))
             return self._column(inner, column, case_exact=True)
 
         return sa.exists(sa.select(sa.literal(1)).where(link, where(node.filter)))
