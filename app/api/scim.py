@@ -71,10 +71,15 @@ def _list_query(
 
 def _listing(request: AnyRequest, listing: Listing, query: ListQuery) -> Response[bytes]:
     base = scim_base_url(request)
-    items = [
-        project(render(resource, resource_type, base), resource_type, query.projection)
-        for resource_type, resource in listing.resources
-    ]
+    projections: dict[str, Projection] = {}
+    items = []
+    for resource_type, resource in listing.resources:
+        if resource_type.name not in projections:
+            projections[resource_type.name] = query.projection_for(resource_type)
+        shown = project(
+            render(resource, resource_type, base), resource_type, projections[resource_type.name]
+        )
+        items.append(shown)
     return scim_response(
         list_response(
             items,
@@ -127,9 +132,15 @@ class ResourceController(Controller):
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
         body = await read_json(request)
+        shown = _projection(request, resource_type)
         created = await services(request).provisioning.run(
             Mutation(
-                kind=MutationKind.CREATE, actor=actor, resource_type=resource_type.name, body=body
+                kind=MutationKind.CREATE,
+                actor=actor,
+                resource_type=resource_type.name,
+                body=body,
+                with_members=shown.wants("members"),
+                with_groups=shown.wants("groups"),
             )
         )
         assert created is not None
@@ -173,6 +184,7 @@ class ResourceController(Controller):
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.WRITE_DIRECTORY)
         body = await read_json(request)
+        shown = _projection(request, resource_type)
         changed = await services(request).provisioning.run(
             Mutation(
                 kind=kind,
@@ -181,6 +193,8 @@ class ResourceController(Controller):
                 resource_id=resource_id,
                 body=body,
                 if_match=request.headers.get("if-match"),
+                with_members=shown.wants("members"),
+                with_groups=shown.wants("groups"),
             )
         )
         assert changed is not None

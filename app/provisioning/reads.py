@@ -90,7 +90,7 @@ class Reader:
                 sort_by=sort_by,
                 descending=query.descending,
                 window=window,
-                **_loads(resource_type, query.projection),
+                **_loads(resource_type, query.projection_for(resource_type)),
             )
         items = [(resource_type, r) for r in found.resources]
         if query.cursor is None:

@@ -25,7 +25,12 @@ class ListQuery(msgspec.Struct, frozen=True, kw_only=True):
     start_index: int = 1
     count: int
     cursor: str | None = None  # None: index pagination; "": first cursor page
-    projection: Projection = Projection()
+    attributes: str | list[str] | None = None  # as given; bound per resource type
+    excluded: str | list[str] | None = None
+
+    def projection_for(self, resource_type: ResourceType) -> Projection:
+        """``attributes``/``excludedAttributes`` bound to one type (root searches span several)."""
+        return read_projection(self.attributes, self.excluded, resource_type)
 
 
 def read_list_query(
@@ -54,6 +59,8 @@ def read_list_query(
     if cursor is not None and params.get("startindex") not in (None, ""):
         raise InvalidValue("use either startIndex or cursor pagination, not both")
 
+    attributes, excluded = params.get("attributes"), params.get("excludedattributes")
+    read_projection(attributes, excluded, resource_type)  # reject bad names, or both at once
     count = _int(
         params, "count", default_count, InvalidCount if cursor is not None else InvalidValue
     )
@@ -66,9 +73,8 @@ def read_list_query(
         start_index=max(1, _int(params, "startIndex", 1, InvalidValue)),
         count=min(max(0, count), max_count),
         cursor=cursor,
-        projection=read_projection(
-            params.get("attributes"), params.get("excludedattributes"), resource_type
-        ),
+        attributes=attributes,
+        excluded=excluded,
     )
 
 

@@ -126,10 +126,12 @@ class _Json:
             return each.alias("e")
         node = sa.func.jsonb_extract_path(doc, *keys)
         array = sa.case((sa.func.jsonb_typeof(node) == "array", node), else_=sa.null())
+        # render_derived names the columns (AS e(value, position)); without it
+        # PostgreSQL would call the ordinality column "ordinality".
         return (
             sa.func.jsonb_array_elements(array)
             .table_valued("value", with_ordinality="position")
-            .alias("e")
+            .render_derived(name="e")
         )
 
     def element_text(self, table: Any) -> Any:

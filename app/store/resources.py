@@ -254,10 +254,21 @@ class ResourceRepository:
                 )
                 changed += result.rowcount
         if add:
+            # Only the ids not yet members: asyncpg reports no row count for a
+            # batch, and "changed" must be exact (it decides the version bump).
+            present: set[str] = set()
+            for chunk in _chunks([m.value for m in add]):
+                rows = await self._c.execute(
+                    sa.select(group_members.c.member_id).where(
+                        where, group_members.c.member_id.in_(chunk)
+                    )
+                )
+                present.update(row.member_id for row in rows)
+            new = [m for m in add if m.value not in present]
             insert = (sqlite_insert if self._c.dialect.name == "sqlite" else pg_insert)(
                 group_members
             )
-            rows = [
+            rows_to_add = [
                 {
                     "tenant_id": group.tenant_id,
                     "group_id": group.id,
@@ -265,11 +276,11 @@ class ResourceRepository:
                     "member_type": m.type,
                     "display": m.display,
                 }
-                for m in add
+                for m in new
             ]
-            for chunk in _chunks(rows):
-                result = await self._c.execute(insert.on_conflict_do_nothing(), chunk)
-                changed += max(result.rowcount, 0)
+            for chunk in _chunks(rows_to_add):
+                await self._c.execute(insert.on_conflict_do_nothing(), chunk)
+            changed += len(new)
         return changed > 0
 
     async def find_members(self, tenant_id: str, ids: Iterable[str]) -> dict[str, Member]:
