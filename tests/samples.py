@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.scim.schema import Attribute, ResourceType, Schema
+
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -40,3 +42,20 @@ def assert_error(response: Any, status: int, scim_type: str | None = None) -> di
     assert body.get("scimType") == scim_type
     assert body["detail"]
     return body
+
+
+def immutable_type() -> ResourceType:
+    """A synthetic resource type with an immutable and a multi-valued simple attribute."""
+    schema = Schema(
+        id="urn:example:Thing",
+        name="Thing",
+        document={},
+        attributes=(
+            Attribute(name="name", type="string", required=True),
+            Attribute(name="kind", type="string", mutability="immutable"),
+            Attribute(name="labels", type="string", multi_valued=True),
+        ),
+    )
+    return ResourceType(
+        id="Thing", name="Thing", endpoint="/Things", schema=schema, extensions=(), document={}
+    )

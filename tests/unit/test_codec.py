@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from app.config import data_dir
 from app.scim.codec import decode_json, format_datetime, parse_datetime, read_resource
 from app.scim.errors import InvalidSyntax, InvalidValue, Mutability
-from app.scim.schema import Attribute, Registry, ResourceType, Schema, read_registry
+from app.scim.schema import Registry, ResourceType, read_registry
 from app.scim.validate import carry_immutable, check_required
+from tests.samples import immutable_type
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -100,23 +101,8 @@ def test_required_attributes(users: ResourceType) -> None:
         check_required(read_resource({"displayName": "x"}, users), users)
 
 
-def _immutable_type() -> ResourceType:
-    schema = Schema(
-        id="urn:example:Thing",
-        name="Thing",
-        document={},
-        attributes=(
-            Attribute(name="name", type="string", required=True),
-            Attribute(name="kind", type="string", mutability="immutable"),
-        ),
-    )
-    return ResourceType(
-        id="Thing", name="Thing", endpoint="/Things", schema=schema, extensions=(), document={}
-    )
-
-
 def test_immutable_values_may_be_repeated_or_omitted_but_not_changed() -> None:
-    things = _immutable_type()
+    things = immutable_type()
     before = {"name": "a", "kind": "bot"}
     assert carry_immutable(before, {"name": "b", "kind": "bot"}, things) == {
         "name": "b",

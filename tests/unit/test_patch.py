@@ -24,6 +24,7 @@ from app.scim.match import compare, element_matches
 from app.scim.patch import PatchOperation, PatchResult, apply_patch, read_patch
 from app.scim.resolve import resolve_filter
 from app.scim.schema import Attribute, ResourceType, Schema, read_registry
+from tests.samples import immutable_type
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -60,22 +61,6 @@ def tour_guides(*members: str) -> dict[str, Any]:
     if members:
         doc["members"] = [{"value": m, "type": "User"} for m in members]
     return doc
-
-
-def _immutable_type() -> ResourceType:
-    schema = Schema(
-        id="urn:example:Thing",
-        name="Thing",
-        document={},
-        attributes=(
-            Attribute(name="name", type="string", required=True),
-            Attribute(name="kind", type="string", mutability="immutable"),
-            Attribute(name="labels", type="string", multi_valued=True),
-        ),
-    )
-    return ResourceType(
-        id="Thing", name="Thing", endpoint="/Things", schema=schema, extensions=(), document={}
-    )
 
 
 # --- read_patch ---------------------------------------------------------------
@@ -404,7 +389,7 @@ def test_pathless_value_keys_are_checked() -> None:
 
 
 def test_simple_multi_valued_values() -> None:
-    things = _immutable_type()
+    things = immutable_type()
     doc = {"name": "a", "labels": ["Red"]}
     added = patch(doc, things, {"op": "add", "path": "labels", "value": ["red", "blue"]})
     assert added.doc["labels"] == ["Red", "blue"]
@@ -652,7 +637,7 @@ def test_read_only_targets_are_mutability_errors(op: str, path: str) -> None:
 
 
 def test_immutable_attribute() -> None:
-    things = _immutable_type()
+    things = immutable_type()
     set_once = patch({"name": "a"}, things, {"op": "add", "path": "kind", "value": "bot"})
     assert set_once.doc == {"name": "a", "kind": "bot"}
     same = patch(set_once.doc, things, {"op": "replace", "value": {"kind": "bot", "name": "b"}})
