@@ -232,7 +232,10 @@ class _Parser:
             except msgspec.DecodeError:
                 raise self.error(f"malformed string at position {token.at + 1}") from None
         if token.kind == "number":
-            number = msgspec.json.decode(token.text)
+            try:
+                number = msgspec.json.decode(token.text)
+            except msgspec.MsgspecError:
+                raise self.error(f"malformed number at position {token.at + 1}") from None
             return number  # type: ignore[no-any-return]
         if token.kind == "word" and token.text.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[token.text.lower()]

@@ -214,6 +214,32 @@ def _check_filterable(node: Filter, resource_type: ResourceType) -> None:
     for wanted in subs:
         if wanted not in allowed:
             raise InvalidFilter(f"{name} can be filtered by {' and '.join(sorted(allowed))} only")
+    if name == "groups":
+        _check_groups(node)
+
+
+def _check_groups(node: Filter) -> None:
+    """groups.value takes eq, ne, pr; groups[…] value tests joined by "or", as the store does."""
+    if isinstance(node, ValuePath):
+        inner = node.filter
+        leaves = _leaves(inner)
+        if not _only_or(inner) or any(
+            isinstance(leaf, Compare) and leaf.op == "ne" and leaf.value is not None
+            for leaf in leaves
+        ):
+            raise InvalidFilter('groups[…] takes value comparisons joined by "or"')
+        for leaf in leaves:
+            if isinstance(leaf, Compare) and leaf.op not in ("eq", "ne"):
+                raise InvalidFilter("groups.value supports eq, ne and pr")
+        return
+    if isinstance(node, Compare) and node.op not in ("eq", "ne"):
+        raise InvalidFilter("groups.value supports eq, ne and pr")
+
+
+def _only_or(node: Filter) -> bool:
+    if isinstance(node, Or):
+        return _only_or(node.left) and _only_or(node.right)
+    return isinstance(node, Compare | Present)
 
 
 def _leaves(node: Filter) -> list[Compare | Present]:

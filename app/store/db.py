@@ -66,6 +66,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # LIKE must honour case: caseExact attributes (id, externalId) are
+        # compared as is, the others are folded on both sides beforehand.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
         # Case-insensitive SCIM comparisons fold with Python's str.lower; SQLite's
         # own lower() folds ASCII only.

@@ -22,7 +22,7 @@ from app.scim.errors import InvalidFilter
 from app.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath, path_text
 from app.scim.resolve import Resolved, resolve_attr
 from app.scim.schema import Attribute, ResourceType
-from app.store.promoted import UNIQUE_NAME, fold
+from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, resources
 
 _LIKE_ESCAPE = "\\"
@@ -140,7 +140,10 @@ class _Json:
             # json_each gives primitive elements as SQL values, tagged by ``type``.
             return sa.case((table.c.type == "text", table.c.value), else_=sa.null())
         return sa.case(
-            (sa.func.jsonb_typeof(table.c.value) == "string", table.c.value.op("#>>")("{}")),
+            (
+                sa.func.jsonb_typeof(table.c.value) == "string",
+                table.c.value.op("#>>")(sa.literal_column("'{}'::text[]")),
+            ),
             else_=sa.null(),
         )
 
@@ -161,6 +164,7 @@ class FilterCompiler:
     """Compiles one resolved filter for one resource type and dialect."""
 
     def __init__(self, resource_type: ResourceType, dialect: str) -> None:
+        self._ctes = 0
         self.resource_type = resource_type
         self.json = _Json(dialect)
         self.sqlite = dialect == "sqlite"
@@ -193,6 +197,8 @@ class FilterCompiler:
         attribute = resolved.attribute
         keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
         doc = resources.c.doc
+        if attribute.multi_valued and isinstance(node, Present) and resolved.sub is None:
+            return _bool(self.json.present(doc, keys))  # a non-empty array
         if attribute.multi_valued:
             table = self.json.elements(doc, keys)
             if resolved.sub is None:
@@ -315,6 +321,8 @@ class FilterCompiler:
         assert isinstance(value, str)
         if prefold:
             value = fold(value)
+        elif not case_exact:
+            column, value = self.json.lower(column), fold(value)
         if node.op in ("co", "sw", "ew"):
             return _bool(column.like(_like(value, node.op), escape=_LIKE_ESCAPE))
         return _bool(_ordered_op(node.op, self.json.ordered(column), value))
@@ -346,31 +354,57 @@ class FilterCompiler:
         if not self._is_side_table(resolved):
             return None
         sub = resolved.sub.name if resolved.sub else "value"
-        gm = group_members
         if resolved.attribute.name == "groups":
             if sub != "value":
                 raise InvalidFilter("groups can be filtered by value only")
-            link, other = gm.c.member_id == resources.c.id, gm.c.group_id
-        else:
-            if sub not in ("value", "type"):
-                raise InvalidFilter("members can be filtered by value or type only")
-            link, other = (
-                gm.c.group_id == resources.c.id,
-                (gm.c.member_id if sub == "value" else gm.c.member_type),
-            )
-        query = sa.select(sa.literal(1)).where(link)
+            return self._in_group(node)
+        if sub not in ("value", "type"):
+            raise InvalidFilter("members can be filtered by value or type only")
+        gm = group_members
+        query = sa.select(sa.literal(1)).where(gm.c.group_id == resources.c.id)
         if isinstance(node, Compare):
-            query = query.where(self._column(node, other, case_exact=True))
+            query = query.where(self._member_column(node, sub))
         return sa.exists(query)
 
-    def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
+    def _member_column(self, node: Compare | Present, sub: str) -> sa.ColumnElement[bool]:
+        # A member's value is an id (caseExact); its type is "User" or "Group" in any case.
+        if sub == "value":
+            return self._column(node, group_members.c.member_id, case_exact=True)
+        return self._column(node, group_members.c.member_type, case_exact=False)
+
+    def _next_cte(self) -> int:
+        # CTEs are hoisted to the top of the statement: each needs its own name.
+        self._ctes += 1
+        return self._ctes
+
+    def _in_group(self, node: Compare | Present) -> sa.ColumnElement[bool]:
+        """``groups.value``: direct or indirect membership (RFC 7643 §4.1.2), as ``groups`` shows.
+
+        ``eq`` walks down from the named group (one recursive query, by the
+        primary key); ``pr`` is any membership. Other operators compare group
+        ids as text, which means nothing, and are refused.
+        """
         gm = group_members
-        columns = {"value": gm.c.member_id, "type": gm.c.member_type}
+        if isinstance(node, Present):
+            return sa.exists(sa.select(sa.literal(1)).where(gm.c.member_id == resources.c.id))
+        if node.op != "eq":
+            raise InvalidFilter("groups.value supports eq, ne and pr")
+        down = (
+            sa.select(gm.c.member_id.label("id"), sa.literal(1).label("depth"))
+            .where(gm.c.group_id == node.value)
+            .cte(f"down{self._next_cte()}", recursive=True)
+        )
+        down = down.union(
+            sa.select(gm.c.member_id, down.c.depth + 1).where(
+                gm.c.group_id == down.c.id, down.c.depth < MAX_NESTING
+            )
+        )
+        return resources.c.id.in_(sa.select(down.c.id))
+
+    def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
         if resolved.attribute.name == "groups":
-            columns = {"value": gm.c.group_id}
-            link = gm.c.member_id == resources.c.id
-        else:
-            link = gm.c.group_id == resources.c.id
+            return self._groups_value_path(node.filter)
+        gm = group_members
 
         def where(inner: Filter) -> sa.ColumnElement[bool]:
             if isinstance(inner, And):
@@ -380,16 +414,30 @@ class FilterCompiler:
             if isinstance(inner, Not):
                 return _not(where(inner.inner))
             assert isinstance(inner, Compare | Present)
-            column = columns.get(inner.path.attr)
-            if column is None:
-                raise InvalidFilter(
-                    f"{resolved.attribute.name}[…] can test {' and '.join(columns)} only"
-                )
+            if inner.path.attr not in ("value", "type"):
+                raise InvalidFilter("members[…] can test value and type only")
             if isinstance(inner, Compare) and inner.op == "ne":
                 return _not(where(Compare(path=inner.path, op="eq", value=inner.value)))
-            return self._column(inner, column, case_exact=True)
+            if isinstance(inner, Compare) and inner.value is None:  # eq null: never
+                return sa.false()
+            return self._member_column(inner, inner.path.attr)
 
+        link = gm.c.group_id == resources.c.id
         return sa.exists(sa.select(sa.literal(1)).where(link, where(node.filter)))
+
+    def _groups_value_path(self, inner: Filter) -> sa.ColumnElement[bool]:
+        """``groups[value eq "a" or value eq "b"]``: only what one value can mean at once."""
+        if isinstance(inner, Or):
+            return sa.or_(self._groups_value_path(inner.left), self._groups_value_path(inner.right))
+        if not isinstance(inner, Compare | Present) or inner.path.attr != "value":
+            raise InvalidFilter('groups[…] takes value comparisons joined by "or"')
+        if isinstance(inner, Compare) and inner.value is None:
+            has_any = self._in_group(Present(path=inner.path))
+            return has_any if inner.op == "ne" else sa.false()
+        if isinstance(inner, Compare) and inner.op == "ne":
+            # Some group other than this one: any membership, unless it is the only one.
+            raise InvalidFilter('groups[…] takes value comparisons joined by "or"')
+        return self._in_group(inner)
 
 
 def _ordered_op(op: str, left: Any, right: Any) -> Any:

@@ -14,3 +14,8 @@ def fold(text: str) -> str:
     function registered on SQLite connections (tenure_lower) agree with it.
     """
     return text.lower()
+
+
+# Nested groups (RFC 7643 §4.1.2 "indirect") are followed this deep, when
+# rendering a User's groups and when filtering on groups.value alike.
+MAX_NESTING = 16

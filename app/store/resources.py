@@ -19,11 +19,8 @@ from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
 from app.store.filtering import FilterCompiler, sort_key
-from app.store.promoted import UNIQUE_NAME, fold
+from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, resources
-
-# RFC 7643 §4.1.2 allows nested groups; indirect membership is followed this deep.
-_MAX_NESTING = 16
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
@@ -368,7 +365,7 @@ class ResourceRepository:
             sa.select(closure.c.origin, gm.c.group_id, closure.c.depth + 1).where(
                 gm.c.tenant_id == tenant_id,
                 gm.c.member_id == closure.c.group_id,
-                closure.c.depth < _MAX_NESTING,
+                closure.c.depth < MAX_NESTING,
             )
         )
         nearest = (
