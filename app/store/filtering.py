@@ -1,4 +1,4 @@
-"""Resolved SCIM filters (app.scim.resolve) → one SQL WHERE clause, and sortBy → ORDER BY.
+"""Resolved SCIM filters (app.scim.resolve) → one SQL WHERE clause.
 
 RFC 7644 §3.4.2.2 semantics, the same as ``app.scim.match``'s in-memory
 evaluator (a property test holds the two together on both backends):
@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidFilter
-from app.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath, path_text
+from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
 from app.scim.resolve import Resolved, resolve_attr
 from app.scim.schema import Attribute, ResourceType
+from app.store.jsonsql import JsonSql
 from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, resources
 
@@ -47,126 +47,13 @@ def _not(expr: Any) -> sa.ColumnElement[bool]:
     return sa.not_(sa.func.coalesce(expr, sa.false()))
 
 
-class _Json:
-    """The JSON functions of one dialect, over a JSON/JSONB expression and a key path."""
-
-    def __init__(self, dialect: str) -> None:
-        self.sqlite = dialect == "sqlite"
-
-    def _path(self, keys: tuple[str, ...]) -> str:
-        return "$" + "".join(f'."{key}"' for key in keys)
-
-    def text(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        if self.sqlite:
-            # json_extract yields SQL text for JSON strings; guard the type so
-            # a number never compares as text.
-            return sa.case(
-                (
-                    sa.func.json_type(doc, self._path(keys)) == "text",
-                    sa.func.json_extract(doc, self._path(keys)),
-                ),
-                else_=sa.null(),
-            )
-        node = sa.func.jsonb_extract_path(doc, *keys)
-        return sa.case(
-            (sa.func.jsonb_typeof(node) == "string", sa.func.jsonb_extract_path_text(doc, *keys)),
-            else_=sa.null(),
-        )
-
-    def number(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        if self.sqlite:
-            kind = sa.func.json_type(doc, self._path(keys))
-            return sa.case(
-                (kind.in_(("integer", "real")), sa.func.json_extract(doc, self._path(keys))),
-                else_=sa.null(),
-            )
-        node = sa.func.jsonb_extract_path(doc, *keys)
-        return sa.case(
-            (
-                sa.func.jsonb_typeof(node) == "number",
-                sa.cast(sa.func.jsonb_extract_path_text(doc, *keys), sa.Numeric),
-            ),
-            else_=sa.null(),
-        )
-
-    def is_true(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        if self.sqlite:
-            return sa.func.json_type(doc, self._path(keys)) == "true"
-        return sa.func.jsonb_extract_path(doc, *keys) == sa.cast(sa.literal("true"), JSONB)
-
-    def is_false(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        if self.sqlite:
-            return sa.func.json_type(doc, self._path(keys)) == "false"
-        return sa.func.jsonb_extract_path(doc, *keys) == sa.cast(sa.literal("false"), JSONB)
-
-    def present(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        """RFC 7644 §3.4.2.2 ``pr``: a non-null, non-empty value."""
-        if self.sqlite:
-            kind = sa.func.json_type(doc, self._path(keys))
-            value = sa.func.json_extract(doc, self._path(keys))
-            return sa.and_(
-                kind.is_not(None),
-                kind != "null",
-                sa.or_(kind != "text", value != ""),
-                sa.or_(kind != "array", sa.func.json_array_length(doc, self._path(keys)) > 0),
-            )
-        node = sa.func.jsonb_extract_path(doc, *keys)
-        kind = sa.func.jsonb_typeof(node)
-        return sa.and_(
-            node.is_not(None),
-            kind != "null",
-            sa.or_(kind != "string", sa.func.jsonb_extract_path_text(doc, *keys) != ""),
-            sa.or_(kind != "array", sa.func.jsonb_array_length(node) > 0),
-        )
-
-    def elements(self, doc: Any, keys: tuple[str, ...]) -> Any:
-        """A JSON array as a table: ``value`` (JSON), ``position`` (0-based), ``text``."""
-        if self.sqlite:
-            each = sa.func.json_each(doc, self._path(keys)).table_valued("value", "key", "type")
-            return each.alias("e")
-        node = sa.func.jsonb_extract_path(doc, *keys)
-        array = sa.case((sa.func.jsonb_typeof(node) == "array", node), else_=sa.null())
-        # render_derived names the columns (AS e(value, position)); without it
-        # PostgreSQL would call the ordinality column "ordinality".
-        return (
-            sa.func.jsonb_array_elements(array)
-            .table_valued("value", with_ordinality="position")
-            .render_derived(name="e")
-        )
-
-    def element_text(self, table: Any) -> Any:
-        """A string element of a multi-valued simple attribute, as text (else NULL)."""
-        if self.sqlite:
-            # json_each gives primitive elements as SQL values, tagged by ``type``.
-            return sa.case((table.c.type == "text", table.c.value), else_=sa.null())
-        return sa.case(
-            (
-                sa.func.jsonb_typeof(table.c.value) == "string",
-                table.c.value.op("#>>")(sa.literal_column("'{}'::text[]")),
-            ),
-            else_=sa.null(),
-        )
-
-    def position(self, table: Any) -> Any:
-        return table.c.key if self.sqlite else table.c.position
-
-    def lower(self, expr: Any) -> Any:
-        # SQLite's lower() folds ASCII only; tenure_lower is Python's str.lower,
-        # registered on every connection (app.store.db).
-        return sa.func.tenure_lower(expr) if self.sqlite else sa.func.lower(expr)
-
-    def ordered(self, expr: Any) -> Any:
-        """Order strings by code point on PostgreSQL too, whatever the database collation."""
-        return expr if self.sqlite else sa.collate(expr, "C")
-
-
 class FilterCompiler:
     """Compiles one resolved filter for one resource type and dialect."""
 
     def __init__(self, resource_type: ResourceType, dialect: str) -> None:
         self._ctes = 0
         self.resource_type = resource_type
-        self.json = _Json(dialect)
+        self.json = JsonSql(dialect)
         self.sqlite = dialect == "sqlite"
 
     def where(self, node: Filter) -> sa.ColumnElement[bool]:
@@ -452,71 +339,3 @@ def _ordered_op(op: str, left: Any, right: Any) -> Any:
     if op == "le":
         return left <= right
     raise InvalidFilter(f"'{op}' does not apply here")
-
-
-# --- sorting (RFC 7644 §3.4.2.3) ------------------------------------------------
-
-
-def sort_key(path: AttrPath, resource_type: ResourceType, dialect: str) -> Any:
-    """The ORDER BY expression for ``sortBy``; None-valued rows are ordered by the caller."""
-    resolved = resolve_attr(path, resource_type)
-    json = _Json(dialect)
-    attribute, sub = resolved.attribute, resolved.sub
-    if resolved.urn is None and sub is None:
-        if attribute.name == "id":
-            return resources.c.id
-        if attribute.name == "externalId":
-            return json.ordered(resources.c.external_id)
-        if attribute.name == UNIQUE_NAME.get(resource_type.name):
-            return json.ordered(resources.c.name_norm)
-        if attribute.name == "active":
-            return resources.c.active
-    if resolved.urn is None and attribute.name == "meta":
-        columns = {"created": resources.c.created, "lastModified": resources.c.last_modified}
-        if sub is not None and sub.name in columns:
-            return columns[sub.name]
-        raise InvalidFilter(f"cannot sort by {path_text(path)}")
-    keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
-    doc = resources.c.doc
-    if attribute.multi_valued:
-        if attribute.type == "complex":
-            # RFC 7644 §3.4.2.3: the primary value, else the first one.
-            target = sub or attribute.sub("value")
-            if target is None:
-                raise InvalidFilter(f"cannot sort by {path_text(path)}")
-            return _first_or_primary(json, doc, keys, target, dialect)
-        raise InvalidFilter(f"cannot sort by the multi-valued {path_text(path)}")
-    if attribute.type == "complex":
-        if sub is None:
-            raise InvalidFilter(f"sortBy={path_text(path)} needs a sub-attribute")
-        keys, attribute = (*keys, sub.name), sub
-    return _typed(json, doc, keys, attribute)
-
-
-def _typed(json: _Json, doc: Any, keys: tuple[str, ...], attribute: Attribute) -> Any:
-    if attribute.type in ("integer", "decimal"):
-        return json.number(doc, keys)
-    if attribute.type == "boolean":
-        return sa.case((json.is_true(doc, keys), 1), (json.is_false(doc, keys), 0), else_=sa.null())
-    if attribute.type == "complex":
-        raise InvalidFilter(f"cannot sort by the complex attribute {attribute.name}")
-    text = json.text(doc, keys)
-    if attribute.type != "dateTime" and not attribute.case_exact:
-        text = json.lower(text)
-    return json.ordered(text)
-
-
-def _first_or_primary(
-    json: _Json, doc: Any, keys: tuple[str, ...], target: Attribute, dialect: str
-) -> Any:
-    table = json.elements(doc, keys)
-    value = _typed(json, table.c.value, (target.name,), target)
-    primary = json.is_true(table.c.value, ("primary",))
-    return (
-        sa.select(value)
-        .select_from(table)
-        .where(value.is_not(None))
-        .order_by(sa.case((primary, 0), else_=1), json.position(table))
-        .limit(1)
-        .scalar_subquery()
-    )

@@ -18,8 +18,9 @@ from app.domain.resource import GroupRef, Member, Resource
 from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
-from app.store.filtering import FilterCompiler, sort_key
+from app.store.filtering import FilterCompiler
 from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
+from app.store.sorting import sort_key
 from app.store.tables import group_members, resources
 
 
