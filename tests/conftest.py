@@ -137,6 +137,36 @@ class Harness:
         assert response.status_code == 201, response.text
         return TenantAccess(self, response.json())
 
+    def seed_users(self, tenant: TenantAccess, count: int, prefix: str = "seeded") -> list[str]:
+        """Many plain Users straight into the store (one by one over HTTP is slow)."""
+        import sqlalchemy as sa
+
+        from app.store.tables import resources
+
+        now = self.clock.now()
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "tenant_id": tenant.id,
+                "resource_type": "User",
+                "name_norm": f"{prefix}{i:05d}",
+                "external_id": None,
+                "active": True,
+                "version": 1,
+                "created": now,
+                "last_modified": now,
+                "doc": {"userName": f"{prefix}{i:05d}", "active": True},
+            }
+            for i in range(count)
+        ]
+
+        async def insert() -> None:
+            async with self.db.engine.begin() as connection:
+                await connection.execute(sa.insert(resources), rows)
+
+        self.run(insert())
+        return [row["id"] for row in rows]
+
     def sql(self, statement: str, **params: Any) -> list[Any]:
         import sqlalchemy as sa
 

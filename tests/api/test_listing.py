@@ -5,12 +5,8 @@ index pages (§3.4.2.4), cursor pages (RFC 9865), projection (§3.4.2.5, §3.9) 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
-import sqlalchemy as sa
-
-from app.store.tables import resources
 from tests.conftest import Harness, TenantAccess, create
 from tests.samples import ENTERPRISE, GROUP, LIST, USER, assert_error, group, user
 
@@ -115,30 +111,7 @@ def _directory(harness: Harness, tenant: TenantAccess) -> dict[str, dict[str, An
 
 
 def _seed_users(harness: Harness, tenant: TenantAccess, count: int) -> list[str]:
-    """Many users at once, straight into the store (creating them one by one is slow)."""
-    now = harness.clock.now()
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "tenant_id": tenant.id,
-            "resource_type": "User",
-            "name_norm": f"seeded{i:05d}",
-            "external_id": None,
-            "active": True,
-            "version": 1,
-            "created": now,
-            "last_modified": now,
-            "doc": {"userName": f"seeded{i:05d}", "active": True},
-        }
-        for i in range(count)
-    ]
-
-    async def insert() -> None:
-        async with harness.db.engine.begin() as connection:
-            await connection.execute(sa.insert(resources), rows)
-
-    harness.run(insert())
-    return [row["id"] for row in rows]
+    return harness.seed_users(tenant, count, prefix="seeded")
 
 
 def _make_users(harness: Harness, tenant: TenantAccess, count: int) -> list[str]:

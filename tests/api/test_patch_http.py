@@ -6,9 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
-
-from app.store.tables import resources
 from tests.conftest import Harness, TenantAccess, create
 from tests.samples import ENTERPRISE, USER, assert_error, group, user
 
@@ -69,30 +66,7 @@ def _stored_memberships(harness: Harness, group_id: str) -> set[str]:
 
 
 def _seed_users(harness: Harness, tenant: TenantAccess, count: int) -> list[str]:
-    """Many users at once, straight into the store (creating them one by one is slow)."""
-    now = harness.clock.now()
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "tenant_id": tenant.id,
-            "resource_type": "User",
-            "name_norm": f"seeded{i:05d}",
-            "external_id": None,
-            "active": True,
-            "version": 1,
-            "created": now,
-            "last_modified": now,
-            "doc": {"userName": f"seeded{i:05d}", "active": True},
-        }
-        for i in range(count)
-    ]
-
-    async def insert() -> None:
-        async with harness.db.engine.begin() as connection:
-            await connection.execute(sa.insert(resources), rows)
-
-    harness.run(insert())
-    return [row["id"] for row in rows]
+    return harness.seed_users(tenant, count, prefix="seeded")
 
 
 def _barbara(harness: Harness, tenant: TenantAccess, **extra: Any) -> dict[str, Any]:

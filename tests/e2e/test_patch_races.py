@@ -7,14 +7,11 @@ without If-Match must all succeed and compose.
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
-from app.store.tables import resources
 from tests.conftest import Harness, TenantAccess
 from tests.samples import group
 
@@ -24,30 +21,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def _seed_users(harness: Harness, tenant: TenantAccess, count: int) -> list[str]:
-    """Users straight into the store the server reads (creating them one by one is slow)."""
-    now = harness.clock.now()
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "tenant_id": tenant.id,
-            "resource_type": "User",
-            "name_norm": f"racer{i:04d}",
-            "external_id": None,
-            "active": True,
-            "version": 1,
-            "created": now,
-            "last_modified": now,
-            "doc": {"userName": f"racer{i:04d}", "active": True},
-        }
-        for i in range(count)
-    ]
-
-    async def insert() -> None:
-        async with harness.db.engine.begin() as connection:
-            await connection.execute(sa.insert(resources), rows)
-
-    harness.run(insert())
-    return [row["id"] for row in rows]
+    return harness.seed_users(tenant, count, prefix="racer")
 
 
 def _members(server: str, auth: dict[str, str], group_id: str) -> list[str]:
