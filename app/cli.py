@@ -121,7 +121,9 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 expires_in = parse_duration(args.expires_in) if args.expires_in else None
             except ValueError as exc:
                 raise ScimError(str(exc)) from None
-            issued = await tenancy.issue_token(tenant_id, roles, args.name, expires_in)
+            issued = await tenancy.issue_token(
+                tenant_id, roles, args.name, expires_in, owner_id=args.owner, purpose=args.purpose
+            )
             _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")
             print(issued.plaintext)
         elif args.action == "list":
@@ -178,6 +180,10 @@ def parser() -> argparse.ArgumentParser:
             )
             sub.add_argument("--name", required=True, help="a label, e.g. the client's name")
             sub.add_argument("--expires-in", help="e.g. 90d, 12h or P90D; default: no expiry")
+            sub.add_argument(
+                "--owner", help="User or Group id accountable for identities the token registers"
+            )
+            sub.add_argument("--purpose", help="default purpose of identities it registers")
         if action == "revoke":
             sub.add_argument("token_id")
     return root

@@ -29,6 +29,8 @@ class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
     roles: list[str] | str
     expiresIn: str | None = None
+    owner: str | None = None  # User or Group id accountable for what the token registers
+    purpose: str | None = None
 
 
 class TenantRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -55,6 +57,8 @@ def token_view(token: Token) -> dict[str, Any]:
         "expiresAt": _time(token.expires_at),
         "revokedAt": _time(token.revoked_at),
         "lastUsedAt": _time(token.last_used_at),
+        "owner": token.owner_id,
+        "purpose": token.purpose,
     }
 
 
@@ -82,7 +86,9 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
         raise InvalidValue(str(exc)) from None
     if tenant_id is not None and Role.OPERATOR in roles:
         raise Forbidden("operator tokens are issued by operators only")
-    issued = await services(request).tenancy.issue_token(tenant_id, roles, wanted.name, expires_in)
+    issued = await services(request).tenancy.issue_token(
+        tenant_id, roles, wanted.name, expires_in, owner_id=wanted.owner, purpose=wanted.purpose
+    )
     return _json(issued_view(issued), 201)
 
 

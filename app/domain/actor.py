@@ -27,16 +27,22 @@ TENANT_ROLES = frozenset({Role.IDP, Role.PLATFORM, Role.AUDITOR, Role.ADMIN})
 class Permission(enum.StrEnum):
     READ_DIRECTORY = "read_directory"  # GET Users and Groups, discovery
     WRITE_DIRECTORY = "write_directory"  # create, replace, delete Users and Groups
+    WRITE_IDENTITIES = "write_identities"  # register, change, retire Agents and ServiceAccounts
     MANAGE_TOKENS = "manage_tokens"  # /admin/tokens of the own tenant
     MANAGE_TENANTS = "manage_tenants"  # /admin/tenants
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.IDP: frozenset({Permission.READ_DIRECTORY, Permission.WRITE_DIRECTORY}),
-    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY}),
+    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY, Permission.WRITE_IDENTITIES}),
     Role.AUDITOR: frozenset({Permission.READ_DIRECTORY}),
     Role.ADMIN: frozenset(
-        {Permission.READ_DIRECTORY, Permission.WRITE_DIRECTORY, Permission.MANAGE_TOKENS}
+        {
+            Permission.READ_DIRECTORY,
+            Permission.WRITE_DIRECTORY,
+            Permission.WRITE_IDENTITIES,
+            Permission.MANAGE_TOKENS,
+        }
     ),
     Role.OPERATOR: frozenset({Permission.MANAGE_TENANTS}),
 }
@@ -49,6 +55,9 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     roles: frozenset[Role]
     tenant_id: str | None
+    # A platform token's accountable owner and purpose: the defaults for what it registers.
+    owner_id: str | None = None
+    purpose: str | None = None
 
     def may(self, permission: Permission) -> bool:
         return any(permission in _GRANTS[role] for role in self.roles)

@@ -27,6 +27,8 @@ class Token(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
     last_used_at: dt.datetime | None = None
+    owner_id: str | None = None  # accountable User or Group for what it registers
+    purpose: str | None = None
 
     def usable_at(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

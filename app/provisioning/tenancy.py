@@ -72,6 +72,9 @@ class Tenancy:
         roles: frozenset[Role],
         name: str,
         expires_in: dt.timedelta | None = None,
+        *,
+        owner_id: str | None = None,
+        purpose: str | None = None,
     ) -> Issued:
         """Issue a token for a tenant (``None`` with the operator role: an operator token)."""
         name = name.strip()
@@ -92,10 +95,16 @@ class Tenancy:
             secret_hash=secrets.keyed_hash(self._key, minted.plaintext),
             created=now,
             expires_at=now + expires_in if expires_in else None,
+            owner_id=owner_id,
+            purpose=purpose.strip() if purpose else None,
         )
         async with self._db.uow(write=True) as uow:
             if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
+            if owner_id is not None and (
+                tenant_id is None or not await uow.resources.find_members(tenant_id, [owner_id])
+            ):
+                raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
             await uow.tokens.add(token)
             await uow.commit()
         return Issued(token, minted.plaintext)

@@ -66,6 +66,9 @@ tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime()),
     sa.Column("revoked_at", UTCDateTime()),
     sa.Column("last_used_at", UTCDateTime()),
+    # Platform tokens: who is accountable for what they register, and why.
+    sa.Column("owner_id", sa.String(36)),
+    sa.Column("purpose", sa.String(500)),
     sa.Index("ix_tokens_tenant_id", "tenant_id"),
 )
 
@@ -87,6 +90,10 @@ resources = sa.Table(
     sa.Column("last_modified", UTCDateTime(), nullable=False),
     sa.Column("deleted_at", UTCDateTime()),  # tombstones keep their row
     sa.Column("doc", Json, nullable=False),
+    # Non-human identities: what the sweeper, delegation and filters need indexed.
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("parent_id", sa.String(36)),
+    sa.Column("lifecycle_state", sa.String(16)),
     sa.Index(
         "uq_resources_name",
         "tenant_id",
@@ -98,6 +105,8 @@ resources = sa.Table(
     ),
     sa.Index("ix_resources_external_id", "tenant_id", "resource_type", "external_id"),
     sa.Index("ix_resources_listing", "tenant_id", "resource_type", "seq"),
+    sa.Index("ix_resources_expires_at", "tenant_id", "expires_at"),
+    sa.Index("ix_resources_parent_id", "tenant_id", "parent_id"),
 )
 
 group_members = sa.Table(
@@ -119,4 +128,24 @@ group_members = sa.Table(
     sa.Column("member_type", sa.String(32), nullable=False),
     sa.Column("display", sa.String(512)),  # as the client sent it (immutable); else live
     sa.Index("ix_group_members_member", "tenant_id", "member_id"),
+)
+
+# Owners and sponsors of non-human identities. No foreign key to the owner:
+# when a User or Group goes, the reference stays (read as "removed") so the
+# identity visibly lost an accountable owner rather than silently none.
+nhi_owners = sa.Table(
+    "nhi_owners",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column(
+        "nhi_id",
+        sa.String(36),
+        sa.ForeignKey("resources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("relation", sa.String(16), primary_key=True),  # "owner" | "sponsor"
+    sa.Column("owner_id", sa.String(36), primary_key=True),
+    sa.Column("owner_type", sa.String(32), nullable=False),  # "User" | "Group"
+    sa.Column("display", sa.String(512)),  # as the client sent it; else live
+    sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id"),
 )

@@ -61,6 +61,8 @@ class TokenRepository:
                 secret_hash=token.secret_hash,
                 created=token.created,
                 expires_at=token.expires_at,
+                owner_id=token.owner_id,
+                purpose=token.purpose,
             )
         )
 

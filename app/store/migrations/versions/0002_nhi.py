@@ -1,0 +1,55 @@
+"""Non-human identities: expiry, parent and state columns, owners table, platform token owner.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+_TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("resources") as batch:
+        batch.add_column(sa.Column("expires_at", _TS))
+        batch.add_column(sa.Column("parent_id", sa.String(36)))
+        batch.add_column(sa.Column("lifecycle_state", sa.String(16)))
+    op.create_index("ix_resources_expires_at", "resources", ["tenant_id", "expires_at"])
+    op.create_index("ix_resources_parent_id", "resources", ["tenant_id", "parent_id"])
+    with op.batch_alter_table("tokens") as batch:
+        batch.add_column(sa.Column("owner_id", sa.String(36)))
+        batch.add_column(sa.Column("purpose", sa.String(500)))
+    op.create_table(
+        "nhi_owners",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("nhi_id", sa.String(36), nullable=False),
+        sa.Column("relation", sa.String(16), nullable=False),
+        sa.Column("owner_id", sa.String(36), nullable=False),
+        sa.Column("owner_type", sa.String(32), nullable=False),
+        sa.Column("display", sa.String(512)),
+        sa.PrimaryKeyConstraint("nhi_id", "relation", "owner_id", name="pk_nhi_owners"),
+        sa.ForeignKeyConstraint(
+            ["nhi_id"], ["resources.id"], name="fk_nhi_owners_nhi_id_resources", ondelete="CASCADE"
+        ),
+    )
+    op.create_index("ix_nhi_owners_owner", "nhi_owners", ["tenant_id", "owner_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("nhi_owners")
+    with op.batch_alter_table("tokens") as batch:
+        batch.drop_column("purpose")
+        batch.drop_column("owner_id")
+    op.drop_index("ix_resources_parent_id", "resources")
+    op.drop_index("ix_resources_expires_at", "resources")
+    with op.batch_alter_table("resources") as batch:
+        batch.drop_column("lifecycle_state")
+        batch.drop_column("parent_id")
+        batch.drop_column("expires_at")
