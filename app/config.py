@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_results: int = 1000
     bulk_max_operations: int = 1000
     token_touch_interval: int = 60  # seconds between last_used_at writes
+    token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
 
     @property
@@ -55,6 +56,7 @@ _INTS = {
     "TENURE_MAX_RESULTS": "max_results",
     "TENURE_BULK_MAX_OPERATIONS": "bulk_max_operations",
     "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
+    "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }
 _STRINGS = {
     "TENURE_DATABASE_URL": "database_url",

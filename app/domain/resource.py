@@ -24,6 +24,20 @@ class GroupRef(msgspec.Struct, frozen=True, kw_only=True):
     type: str  # "direct" | "indirect"
 
 
+class OwnerRef(msgspec.Struct, frozen=True, kw_only=True):
+    """An accountable owner or sponsor of a non-human identity: a User or Group.
+
+    ``status`` is read live: ``active``, ``inactive`` (a deactivated User) or
+    ``removed`` (deleted since): the reference is kept so the loss shows.
+    """
+
+    value: str
+    type: str  # "User" | "Group"
+    relation: str = "owner"  # "owner" | "sponsor"
+    display: str | None = None
+    status: str = "active"
+
+
 class Resource(msgspec.Struct, frozen=True, kw_only=True):
     """A resource as stored.
 
@@ -43,6 +57,7 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True):
     last_modified: dt.datetime
     members: tuple[Member, ...] | None = None  # None: not loaded
     groups: tuple[GroupRef, ...] | None = None  # None: not loaded
+    owners: tuple[OwnerRef, ...] | None = None  # owners and sponsors; None: not loaded
 
     @property
     def etag(self) -> str:

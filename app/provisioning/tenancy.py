@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 
 from app.domain import secrets
@@ -36,12 +37,22 @@ class Issued:
 
 class Tenancy:
     def __init__(
-        self, db: Database, secret_key: bytes, clock: Clock, touch_every: int = 60
+        self,
+        db: Database,
+        secret_key: bytes,
+        clock: Clock,
+        touch_every: int = 60,
+        cache_seconds: float = 5.0,
     ) -> None:
         self._db = db
         self._key = secret_key
         self._clock = clock
         self._touch_every = dt.timedelta(seconds=touch_every)
+        # Token rows by id for a few seconds: a busy client does not cost a read per
+        # request. A revocation here drops the entry at once; on other replicas it
+        # takes effect within cache_seconds. Expiry is checked on every request.
+        self._cache: dict[str, tuple[float, Token]] = {}
+        self._cache_seconds = cache_seconds
 
     async def create_tenant(self, name: str) -> Tenant:
         if not _TENANT_NAME.match(name):
@@ -118,13 +129,25 @@ class Tenancy:
             if not await uow.tokens.revoke(tenant_id, token_id, self._clock.now()):
                 raise NotFound(f"no token {token_id!r}")
             await uow.commit()
+        self._cache.pop(token_id, None)
+
+    async def _token(self, token_id: str) -> Token | None:
+        cached = self._cache.get(token_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self._db.uow() as uow:
+            token = await uow.tokens.get(token_id)
+        if token is not None and self._cache_seconds > 0:
+            if len(self._cache) > 10_000:  # bounded: forget everything rather than grow
+                self._cache.clear()
+            self._cache[token_id] = (time.monotonic() + self._cache_seconds, token)
+        return token
 
     async def authenticate(self, plaintext: str) -> Actor | None:
         """The Actor a bearer token stands for, or None (unknown, wrong, revoked or expired)."""
         token_id = secrets.token_id_of(plaintext)
         now = self._clock.now()
-        async with self._db.uow() as uow:
-            token = await uow.tokens.get(token_id) if token_id else None
+        token = await self._token(token_id) if token_id else None
         # Hash and compare even when nothing was found: a miss takes as long as a hit.
         if not secrets.matches(self._key, plaintext, token.secret_hash if token else None):
             return None
@@ -134,8 +157,14 @@ class Tenancy:
             async with self._db.uow(write=True) as uow:
                 await uow.tokens.touch(token.id, now, self._touch_every)
                 await uow.commit()
+            self._cache.pop(token.id, None)
         return Actor(
-            token_id=token.id, name=token.name, roles=token.roles, tenant_id=token.tenant_id
+            token_id=token.id,
+            name=token.name,
+            roles=token.roles,
+            tenant_id=token.tenant_id,
+            owner_id=token.owner_id,
+            purpose=token.purpose,
         )
 
     async def ensure_demo(self) -> tuple[Tenant, Issued] | None:

@@ -40,9 +40,12 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         engine = create_async_engine(url, **options)
         _configure_sqlite(engine)
         return engine
-    connect_args: dict[str, Any] = {}
+    # Listing statements differ only in bound values (resource type, tenant);
+    # a cached generic plan would scan past every other type's rows.
+    server_settings = {"plan_cache_mode": "force_custom_plan"}
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        server_settings["search_path"] = schema
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -69,6 +72,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # LIKE must honour case: caseExact attributes (id, externalId) are
         # compared as is, the others are folded on both sides beforehand.
         cursor.execute("PRAGMA case_sensitive_like=ON")
+        # Reads of a large directory: map the file and keep a bigger page cache.
+        cursor.execute("PRAGMA mmap_size=268435456")
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
         # Case-insensitive SCIM comparisons fold with Python's str.lower; SQLite's
         # own lower() folds ASCII only.

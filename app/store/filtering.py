@@ -212,7 +212,9 @@ class FilterCompiler:
             column, value = self.json.lower(column), fold(value)
         if node.op in ("co", "sw", "ew"):
             return _bool(column.like(_like(value, node.op), escape=_LIKE_ESCAPE))
-        return _bool(_ordered_op(node.op, self.json.ordered(column), value))
+        # Equality stays in the column's own collation, which its index is built in.
+        column = column if node.op == "eq" else self.json.ordered(column)
+        return _bool(_ordered_op(node.op, column, value))
 
     def _meta(self, node: Compare | Present, sub: str | None) -> sa.ColumnElement[bool]:
         columns = {"created": resources.c.created, "lastModified": resources.c.last_modified}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 # The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
 # §4.2 displayName), kept folded in the indexed name_norm column.
-UNIQUE_NAME = {"User": "userName", "Group": "displayName"}
+UNIQUE_NAME = {
+    "User": "userName",
+    "Group": "displayName",
+    "Agent": "name",
+    "ServiceAccount": "name",
+}
+# Resource types that may be Group members or hold Group memberships.
+MEMBER_TYPES = ("User", "Group", "Agent", "ServiceAccount")
+GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 
 
 def fold(text: str) -> str:

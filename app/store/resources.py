@@ -14,14 +14,51 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.resource import GroupRef, Member, Resource
+from app.domain.resource import GroupRef, Member, OwnerRef, Resource
+from app.scim.codec import parse_datetime
 from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
 from app.store.filtering import FilterCompiler
-from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
+from app.store.promoted import GOVERNANCE, MAX_NESTING, MEMBER_TYPES, UNIQUE_NAME, fold
 from app.store.sorting import sort_key
-from app.store.tables import group_members, resources
+from app.store.tables import group_members, nhi_owners, resources
+
+
+def _memberships_query() -> sa.Select[Any]:
+    """Built once: constructing the recursive statement cost more than running it."""
+    gm = group_members
+    tenant = sa.bindparam("tenant_id")
+    seed = sa.select(
+        gm.c.member_id.label("origin"), gm.c.group_id, sa.literal(1).label("depth")
+    ).where(gm.c.tenant_id == tenant, gm.c.member_id.in_(sa.bindparam("user_ids", expanding=True)))
+    closure = seed.cte("closure", recursive=True)
+    closure = closure.union(
+        sa.select(closure.c.origin, gm.c.group_id, closure.c.depth + 1).where(
+            gm.c.tenant_id == tenant,
+            # Only groups are members of groups: keeps the step on the partial index.
+            gm.c.member_type == "Group",
+            gm.c.member_id == closure.c.group_id,
+            closure.c.depth < MAX_NESTING,
+        )
+    )
+    nearest = (
+        sa.select(closure.c.origin, closure.c.group_id, sa.func.min(closure.c.depth).label("depth"))
+        .group_by(closure.c.origin, closure.c.group_id)
+        .subquery()
+    )
+    return (
+        sa.select(
+            nearest.c.origin, nearest.c.group_id, nearest.c.depth, _display().label("display")
+        )
+        .join(resources, resources.c.id == nearest.c.group_id)
+        .where(resources.c.deleted_at.is_(None))
+        .order_by(nearest.c.origin, nearest.c.depth, nearest.c.group_id)
+    )
+
+
+def _governed(row: Any) -> bool:
+    return row.lifecycle_state is not None or row.resource_type in ("Agent", "ServiceAccount")
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
@@ -32,7 +69,12 @@ def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
 def _display(*given: Any) -> sa.ColumnElement[str]:
     """A reference's ``display``: what the client gave, else the resource's current name."""
     doc = resources.c.doc
-    return sa.func.coalesce(*given, doc["displayName"].as_string(), doc["userName"].as_string())
+    return sa.func.coalesce(
+        *given,
+        doc["displayName"].as_string(),
+        doc["userName"].as_string(),
+        doc["name"].as_string(),
+    )
 
 
 def name_norm(resource: Resource) -> str:
@@ -40,14 +82,24 @@ def name_norm(resource: Resource) -> str:
 
 
 def _promoted(resource: Resource) -> dict[str, Any]:
-    active = resource.doc.get("active")
+    doc = resource.doc
+    active = doc.get("active")
+    governance = doc.get(GOVERNANCE) if isinstance(doc.get(GOVERNANCE), dict) else {}
+    state = governance.get("lifecycleState")
+    if state is not None and resource.resource_type != "User":
+        active = state == "active"  # an NHI's active is its state's (app.domain.lifecycle)
+    expires = governance.get("expiresAt")
+    parent = doc.get("parent")
     return {
         "name_norm": name_norm(resource),
         "external_id": resource.external_id,
         "active": active if isinstance(active, bool) else None,
         "version": resource.version,
         "last_modified": resource.last_modified,
-        "doc": resource.doc,
+        "doc": doc,
+        "expires_at": parse_datetime(expires) if isinstance(expires, str) else None,
+        "parent_id": parent.get("value") if isinstance(parent, dict) else None,
+        "lifecycle_state": state,
     }
 
 
@@ -224,6 +276,50 @@ class ResourceRepository:
                 .values(version=resources.c.version + 1, last_modified=now)
             )
 
+    async def set_owners(self, nhi: Resource, relation: str, refs: Sequence[OwnerRef]) -> None:
+        """Replace an identity's owners (or sponsors) with ``refs``."""
+        await self._c.execute(
+            nhi_owners.delete().where(
+                nhi_owners.c.nhi_id == nhi.id, nhi_owners.c.relation == relation
+            )
+        )
+        if refs:
+            await self._c.execute(
+                nhi_owners.insert(),
+                [
+                    {
+                        "tenant_id": nhi.tenant_id,
+                        "nhi_id": nhi.id,
+                        "relation": relation,
+                        "owner_id": ref.value,
+                        "owner_type": ref.type,
+                        "display": ref.display,
+                    }
+                    for ref in refs
+                ],
+            )
+
+    async def children(self, tenant_id: str, parent_id: str) -> list[str]:
+        rows = await self._c.execute(
+            sa.select(resources.c.id).where(
+                resources.c.tenant_id == tenant_id,
+                resources.c.parent_id == parent_id,
+                resources.c.deleted_at.is_(None),
+            )
+        )
+        return [row.id for row in rows]
+
+    async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
+        """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
+        await self._c.execute(
+            resources.update()
+            .where(resources.c.id == resource.id, resources.c.tenant_id == resource.tenant_id)
+            .values(deleted_at=now)
+        )
+        await self._c.execute(
+            group_members.delete().where(group_members.c.member_id == resource.id)
+        )
+
     async def member_refs(self, group_id: str) -> list[Member]:
         """A group's members as (id, type) only: enough to evaluate a members[…] filter."""
         rows = await self._c.execute(
@@ -281,8 +377,10 @@ class ResourceRepository:
             changed += len(new)
         return changed > 0
 
-    async def find_members(self, tenant_id: str, ids: Iterable[str]) -> dict[str, Member]:
-        """The live Users and Groups of the tenant among ``ids``, with their display names."""
+    async def find_members(
+        self, tenant_id: str, ids: Iterable[str], types: Sequence[str] = MEMBER_TYPES
+    ) -> dict[str, Member]:
+        """The live resources of ``types`` of the tenant among ``ids``, with their display names."""
         wanted = list(set(ids))
         if not wanted:
             return {}
@@ -290,7 +388,7 @@ class ResourceRepository:
             sa.select(resources.c.id, resources.c.resource_type, _display().label("display")).where(
                 resources.c.tenant_id == tenant_id,
                 resources.c.deleted_at.is_(None),
-                resources.c.resource_type.in_(("User", "Group")),
+                resources.c.resource_type.in_(types),
                 resources.c.id.in_(wanted),
             )
         )
@@ -320,7 +418,8 @@ class ResourceRepository:
         member_lists: dict[str, list[Member]] = defaultdict(list)
         group_lists: dict[str, list[GroupRef]] = defaultdict(list)
         group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
-        user_ids = {r.id for r in rows if r.resource_type == "User"} if groups else set()
+        user_ids = {r.id for r in rows if r.resource_type != "Group"} if groups else set()
+        owner_lists = await self._owners([r.id for r in rows if _governed(r)])
         if group_ids:
             for m in await self._c.execute(
                 sa.select(
@@ -351,44 +450,54 @@ class ResourceRepository:
                 last_modified=r.last_modified,
                 members=tuple(member_lists[r.id]) if r.id in group_ids else None,
                 groups=tuple(group_lists[r.id]) if r.id in user_ids else None,
+                owners=tuple(owner_lists.get(r.id, ())) if _governed(r) else None,
             )
             for r in rows
         ]
 
+    async def _owners(self, nhi_ids: list[str]) -> dict[str, list[OwnerRef]]:
+        """Owners and sponsors with their live status (no reference ever dangles)."""
+        if not nhi_ids:
+            return {}
+        owner = resources.alias("owner")
+        status = sa.case(
+            (sa.or_(owner.c.id.is_(None), owner.c.deleted_at.is_not(None)), "removed"),
+            (owner.c.active.is_(False), "inactive"),
+            else_="active",
+        )
+        doc = owner.c.doc
+        display = sa.func.coalesce(
+            nhi_owners.c.display, doc["displayName"].as_string(), doc["userName"].as_string()
+        )
+        rows = await self._c.execute(
+            sa.select(
+                nhi_owners.c.nhi_id,
+                nhi_owners.c.owner_id,
+                nhi_owners.c.owner_type,
+                nhi_owners.c.relation,
+                display.label("display"),
+                status.label("status"),
+            )
+            .select_from(nhi_owners.outerjoin(owner, owner.c.id == nhi_owners.c.owner_id))
+            .where(nhi_owners.c.nhi_id.in_(nhi_ids))
+            .order_by(nhi_owners.c.nhi_id, nhi_owners.c.relation, nhi_owners.c.owner_id)
+        )
+        found: dict[str, list[OwnerRef]] = defaultdict(list)
+        for row in rows:
+            found[row.nhi_id].append(
+                OwnerRef(
+                    value=row.owner_id,
+                    type=row.owner_type,
+                    relation=row.relation,
+                    display=row.display,
+                    status=row.status,
+                )
+            )
+        return found
+
     async def _memberships(self, tenant_id: str, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
         """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""
-        gm = group_members
-        seed = sa.select(
-            gm.c.member_id.label("origin"), gm.c.group_id, sa.literal(1).label("depth")
-        ).where(gm.c.tenant_id == tenant_id, gm.c.member_id.in_(user_ids))
-        closure = seed.cte("closure", recursive=True)
-        closure = closure.union(
-            sa.select(closure.c.origin, gm.c.group_id, closure.c.depth + 1).where(
-                gm.c.tenant_id == tenant_id,
-                gm.c.member_id == closure.c.group_id,
-                closure.c.depth < MAX_NESTING,
-            )
-        )
-        nearest = (
-            sa.select(
-                closure.c.origin,
-                closure.c.group_id,
-                sa.func.min(closure.c.depth).label("depth"),
-            )
-            .group_by(closure.c.origin, closure.c.group_id)
-            .subquery()
-        )
-        query = (
-            sa.select(
-                nearest.c.origin,
-                nearest.c.group_id,
-                nearest.c.depth,
-                _display().label("display"),
-            )
-            .join(resources, resources.c.id == nearest.c.group_id)
-            .where(resources.c.deleted_at.is_(None))
-            .order_by(nearest.c.origin, nearest.c.depth, nearest.c.group_id)
-        )
+        query = _MEMBERSHIPS.params(tenant_id=tenant_id, user_ids=user_ids)
         return [
             (
                 row.origin,
@@ -400,3 +509,6 @@ class ResourceRepository:
             )
             for row in await self._c.execute(query)
         ]
+
+
+_MEMBERSHIPS = _memberships_query()

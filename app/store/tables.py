@@ -104,7 +104,15 @@ resources = sa.Table(
         postgresql_where=sa.text("deleted_at IS NULL"),
     ),
     sa.Index("ix_resources_external_id", "tenant_id", "resource_type", "external_id"),
-    sa.Index("ix_resources_listing", "tenant_id", "resource_type", "seq"),
+    # Live rows only: listing and counting never visit tombstones.
+    sa.Index(
+        "ix_resources_live",
+        "tenant_id",
+        "resource_type",
+        "seq",
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    ),
     sa.Index("ix_resources_expires_at", "tenant_id", "expires_at"),
     sa.Index("ix_resources_parent_id", "tenant_id", "parent_id"),
 )
@@ -128,6 +136,14 @@ group_members = sa.Table(
     sa.Column("member_type", sa.String(32), nullable=False),
     sa.Column("display", sa.String(512)),  # as the client sent it (immutable); else live
     sa.Index("ix_group_members_member", "tenant_id", "member_id"),
+    # The recursive step of indirect membership walks group-in-group rows only.
+    sa.Index(
+        "ix_group_members_nested",
+        "tenant_id",
+        "member_id",
+        sqlite_where=sa.text("member_type = 'Group'"),
+        postgresql_where=sa.text("member_type = 'Group'"),
+    ),
 )
 
 # Owners and sponsors of non-human identities. No foreign key to the owner:

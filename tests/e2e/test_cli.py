@@ -18,6 +18,9 @@ def env(empty_settings: Settings) -> dict[str, str]:
     environ = {
         "TENURE_DATABASE_URL": empty_settings.database_url,
         "TENURE_SECRET_KEY": SECRET_KEY.decode(),
+        # The CLI revokes in another "process" than the app under test; a
+        # replica would see it within TENURE_TOKEN_CACHE_SECONDS, here at once.
+        "TENURE_TOKEN_CACHE_SECONDS": "0",
     }
     if empty_settings.database_schema:
         environ["TENURE_DATABASE_SCHEMA"] = empty_settings.database_schema

@@ -22,6 +22,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("parent_id", sa.String(36)))
         batch.add_column(sa.Column("lifecycle_state", sa.String(16)))
     op.create_index("ix_resources_expires_at", "resources", ["tenant_id", "expires_at"])
+    # Listing and counting visit live rows only; nested-group walks group rows only.
+    op.drop_index("ix_resources_listing", "resources")
+    op.create_index(
+        "ix_resources_live",
+        "resources",
+        ["tenant_id", "resource_type", "seq"],
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "ix_group_members_nested",
+        "group_members",
+        ["tenant_id", "member_id"],
+        sqlite_where=sa.text("member_type = 'Group'"),
+        postgresql_where=sa.text("member_type = 'Group'"),
+    )
     op.create_index("ix_resources_parent_id", "resources", ["tenant_id", "parent_id"])
     with op.batch_alter_table("tokens") as batch:
         batch.add_column(sa.Column("owner_id", sa.String(36)))
@@ -43,6 +59,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_group_members_nested", "group_members")
+    op.drop_index("ix_resources_live", "resources")
+    op.create_index("ix_resources_listing", "resources", ["tenant_id", "resource_type", "seq"])
     op.drop_table("nhi_owners")
     with op.batch_alter_table("tokens") as batch:
         batch.drop_column("purpose")
