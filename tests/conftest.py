@@ -138,34 +138,31 @@ class Harness:
         return TenantAccess(self, response.json())
 
     def seed_users(self, tenant: TenantAccess, count: int, prefix: str = "seeded") -> list[str]:
-        """Many plain Users straight into the store (one by one over HTTP is slow)."""
-        import sqlalchemy as sa
-
-        from app.store.tables import resources
+        """Many plain Users at once through the store's bulk insert (HTTP one by one is slow)."""
+        from app.domain.resource import Resource
 
         now = self.clock.now()
-        rows = [
-            {
-                "id": str(uuid.uuid4()),
-                "tenant_id": tenant.id,
-                "resource_type": "User",
-                "name_norm": f"{prefix}{i:05d}",
-                "external_id": None,
-                "active": True,
-                "version": 1,
-                "created": now,
-                "last_modified": now,
-                "doc": {"userName": f"{prefix}{i:05d}", "active": True},
-            }
+        batch = [
+            Resource(
+                tenant_id=tenant.id,
+                id=str(uuid.uuid4()),
+                resource_type="User",
+                external_id=None,
+                doc={"userName": f"{prefix}{i:05d}", "active": True},
+                version=1,
+                created=now,
+                last_modified=now,
+            )
             for i in range(count)
         ]
 
         async def insert() -> None:
-            async with self.db.engine.begin() as connection:
-                await connection.execute(sa.insert(resources), rows)
+            async with self.db.uow(write=True) as uow:
+                await uow.resources.add_many(batch)
+                await uow.commit()
 
         self.run(insert())
-        return [row["id"] for row in rows]
+        return [r.id for r in batch]
 
     def sql(self, statement: str, **params: Any) -> list[Any]:
         import sqlalchemy as sa

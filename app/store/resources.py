@@ -22,7 +22,7 @@ from app.scim.schema import ResourceType
 from app.store.filtering import FilterCompiler
 from app.store.promoted import GOVERNANCE, MAX_NESTING, MEMBER_TYPES, UNIQUE_NAME, fold
 from app.store.sorting import sort_key
-from app.store.tables import group_members, nhi_owners, resources
+from app.store.tables import group_members, nhi_owners, resource_counts, resources
 
 
 def _memberships_query() -> sa.Select[Any]:
@@ -180,9 +180,13 @@ class ResourceRepository:
         where = self._live(tenant_id, resource_type.name)
         if filter is not None:
             where = sa.and_(where, FilterCompiler(resource_type, dialect).where(filter))
-        total = (
-            await self._c.execute(sa.select(sa.func.count()).select_from(resources).where(where))
-        ).scalar_one()
+            total = (
+                await self._c.execute(
+                    sa.select(sa.func.count()).select_from(resources).where(where)
+                )
+            ).scalar_one()
+        else:
+            total = await self._live_count(tenant_id, resource_type.name)
         if window.limit <= 0:
             return Found(resources=[], total=total, first_seq=None, last_seq=None, more=False)
         query = sa.select(resources).where(where)
@@ -214,20 +218,57 @@ class ResourceRepository:
         )
 
     async def add(self, resource: Resource) -> None:
+        await self.add_many([resource])
+
+    async def add_many(self, batch: Sequence[Resource]) -> None:
+        """Insert new resources of one tenant (bulk loads use this too, so counts stay right)."""
+        if not batch:
+            return
         try:
-            await self._c.execute(
-                resources.insert().values(
-                    id=resource.id,
-                    tenant_id=resource.tenant_id,
-                    resource_type=resource.resource_type,
-                    created=resource.created,
-                    **_promoted(resource),
+            for chunk in _chunks(batch):
+                await self._c.execute(
+                    resources.insert(),
+                    [
+                        {
+                            "id": r.id,
+                            "tenant_id": r.tenant_id,
+                            "resource_type": r.resource_type,
+                            "created": r.created,
+                            **_promoted(r),
+                        }
+                        for r in chunk
+                    ],
                 )
-            )
         except IntegrityError:
-            raise _uniqueness(resource) from None
-        if resource.members:
-            await self._insert_members(resource, resource.members)
+            raise _uniqueness(batch[0]) from None
+        for resource in batch:
+            if resource.members:
+                await self._insert_members(resource, resource.members)
+        by_type: dict[str, int] = defaultdict(int)
+        for resource in batch:
+            by_type[resource.resource_type] += 1
+        for resource_type, n in by_type.items():
+            await self._count(batch[0].tenant_id, resource_type, n)
+
+    async def _count(self, tenant_id: str, resource_type: str, delta: int) -> None:
+        insert = (sqlite_insert if self._c.dialect.name == "sqlite" else pg_insert)(resource_counts)
+        await self._c.execute(
+            insert.values(
+                tenant_id=tenant_id, resource_type=resource_type, live=delta
+            ).on_conflict_do_update(
+                index_elements=["tenant_id", "resource_type"],
+                set_={"live": resource_counts.c.live + delta},
+            )
+        )
+
+    async def _live_count(self, tenant_id: str, resource_type: str) -> int:
+        found = await self._c.execute(
+            sa.select(resource_counts.c.live).where(
+                resource_counts.c.tenant_id == tenant_id,
+                resource_counts.c.resource_type == resource_type,
+            )
+        )
+        return int(found.scalar() or 0)
 
     async def replace(self, resource: Resource, *, members_changed: bool = False) -> None:
         """Write ``resource`` over ``resource.version - 1``; 412 if another write came first."""
@@ -253,11 +294,13 @@ class ResourceRepository:
 
     async def delete(self, tenant_id: str, resource_type: str, resource_id: str) -> None:
         """Remove a resource; memberships go with it (ON DELETE CASCADE)."""
-        await self._c.execute(
+        result = await self._c.execute(
             resources.delete().where(
                 self._live(tenant_id, resource_type), resources.c.id == resource_id
             )
         )
+        if result.rowcount:
+            await self._count(tenant_id, resource_type, -1)
 
     async def groups_with_member(self, tenant_id: str, member_id: str) -> list[str]:
         rows = await self._c.execute(
@@ -311,11 +354,16 @@ class ResourceRepository:
 
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
-        await self._c.execute(
+        result = await self._c.execute(
             resources.update()
-            .where(resources.c.id == resource.id, resources.c.tenant_id == resource.tenant_id)
+            .where(
+                self._live(resource.tenant_id, resource.resource_type),
+                resources.c.id == resource.id,
+            )
             .values(deleted_at=now)
         )
+        if result.rowcount:
+            await self._count(resource.tenant_id, resource.resource_type, -1)
         await self._c.execute(
             group_members.delete().where(group_members.c.member_id == resource.id)
         )

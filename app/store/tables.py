@@ -165,3 +165,14 @@ nhi_owners = sa.Table(
     sa.Column("display", sa.String(512)),  # as the client sent it; else live
     sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id"),
 )
+
+
+# Live resources per tenant and type, kept in the transaction that changes
+# them: an unfiltered list's totalResults without counting 100,000 index rows.
+resource_counts = sa.Table(
+    "resource_counts",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("resource_type", sa.String(32), primary_key=True),
+    sa.Column("live", sa.BigInteger(), nullable=False),
+)

@@ -56,9 +56,22 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_nhi_owners_owner", "nhi_owners", ["tenant_id", "owner_id"])
+    op.create_table(
+        "resource_counts",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("resource_type", sa.String(32), nullable=False),
+        sa.Column("live", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "resource_type", name="pk_resource_counts"),
+    )
+    op.execute(
+        "INSERT INTO resource_counts (tenant_id, resource_type, live) "
+        "SELECT tenant_id, resource_type, count(*) FROM resources "
+        "WHERE deleted_at IS NULL GROUP BY tenant_id, resource_type"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("resource_counts")
     op.drop_index("ix_group_members_nested", "group_members")
     op.drop_index("ix_resources_live", "resources")
     op.create_index("ix_resources_listing", "resources", ["tenant_id", "resource_type", "seq"])
