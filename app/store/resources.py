@@ -180,15 +180,17 @@ class ResourceRepository:
         where = self._live(tenant_id, resource_type.name)
         if filter is not None:
             where = sa.and_(where, FilterCompiler(resource_type, dialect).where(filter))
-            total = (
-                await self._c.execute(
-                    sa.select(sa.func.count()).select_from(resources).where(where)
-                )
-            ).scalar_one()
-        else:
-            total = await self._live_count(tenant_id, resource_type.name)
+
+        async def count() -> int:
+            if filter is None:
+                return await self._live_count(tenant_id, resource_type.name)
+            statement = sa.select(sa.func.count()).select_from(resources).where(where)
+            return int((await self._c.execute(statement)).scalar_one())
+
         if window.limit <= 0:
-            return Found(resources=[], total=total, first_seq=None, last_seq=None, more=False)
+            return Found(
+                resources=[], total=await count(), first_seq=None, last_seq=None, more=False
+            )
         query = sa.select(resources).where(where)
         backwards = window.kind == "before"
         if sort_by is not None:
@@ -206,6 +208,10 @@ class ResourceRepository:
         rows = list((await self._c.execute(query.limit(window.limit + 1))).all())
         more = len(rows) > window.limit
         rows = rows[: window.limit]
+        first_page = window.value == 0 and window.kind in ("offset", "after")
+        # A first page that holds everything is its own count: a lookup by
+        # userName or externalId costs one query, not two.
+        total = len(rows) if first_page and not more else await count()
         if backwards:
             rows.reverse()
         hydrated = await self._hydrate(rows, members=members, groups=groups)
