@@ -35,6 +35,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_count: int = 100
     max_results: int = 1000
     bulk_max_operations: int = 1000
+    # Non-human identities: default lifetimes by kind, the hardExpiresAt default,
+    # and how deep delegation (an Agent's parent chain) may go.
+    nhi_lifetime_days_agent: int = 90
+    nhi_lifetime_days_service_account: int = 365
+    nhi_hard_cap_days: int = 730
+    delegation_max_depth: int = 3
     token_touch_interval: int = 60  # seconds between last_used_at writes
     token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
@@ -55,6 +61,10 @@ _INTS = {
     "TENURE_DEFAULT_COUNT": "default_count",
     "TENURE_MAX_RESULTS": "max_results",
     "TENURE_BULK_MAX_OPERATIONS": "bulk_max_operations",
+    "TENURE_NHI_LIFETIME_DAYS_AGENT": "nhi_lifetime_days_agent",
+    "TENURE_NHI_LIFETIME_DAYS_SERVICE_ACCOUNT": "nhi_lifetime_days_service_account",
+    "TENURE_NHI_HARD_CAP_DAYS": "nhi_hard_cap_days",
+    "TENURE_DELEGATION_MAX_DEPTH": "delegation_max_depth",
     "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
     "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }

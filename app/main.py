@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -18,7 +20,9 @@ from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
 from app.provisioning.bulk import Bulk
+from app.provisioning.governance import Governance
 from app.provisioning.mutation import Provisioning
+from app.provisioning.nhi import Lifetimes
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
 from app.scim.schema import read_registry
@@ -46,7 +50,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
     )
-    provisioning = Provisioning(db, registry, clock)
+    lifetimes = Lifetimes(
+        default={
+            "agent": dt.timedelta(days=settings.nhi_lifetime_days_agent),
+            "service_account": dt.timedelta(days=settings.nhi_lifetime_days_service_account),
+        },
+        hard_cap=dt.timedelta(days=settings.nhi_hard_cap_days),
+        max_depth=settings.delegation_max_depth,
+    )
+    provisioning = Provisioning(db, registry, clock, Governance(lifetimes))
     services = Services(
         settings=settings,
         db=db,
@@ -61,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         provisioning=provisioning,
         reader=Reader(db, registry, settings.secret_key),
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
+        clock=clock,
     )
     app = Litestar(
         route_handlers=[

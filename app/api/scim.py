@@ -17,7 +17,7 @@ from app.api.media import lower_query, read_json, scim_response
 from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.domain.resource import Resource
-from app.provisioning.mutation import Mutation, MutationKind
+from app.provisioning.mutation import Mutation, MutationKind, authorize
 from app.provisioning.reads import Listing
 from app.scim.errors import NotFound
 from app.scim.projection import Projection, project, read_projection
@@ -49,7 +49,9 @@ def _represent(
     resource_type: ResourceType,
     status: int = 200,
 ) -> Response[bytes]:
-    document = render(resource, resource_type, scim_base_url(request))
+    document = render(
+        resource, resource_type, scim_base_url(request), services(request).clock.now()
+    )
     headers = {"ETag": resource.etag}
     if status == 201:
         headers["Location"] = document["meta"]["location"]
@@ -71,13 +73,16 @@ def _list_query(
 
 def _listing(request: AnyRequest, listing: Listing, query: ListQuery) -> Response[bytes]:
     base = scim_base_url(request)
+    now = services(request).clock.now()
     projections: dict[str, Projection] = {}
     items = []
     for resource_type, resource in listing.resources:
         if resource_type.name not in projections:
             projections[resource_type.name] = query.projection_for(resource_type)
         shown = project(
-            render(resource, resource_type, base), resource_type, projections[resource_type.name]
+            render(resource, resource_type, base, now),
+            resource_type,
+            projections[resource_type.name],
         )
         items.append(shown)
     return scim_response(
@@ -130,7 +135,7 @@ class ResourceController(Controller):
     @post("/{endpoint:str}")
     async def create(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.WRITE_DIRECTORY)
+        authorize(actor, resource_type.name)  # before reading a body it may not send
         body = await read_json(request)
         shown = _projection(request, resource_type)
         created = await services(request).provisioning.run(
@@ -182,7 +187,7 @@ class ResourceController(Controller):
         kind: MutationKind,
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.WRITE_DIRECTORY)
+        authorize(actor, resource_type.name)  # before reading a body it may not send
         body = await read_json(request)
         shown = _projection(request, resource_type)
         changed = await services(request).provisioning.run(
@@ -205,7 +210,7 @@ class ResourceController(Controller):
         self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> None:
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.WRITE_DIRECTORY)
+        authorize(actor, resource_type.name)
         await services(request).provisioning.run(
             Mutation(
                 kind=MutationKind.DELETE,

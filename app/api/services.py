@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request
 
 from app.config import Settings
+from app.domain.clock import Clock
 from app.provisioning.bulk import Bulk
 from app.provisioning.mutation import Provisioning
 from app.provisioning.reads import Reader
@@ -25,6 +26,7 @@ class Services:
     provisioning: Provisioning
     reader: Reader
     bulk: Bulk
+    clock: Clock
 
 
 def services(request: Request[Any, Any, Any]) -> Services:

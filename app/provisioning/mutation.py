@@ -13,11 +13,13 @@ from typing import Any
 
 import msgspec
 
-from app.domain.actor import Actor
+from app.domain.actor import Actor, Permission
 from app.domain.clock import Clock
 from app.domain.resource import Member, Resource
-from app.provisioning import members
+from app.provisioning import members, nhi
 from app.provisioning.compute import Draft, check_if_match, draft_create, draft_replace
+from app.provisioning.governance import Governance, named_refs, with_aliases
+from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, NotFound
 from app.scim.filter import AttrPath, ValuePath
 from app.scim.match import element_matches
@@ -46,13 +48,33 @@ class Mutation(msgspec.Struct, frozen=True, kw_only=True):
     with_groups: bool = True
 
 
+def write_permission(resource_type: str) -> Permission:
+    """Identity providers write the directory; platforms register non-human identities."""
+    return (
+        Permission.WRITE_IDENTITIES
+        if resource_type in nhi.NHI_TYPES
+        else Permission.WRITE_DIRECTORY
+    )
+
+
+def authorize(actor: Actor, resource_type: str) -> None:
+    """The role check every write passes, whatever its path (API, /Bulk, CLI)."""
+    permission = write_permission(resource_type)
+    if not actor.may(permission):
+        roles = ",".join(sorted(actor.roles))
+        raise Forbidden(f"a token with role(s) {roles} may not write {resource_type} resources")
+
+
 class Provisioning:
     """Runs Mutations against the store; the only writer of SCIM resources."""
 
-    def __init__(self, db: Database, registry: Registry, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, registry: Registry, clock: Clock, governance: Governance
+    ) -> None:
         self._db = db
         self._registry = registry
         self._clock = clock
+        self._governance = governance
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -60,6 +82,7 @@ class Provisioning:
         if tenant_id is None:
             raise Forbidden("this token belongs to no tenant")
         resource_type = self._registry.resource_type(mutation.resource_type)
+        authorize(mutation.actor, resource_type.name)
         async with self._db.uow(write=True) as uow:
             after = await self._apply(uow, mutation, tenant_id, resource_type)
             if after is not None:
@@ -71,13 +94,22 @@ class Provisioning:
         self, uow: UnitOfWork, mutation: Mutation, tenant_id: str, resource_type: ResourceType
     ) -> Resource | None:
         now = self._clock.now()
-        body = mutation.body or {}
+        body = with_aliases(mutation.body or {})
         if mutation.kind is MutationKind.CREATE:
             draft = draft_create(
                 body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
             )
             after = await _resolve_members(uow, draft)
+            refs = None
+            if nhi.governed(resource_type.name, after.doc):
+                doc = dict(after.doc)
+                refs = nhi.take_refs(doc, named_refs(body, resource_type))
+                after, refs = await self._governance.created(
+                    uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
+                )
             await uow.resources.add(after)
+            if refs is not None:
+                await self._governance.write_refs(uow, after, refs)
             return after
 
         assert mutation.resource_id is not None
@@ -90,6 +122,10 @@ class Provisioning:
             raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
         check_if_match(mutation.if_match, before)
 
+        governed = nhi.governed(resource_type.name, before.doc)
+        if mutation.kind is MutationKind.DELETE and governed:
+            await self._governance.deleted(uow, before, now)
+            return None
         if mutation.kind is MutationKind.DELETE:
             containing = await uow.resources.groups_with_member(tenant_id, before.id)
             await uow.resources.delete(tenant_id, before.resource_type, before.id)
@@ -99,7 +135,20 @@ class Provisioning:
         if mutation.kind is MutationKind.REPLACE:
             draft = draft_replace(before, body, resource_type, now=now)
             after = await _resolve_members(uow, draft)
+            refs = None
+            if governed or nhi.governed(resource_type.name, after.doc):
+                doc = dict(after.doc)
+                refs = nhi.take_refs(doc, named_refs(body, resource_type))
+                after = await self._governance.changed(
+                    uow,
+                    before,
+                    msgspec.structs.replace(after, doc=doc),
+                    active_named=asserts(body, resource_type, "active"),
+                    now=now,
+                )
             await uow.resources.replace(after, members_changed=draft.members is not None)
+            if refs is not None:
+                await self._governance.write_refs(uow, after, refs)
             return after
 
         return await self._patch(uow, before, body, resource_type, now)
@@ -120,6 +169,9 @@ class Provisioning:
         current = dict(before.doc)
         if before.external_id is not None:
             current["externalId"] = before.external_id
+        governed = nhi.governed(resource_type.name, before.doc)
+        if governed:
+            current = nhi.with_refs(current, before)
         result = apply_patch(current, operations, resource_type)
         doc = dict(result.doc)
         external_id = doc.pop("externalId", None)
@@ -133,7 +185,29 @@ class Provisioning:
             version=before.version + 1,
             last_modified=now,
         )
+        refs = None
+        if governed or nhi.governed(resource_type.name, doc):
+            named = {
+                name
+                for name, path in (("owners", "owners"), ("sponsors", f"{nhi.GOVERNANCE}:sponsors"))
+                if any(c == path or c.startswith(path + ".") for c in result.changed)
+            }
+            doc = dict(doc)
+            refs = nhi.take_refs(doc, named)
+            refs = nhi.Refs(
+                owners=refs.owners if "owners" in named else None,
+                sponsors=refs.sponsors if "sponsors" in named else None,
+            )
+            after = await self._governance.changed(
+                uow,
+                before,
+                msgspec.structs.replace(after, doc=doc),
+                active_named="active" in result.changed,
+                now=now,
+            )
         await uow.resources.replace(after)
+        if refs is not None:
+            await self._governance.write_refs(uow, after, refs)
         return after
 
     async def _with_relations(
@@ -141,9 +215,11 @@ class Provisioning:
     ) -> Resource:
         """Reload side tables the response shows, inside the same transaction."""
         wants_members = resource.resource_type == "Group" and mutation.with_members
-        wants_groups = resource.resource_type == "User" and mutation.with_groups
-        # Members as written lack the live display of those sent without one: read them back.
-        if wants_members or (resource.groups is None and wants_groups):
+        wants_groups = resource.resource_type != "Group" and mutation.with_groups
+        # Members as written lack the live display of those sent without one: read them
+        # back; so do a governed identity's owners, whose status is read live.
+        governed = nhi.governed(resource.resource_type, resource.doc)
+        if wants_members or (resource.groups is None and wants_groups) or governed:
             reloaded = await uow.resources.get(
                 resource.tenant_id,
                 resource.resource_type,

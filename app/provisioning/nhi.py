@@ -15,10 +15,12 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.lifecycle import State, TransitionError, move
+from app.domain.resource import OwnerRef, Resource
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidValue
+from app.scim.schema import GOVERNANCE_URN
 
-GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+GOVERNANCE = GOVERNANCE_URN
 NHI_TYPES = frozenset({"Agent", "ServiceAccount"})
 DEFAULT_KIND = {"Agent": "agent", "ServiceAccount": "service_account"}
 # Set by the server only: a PUT that omits them keeps them.
@@ -77,6 +79,26 @@ def _refs(items: list[dict[str, Any]] | None, name: str) -> dict[str, str | None
             raise InvalidValue(f"'{name}[{index}].value' is required")
         out[value] = item.get("display")
     return out
+
+
+def with_refs(doc: dict[str, Any], resource: Resource) -> dict[str, Any]:
+    """The document a PATCH sees: owners, sponsors and ``active`` put back in (RFC 7644 §3.5.2)."""
+    doc = _copy(doc)
+    refs = resource.owners or ()
+    owners = [_ref(r) for r in refs if r.relation == "owner"]
+    sponsors = [_ref(r) for r in refs if r.relation == "sponsor"]
+    if owners:
+        doc["owners"] = owners
+    if sponsors:
+        doc.setdefault(GOVERNANCE, {})["sponsors"] = sponsors
+    state = (doc.get(GOVERNANCE) or {}).get("lifecycleState")
+    if state is not None:
+        doc["active"] = state == State.ACTIVE.value
+    return doc
+
+
+def _ref(ref: OwnerRef) -> dict[str, Any]:
+    return {"value": ref.value, **({"display": ref.display} if ref.display else {})}
 
 
 def on_create(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from app.domain.lifecycle import State, effective
 from app.domain.resource import Resource
-from app.scim.codec import format_datetime
-from app.scim.schema import LIST_RESPONSE_URN, Registry, ResourceType
+from app.scim.codec import format_datetime, parse_datetime
+from app.scim.schema import GOVERNANCE_URN, LIST_RESPONSE_URN, Registry, ResourceType
 
 
-def render(resource: Resource, resource_type: ResourceType, base_url: str) -> dict[str, Any]:
+def render(
+    resource: Resource,
+    resource_type: ResourceType,
+    base_url: str,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The full representation of ``resource``; ``base_url`` ends with ``/scim/v2``.
 
     ``meta.location`` and ``$ref`` values are absolute URIs (RFC 7643 §3.1).
@@ -41,6 +48,8 @@ def render(resource: Resource, resource_type: ResourceType, base_url: str) -> di
             }
             for g in resource.groups
         ]
+    if resource.owners is not None or GOVERNANCE_URN in resource.doc:
+        _governance(out, resource, base_url, now)
     out["meta"] = {
         "resourceType": resource_type.name,
         "created": format_datetime(resource.created),
@@ -49,6 +58,55 @@ def render(resource: Resource, resource_type: ResourceType, base_url: str) -> di
         "version": resource.etag,
     }
     return out
+
+
+def _governance(
+    out: dict[str, Any], resource: Resource, base_url: str, now: dt.datetime | None
+) -> None:
+    """Owners, sponsors and the effective state of a governed identity (DESIGN.md).
+
+    Past ``expiresAt`` the identity reads as suspended and inactive at once,
+    before any sweep has run; ``complianceIssues`` says why.
+    """
+    refs = resource.owners or ()
+
+    def shown(relation: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "value": r.value,
+                "$ref": f"{base_url}/{r.type}s/{r.value}",
+                "type": r.type,
+                **({"display": r.display} if r.display is not None else {}),
+                "status": r.status,
+            }
+            for r in refs
+            if r.relation == relation
+        ]
+
+    owners, sponsors = shown("owner"), shown("sponsor")
+    if owners:
+        out["owners"] = owners
+    governance = dict(out.get(GOVERNANCE_URN) or {})
+    if sponsors:
+        governance["sponsors"] = sponsors
+    stored = governance.get("lifecycleState")
+    if stored is not None:
+        expires = governance.get("expiresAt")
+        moment = parse_datetime(expires) if isinstance(expires, str) else None
+        state = effective(State(stored), moment, now) if now is not None else State(stored)
+        governance["lifecycleState"] = state.value
+        out["active"] = state is State.ACTIVE
+        issues = [] if now is None or moment is None or moment > now else ["expired"]
+        if resource.owners is not None and not any(
+            r.status == "active" for r in refs if r.relation == "owner"
+        ):
+            issues.append("no_active_owner")
+        if issues:
+            governance["complianceIssues"] = issues
+    if governance:
+        out[GOVERNANCE_URN] = governance
+        if GOVERNANCE_URN not in out["schemas"]:
+            out["schemas"] = [*out["schemas"], GOVERNANCE_URN]
 
 
 def list_response(

@@ -17,6 +17,7 @@ RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+GOVERNANCE_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 
 
 class Attribute(msgspec.Struct, frozen=True, kw_only=True):

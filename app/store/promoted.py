@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.scim.schema import GOVERNANCE_URN
+
 # The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
 # §4.2 displayName), kept folded in the indexed name_norm column.
 UNIQUE_NAME = {
@@ -12,7 +14,7 @@ UNIQUE_NAME = {
 }
 # Resource types that may be Group members or hold Group memberships.
 MEMBER_TYPES = ("User", "Group", "Agent", "ServiceAccount")
-GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+GOVERNANCE = GOVERNANCE_URN
 
 
 def fold(text: str) -> str:

@@ -1,0 +1,158 @@
+"""Governed identities inside the Mutation pipeline: load what the pure rules need, write refs.
+
+The rules themselves are pure (app.provisioning.nhi); this module reads the
+parent chain and the owners' existence within the same transaction and keeps
+the owners table in step with the resource row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from app.domain.actor import Actor
+from app.domain.resource import OwnerRef, Resource
+from app.provisioning import nhi
+from app.scim.codec import asserts
+from app.scim.errors import InvalidValue
+from app.scim.schema import ResourceType
+from app.store.uow import UnitOfWork
+
+_OWNER_TYPES = ("User", "Group")
+
+
+def named_refs(body: dict[str, Any], resource_type: ResourceType) -> set[str]:
+    """Which of owners / sponsors the request names at all (even as [] or null)."""
+    named = {"owners"} if asserts(body, resource_type, "owners") else set()
+    for key, value in body.items():
+        if (
+            isinstance(key, str)
+            and key.lower() == nhi.GOVERNANCE.lower()
+            and isinstance(value, dict)
+        ):
+            if any(isinstance(k, str) and k.lower() == "sponsors" for k in value):
+                named.add("sponsors")
+        elif isinstance(key, str) and key.lower() == f"{nhi.GOVERNANCE}:sponsors".lower():
+            named.add("sponsors")
+    return named
+
+
+def with_aliases(body: dict[str, Any]) -> dict[str, Any]:
+    """``agentUserName`` (IETF agent drafts) is another name for ``name``."""
+    alias = next((k for k in body if isinstance(k, str) and k.lower() == "agentusername"), None)
+    if alias is None:
+        return body
+    out = {k: v for k, v in body.items() if k != alias}
+    if not any(isinstance(k, str) and k.lower() == "name" for k in out):
+        out["name"] = body[alias]
+    return out
+
+
+class Governance:
+    def __init__(self, lifetimes: nhi.Lifetimes) -> None:
+        self.lifetimes = lifetimes
+
+    async def created(
+        self, uow: UnitOfWork, draft: Resource, refs: nhi.Refs, actor: Actor, now: dt.datetime
+    ) -> tuple[Resource, nhi.Refs]:
+        doc, refs = nhi.on_create(
+            draft.doc, refs, draft.resource_type, actor=actor, now=now, lifetimes=self.lifetimes
+        )
+        await self._check(uow, draft.tenant_id, doc, now=now, created=now, expires_changed=True)
+        return msgspec.structs.replace(draft, doc=doc), refs
+
+    async def changed(
+        self,
+        uow: UnitOfWork,
+        before: Resource,
+        after: Resource,
+        *,
+        active_named: bool,
+        now: dt.datetime,
+    ) -> Resource:
+        doc = nhi.on_change(before.doc, after.doc, active_named=active_named)
+        old = (before.doc.get(nhi.GOVERNANCE) or {}).get("expiresAt")
+        new = (doc.get(nhi.GOVERNANCE) or {}).get("expiresAt")
+        await self._check(
+            uow, before.tenant_id, doc, now=now, created=before.created, expires_changed=old != new
+        )
+        return msgspec.structs.replace(after, doc=doc, owners=None)
+
+    async def write_refs(self, uow: UnitOfWork, resource: Resource, refs: nhi.Refs) -> None:
+        """Owners and sponsors must be Users or Groups of the tenant; 400 names the first not."""
+        for relation, wanted in (("owner", refs.owners), ("sponsor", refs.sponsors)):
+            if wanted is None:
+                continue
+            found = await uow.resources.find_members(resource.tenant_id, wanted, _OWNER_TYPES)
+            missing = [ref for ref in wanted if ref not in found]
+            if missing:
+                raise InvalidValue(
+                    f"{relation} {missing[0]!r} is not a User or Group of this tenant"
+                )
+            await uow.resources.set_owners(
+                resource,
+                relation,
+                [
+                    OwnerRef(value=ref, type=found[ref].type, relation=relation, display=display)
+                    for ref, display in wanted.items()
+                ],
+            )
+
+    async def deleted(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> None:
+        """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
+        doc = nhi.on_change(before.doc, before.doc, active_named=False)
+        doc.setdefault(nhi.GOVERNANCE, {})["lifecycleState"] = "deprovisioned"
+        after = msgspec.structs.replace(
+            before, doc=doc, version=before.version + 1, last_modified=now
+        )
+        containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
+        await uow.resources.replace(after)
+        await uow.resources.mark_deleted(after, now)
+        await uow.resources.touch(before.tenant_id, containing, now)
+
+    async def _check(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        doc: dict[str, Any],
+        *,
+        now: dt.datetime,
+        created: dt.datetime,
+        expires_changed: bool,
+    ) -> None:
+        parent_doc, depth = await self._parent(uow, tenant_id, doc)
+        nhi.check(
+            doc,
+            now=now,
+            created=created,
+            parent=parent_doc,
+            depth=depth,
+            lifetimes=self.lifetimes,
+            expires_changed=expires_changed,
+        )
+
+    async def _parent(
+        self, uow: UnitOfWork, tenant_id: str, doc: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The parent Agent's document and this identity's depth (a root is 1)."""
+        parent_ref = doc.get("parent")
+        parent_id = parent_ref.get("value") if isinstance(parent_ref, dict) else None
+        if parent_id is None:
+            return None, 1
+        parent = await uow.resources.get(tenant_id, "Agent", parent_id, members=False, groups=False)
+        if parent is None:
+            raise InvalidValue(f"parent {parent_id!r} is not an Agent of this tenant")
+        depth, current = 2, parent
+        while (ancestor := (current.doc.get("parent") or {}).get("value")) is not None:
+            depth += 1
+            if depth > self.lifetimes.max_depth + 1:
+                break
+            found = await uow.resources.get(
+                tenant_id, "Agent", ancestor, members=False, groups=False
+            )
+            if found is None:
+                break
+            current = found
+        return parent.doc, depth
