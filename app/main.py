@@ -71,7 +71,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             settings.token_cache_seconds,
         ),
         provisioning=provisioning,
-        reader=Reader(db, registry, settings.secret_key),
+        reader=Reader(db, registry, settings.secret_key, clock),
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
         clock=clock,
     )

@@ -57,10 +57,25 @@ class Governance:
     async def created(
         self, uow: UnitOfWork, draft: Resource, refs: nhi.Refs, actor: Actor, now: dt.datetime
     ) -> tuple[Resource, nhi.Refs]:
+        parent, depth = await self._parent(uow, draft.tenant_id, draft.doc)
         doc, refs = nhi.on_create(
-            draft.doc, refs, draft.resource_type, actor=actor, now=now, lifetimes=self.lifetimes
+            draft.doc,
+            refs,
+            draft.resource_type,
+            actor=actor,
+            now=now,
+            lifetimes=self.lifetimes,
+            parent=parent,
         )
-        await self._check(uow, draft.tenant_id, doc, now=now, created=now, expires_changed=True)
+        nhi.check(
+            doc,
+            now=now,
+            created=now,
+            parent=parent,
+            depth=depth,
+            lifetimes=self.lifetimes,
+            expires_changed=True,
+        )
         return msgspec.structs.replace(draft, doc=doc), refs
 
     async def changed(

@@ -109,8 +109,12 @@ def on_create(
     actor: Actor,
     now: dt.datetime,
     lifetimes: Lifetimes,
+    parent: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Refs]:
-    """Fill what the client left out (DESIGN.md "Defaults"); explicit values always win."""
+    """Fill what the client left out (DESIGN.md "Defaults"); explicit values always win.
+
+    A child's default end is its parent's, if that comes first (it may not outlive it).
+    """
     doc = _copy(doc)
     governance = doc.setdefault(GOVERNANCE, {})
     kind = governance.setdefault("kind", DEFAULT_KIND.get(resource_type, "agent"))
@@ -119,7 +123,11 @@ def on_create(
     hard = _time(governance.get("hardExpiresAt")) or now + lifetimes.hard_cap
     governance["hardExpiresAt"] = format_datetime(hard)
     if "expiresAt" not in governance:
-        governance["expiresAt"] = format_datetime(min(now + lifetimes.default_for(kind), hard))
+        ends = [now + lifetimes.default_for(kind), hard]
+        parent_end = _time((parent or {}).get(GOVERNANCE, {}).get("expiresAt"))
+        if parent_end is not None:
+            ends.append(parent_end)
+        governance["expiresAt"] = format_datetime(min(ends))
     requested = doc.pop("active", True)
     governance["lifecycleState"] = (State.ACTIVE if requested else State.SUSPENDED).value
     if not requested:

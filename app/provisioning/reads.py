@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
+from app.domain.clock import Clock
 from app.domain.resource import Resource
 from app.scim import cursor
 from app.scim.errors import InvalidFilter, InvalidValue, NotFound
@@ -46,8 +47,9 @@ def _bind(query: ListQuery, resource_type: ResourceType) -> Filter | None:
 
 
 class Reader:
-    def __init__(self, db: Database, registry: Registry, cursor_key: bytes) -> None:
+    def __init__(self, db: Database, registry: Registry, cursor_key: bytes, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
         self._registry = registry
         self._key = cursor_key
 
@@ -90,6 +92,7 @@ class Reader:
                 sort_by=sort_by,
                 descending=query.descending,
                 window=window,
+                now=self._clock.now(),
                 **_loads(resource_type, query.projection_for(resource_type)),
             )
         items = [(resource_type, r) for r in found.resources]

@@ -27,7 +27,9 @@ def render(
     out: dict[str, Any] = {"schemas": schemas, "id": resource.id}
     if resource.external_id is not None:
         out["externalId"] = resource.external_id
-    out.update(resource.doc)
+    # Core attributes first, then each extension's object (as RFC 7643 §8 examples).
+    out.update((k, v) for k, v in resource.doc.items() if not k.startswith("urn:"))
+    out.update((k, v) for k, v in resource.doc.items() if k.startswith("urn:"))
     if resource.members is not None:
         out["members"] = [
             {
@@ -48,6 +50,9 @@ def render(
             }
             for g in resource.groups
         ]
+    parent = resource.doc.get("parent")
+    if isinstance(parent, dict) and "value" in parent:
+        out["parent"] = {**parent, "$ref": f"{base_url}{resource_type.endpoint}/{parent['value']}"}
     if resource.owners is not None or GOVERNANCE_URN in resource.doc:
         _governance(out, resource, base_url, now)
     out["meta"] = {

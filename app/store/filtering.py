@@ -12,6 +12,7 @@ evaluator (a property test holds the two together on both backends):
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +23,8 @@ from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
 from app.scim.resolve import Resolved, resolve_attr
 from app.scim.schema import Attribute, ResourceType
 from app.store.jsonsql import JsonSql
-from app.store.promoted import MAX_NESTING, UNIQUE_NAME, fold
-from app.store.tables import group_members, resources
+from app.store.promoted import GOVERNANCE, MAX_NESTING, UNIQUE_NAME, fold
+from app.store.tables import group_members, nhi_owners, resources
 
 _LIKE_ESCAPE = "\\"
 
@@ -50,8 +51,11 @@ def _not(expr: Any) -> sa.ColumnElement[bool]:
 class FilterCompiler:
     """Compiles one resolved filter for one resource type and dialect."""
 
-    def __init__(self, resource_type: ResourceType, dialect: str) -> None:
+    def __init__(
+        self, resource_type: ResourceType, dialect: str, now: dt.datetime | None = None
+    ) -> None:
         self._ctes = 0
+        self.now = now  # effective state: past expiresAt an identity is not active
         self.resource_type = resource_type
         self.json = JsonSql(dialect)
         self.sqlite = dialect == "sqlite"
@@ -81,6 +85,9 @@ class FilterCompiler:
         side = self._side_table(node, resolved)
         if side is not None:
             return side
+        owned = self._owners(node, resolved)
+        if owned is not None:
+            return owned
         attribute = resolved.attribute
         keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
         doc = resources.c.doc
@@ -183,6 +190,11 @@ class FilterCompiler:
     ) -> sa.ColumnElement[bool] | None:
         name = resolved.attribute.name
         sub = resolved.sub.name if resolved.sub else None
+        if resolved.urn == GOVERNANCE and name == "expiresAt":
+            if isinstance(node, Present):
+                return resources.c.expires_at.is_not(None)
+            moment = parse_datetime(str(node.value))
+            return _bool(_ordered_op(node.op, resources.c.expires_at, moment))
         if resolved.urn is not None:
             return None
         if name == "id":
@@ -192,7 +204,16 @@ class FilterCompiler:
         if name == UNIQUE_NAME.get(self.resource_type.name) and sub is None:
             return self._column(node, resources.c.name_norm, case_exact=True, prefold=True)
         if name == "active" and isinstance(node, Compare) and resolved.attribute.type == "boolean":
-            return _bool(resources.c.active == sa.literal(bool(node.value)))
+            live = resources.c.active.is_(True)
+            if self.now is not None:
+                # An identity past expiresAt reads as inactive before any sweep runs.
+                unexpired = sa.or_(
+                    resources.c.expires_at.is_(None), resources.c.expires_at > self.now
+                )
+                live = sa.and_(live, unexpired)
+            if node.value:
+                return live
+            return sa.and_(resources.c.active.is_not(None), sa.not_(live))
         if name == "active" and isinstance(node, Present):
             return resources.c.active.is_not(None)
         if name == "meta":
@@ -230,6 +251,25 @@ class FilterCompiler:
         raise InvalidFilter(
             f"meta.{sub} cannot be filtered on" if sub else "compare a meta sub-attribute"
         )
+
+    def _owners(self, node: Compare | Present, resolved: Resolved) -> sa.ColumnElement[bool] | None:
+        """``owners`` and Governance ``sponsors`` live in nhi_owners (indexed by owner)."""
+        if resolved.urn is None and resolved.attribute.name == "owners":
+            relation = "owner"
+        elif resolved.urn == GOVERNANCE and resolved.attribute.name == "sponsors":
+            relation = "sponsor"
+        else:
+            return None
+        sub = resolved.sub.name if resolved.sub else "value"
+        columns = {"value": nhi_owners.c.owner_id, "type": nhi_owners.c.owner_type}
+        if sub not in columns:
+            raise InvalidFilter(f"{resolved.attribute.name} can be filtered by value or type only")
+        query = sa.select(sa.literal(1)).where(
+            nhi_owners.c.nhi_id == resources.c.id, nhi_owners.c.relation == relation
+        )
+        if isinstance(node, Compare):
+            query = query.where(self._column(node, columns[sub], case_exact=sub == "value"))
+        return sa.exists(query)
 
     def _is_side_table(self, resolved: Resolved) -> bool:
         return resolved.urn is None and (

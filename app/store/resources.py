@@ -169,6 +169,7 @@ class ResourceRepository:
         window: Window,
         members: bool = True,
         groups: bool = True,
+        now: dt.datetime | None = None,
     ) -> Found:
         """One page of a tenant's resources matching ``filter`` (RFC 7644 §3.4.2).
 
@@ -179,7 +180,7 @@ class ResourceRepository:
         dialect = self._c.dialect.name
         where = self._live(tenant_id, resource_type.name)
         if filter is not None:
-            where = sa.and_(where, FilterCompiler(resource_type, dialect).where(filter))
+            where = sa.and_(where, FilterCompiler(resource_type, dialect, now).where(filter))
 
         async def count() -> int:
             if filter is None:

@@ -11,7 +11,7 @@ from app.scim.filter import AttrPath, path_text
 from app.scim.resolve import resolve_attr
 from app.scim.schema import Attribute, ResourceType
 from app.store.jsonsql import JsonSql
-from app.store.promoted import UNIQUE_NAME
+from app.store.promoted import GOVERNANCE, UNIQUE_NAME
 from app.store.tables import resources
 
 
@@ -34,6 +34,8 @@ def sort_key(path: AttrPath, resource_type: ResourceType, dialect: str) -> Any:
         if sub is not None and sub.name in columns:
             return columns[sub.name]
         raise InvalidFilter(f"cannot sort by {path_text(path)}")
+    if resolved.urn == GOVERNANCE and attribute.name == "expiresAt":
+        return resources.c.expires_at
     keys = (resolved.urn, attribute.name) if resolved.urn else (attribute.name,)
     doc = resources.c.doc
     if attribute.multi_valued:

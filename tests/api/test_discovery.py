@@ -6,6 +6,9 @@ from tests.conftest import Harness, TenantAccess
 from tests.samples import ENTERPRISE, GROUP, LIST, USER, assert_error
 
 BASE = "http://testserver.local/scim/v2"
+AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
+SERVICE_ACCOUNT = "urn:tenure:params:scim:schemas:core:1.0:ServiceAccount"
+GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 
 
 def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None:
@@ -34,6 +37,8 @@ def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None
         "maxPageSize": harness.settings.max_results,
         "cursorTimeout": 86400,
     }
+    # The IETF SCIM agent drafts ask for this advertisement.
+    assert spc["agentExtension"] == {"supported": True, "agentsSupported": True}
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert spc["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
 
@@ -41,7 +46,7 @@ def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None
 def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
     listed = harness.client.get("/scim/v2/ResourceTypes", headers=tenant.headers()).json()
     assert listed["schemas"] == [LIST]
-    assert listed["totalResults"] == 2
+    assert listed["totalResults"] == 4
     by_name = {r["name"]: r for r in listed["Resources"]}
     assert by_name["User"]["endpoint"] == "/Users"
     assert by_name["User"]["schema"] == USER
@@ -56,7 +61,7 @@ def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
 def test_schemas_match_what_the_server_enforces(harness: Harness, tenant: TenantAccess) -> None:
     listed = harness.client.get("/scim/v2/Schemas", headers=tenant.headers()).json()
     ids = {s["id"] for s in listed["Resources"]}
-    assert ids == {USER, GROUP, ENTERPRISE}
+    assert ids == {USER, GROUP, ENTERPRISE, AGENT, SERVICE_ACCOUNT, GOVERNANCE}
     user_schema = harness.client.get(f"/scim/v2/Schemas/{USER}", headers=tenant.headers()).json()
     attributes = {a["name"]: a for a in user_schema["attributes"]}
     assert attributes["userName"]["required"] is True
