@@ -72,17 +72,31 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
-    """First start only: a demo tenant and one admin token, printed once."""
+    """First start only: a demo tenant filled with a realistic set, and one admin token."""
+    from app.main import build_services
+    from app.provisioning.demo import seed
 
     async def work(db: Database) -> int:
         created = await (await _ready_tenancy(db, settings)).ensure_demo()
         if created is None:
             return 0
         tenant, issued = created
+        clock = SystemClock()
+        services = build_services(settings, clock)
+        try:
+            actor = await services.tenancy.authenticate(issued.plaintext)
+            assert actor is not None
+            counts = await seed(services.provisioning, actor, clock.now())
+        finally:
+            await services.db.dispose()
         base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        filled = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
         _say(
             "",
-            f"Created tenant '{tenant.name}'.",
+            f"Created tenant '{tenant.name}' with {filled}:",
+            "  agents with a delegated child, service accounts, two expiring within",
+            "  ten days and one orphaned (its owner left). Try:",
+            f"    curl -H 'Authorization: Bearer <token>' '{base}/scim/v2/Agents'",
             f"  SCIM base URL: {base}/scim/v2",
             f"  Admin token (shown once; keep it): {issued.plaintext}",
             "  Issue more with: tenure token issue --tenant demo --role idp --name okta",

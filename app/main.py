@@ -29,8 +29,8 @@ from app.scim.schema import read_registry
 from app.store.uow import Database
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
-    clock = clock or SystemClock()
+def build_services(settings: Settings, clock: Clock) -> Services:
+    """Every part wired once: the app serves them, the CLI uses them too."""
     registry = read_registry(
         settings.schemas_path,
         overrides={
@@ -75,6 +75,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
         clock=clock,
     )
+    return services
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    services = build_services(settings, clock or SystemClock())
     app = Litestar(
         route_handlers=[
             DiscoveryController,
@@ -90,7 +95,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
-        on_shutdown=[db.dispose],
+        on_shutdown=[services.db.dispose],
         openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
     )
     app.state.services = services

@@ -535,7 +535,7 @@ async def explain(url: str, schema: str | None, key: bytes, seeded: Seeded) -> N
             captured.append((statement, parameters))
 
     sa.event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-    reader = Reader(db, registry, key)
+    reader = Reader(db, registry, key, SystemClock())
     mid_user = len(seeded.user_ids) // 2
     cases = [
         ("User", {"filter": f'userName eq "{seeded.user_names[mid_user]}"'}),
