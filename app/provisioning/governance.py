@@ -116,7 +116,17 @@ class Governance:
             )
 
     async def deleted(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> None:
-        """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
+        """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone.
+
+        Tearing down a parent tears down its subtree (Vault's token hierarchy),
+        children first, in the same transaction.
+        """
+        for child_id in await uow.resources.children(before.tenant_id, before.id):
+            child = await uow.resources.get(
+                before.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
+            )
+            if child is not None:
+                await self.deleted(uow, child, now)
         doc = nhi.on_change(before.doc, before.doc, active_named=False)
         doc.setdefault(nhi.GOVERNANCE, {})["lifecycleState"] = "deprovisioned"
         after = msgspec.structs.replace(

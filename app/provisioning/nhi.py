@@ -148,7 +148,14 @@ def on_change(
     """
     after = _copy(after)
     old = before.get(GOVERNANCE) or {}
-    governance = after.setdefault(GOVERNANCE, {})
+    if GOVERNANCE not in after:
+        # A client that knows nothing of governance (a plain IETF PUT) does not
+        # erase it: the extension it did not send is not asserted.
+        after[GOVERNANCE] = _copy(old)
+    governance = after[GOVERNANCE]
+    # An end date is never removed by leaving it out; a new one replaces it.
+    if "expiresAt" in old and "expiresAt" not in governance:
+        governance["expiresAt"] = old["expiresAt"]
     for name in SERVER_MANAGED:
         if name in old:
             governance[name] = old[name]

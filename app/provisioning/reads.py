@@ -32,7 +32,7 @@ def _loads(resource_type: ResourceType, projection: Projection) -> dict[str, boo
     """Load side tables only when the response will show them (``excludedAttributes=members``)."""
     return {
         "members": resource_type.name == "Group" and projection.wants("members"),
-        "groups": resource_type.name == "User" and projection.wants("groups"),
+        "groups": resource_type.name != "Group" and projection.wants("groups"),
     }
 
 

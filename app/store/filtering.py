@@ -13,6 +13,7 @@ evaluator (a property test holds the two together on both backends):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,6 +109,9 @@ class FilterCompiler:
         resolved = resolve_attr(node.path, self.resource_type)
         if self._is_side_table(resolved):
             return self._members_value_path(node, resolved)
+        owner_link = self._owner_link(resolved)
+        if owner_link is not None:
+            return self._rows_value_path(node.filter, owner_link, self._owner_column)
         keys = (
             (resolved.urn, resolved.attribute.name) if resolved.urn else (resolved.attribute.name,)
         )
@@ -252,7 +256,7 @@ class FilterCompiler:
             f"meta.{sub} cannot be filtered on" if sub else "compare a meta sub-attribute"
         )
 
-    def _owners(self, node: Compare | Present, resolved: Resolved) -> sa.ColumnElement[bool] | None:
+    def _owner_link(self, resolved: Resolved) -> sa.ColumnElement[bool] | None:
         """``owners`` and Governance ``sponsors`` live in nhi_owners (indexed by owner)."""
         if resolved.urn is None and resolved.attribute.name == "owners":
             relation = "owner"
@@ -260,21 +264,32 @@ class FilterCompiler:
             relation = "sponsor"
         else:
             return None
+        return sa.and_(nhi_owners.c.nhi_id == resources.c.id, nhi_owners.c.relation == relation)
+
+    def _owner_column(self, node: Compare | Present, sub: str) -> sa.ColumnElement[bool]:
+        # An owner's value is an id (caseExact); its type is "User" or "Group" in any case.
+        if sub == "value":
+            return self._column(node, nhi_owners.c.owner_id, case_exact=True)
+        if sub == "type":
+            return self._column(node, nhi_owners.c.owner_type, case_exact=False)
+        raise InvalidFilter("owners and sponsors can be filtered by value or type only")
+
+    def _owners(self, node: Compare | Present, resolved: Resolved) -> sa.ColumnElement[bool] | None:
+        link = self._owner_link(resolved)
+        if link is None:
+            return None
         sub = resolved.sub.name if resolved.sub else "value"
-        columns = {"value": nhi_owners.c.owner_id, "type": nhi_owners.c.owner_type}
-        if sub not in columns:
-            raise InvalidFilter(f"{resolved.attribute.name} can be filtered by value or type only")
-        query = sa.select(sa.literal(1)).where(
-            nhi_owners.c.nhi_id == resources.c.id, nhi_owners.c.relation == relation
-        )
+        query = sa.select(sa.literal(1)).where(link)
         if isinstance(node, Compare):
-            query = query.where(self._column(node, columns[sub], case_exact=sub == "value"))
+            query = query.where(self._owner_column(node, sub))
+        elif sub not in ("value", "type"):
+            raise InvalidFilter("owners and sponsors can be filtered by value or type only")
         return sa.exists(query)
 
     def _is_side_table(self, resolved: Resolved) -> bool:
         return resolved.urn is None and (
             (self.resource_type.name == "Group" and resolved.attribute.name == "members")
-            or (self.resource_type.name == "User" and resolved.attribute.name == "groups")
+            or (self.resource_type.name != "Group" and resolved.attribute.name == "groups")
         )
 
     def _side_table(
@@ -299,7 +314,9 @@ class FilterCompiler:
         # A member's value is an id (caseExact); its type is "User" or "Group" in any case.
         if sub == "value":
             return self._column(node, group_members.c.member_id, case_exact=True)
-        return self._column(node, group_members.c.member_type, case_exact=False)
+        if sub == "type":
+            return self._column(node, group_members.c.member_type, case_exact=False)
+        raise InvalidFilter("members[…] can test value and type only")
 
     def _next_cte(self) -> int:
         # CTEs are hoisted to the top of the statement: each needs its own name.
@@ -333,26 +350,37 @@ class FilterCompiler:
     def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
         if resolved.attribute.name == "groups":
             return self._groups_value_path(node.filter)
-        gm = group_members
+        link = group_members.c.group_id == resources.c.id
+        return self._rows_value_path(node.filter, link, self._member_column)
 
-        def where(inner: Filter) -> sa.ColumnElement[bool]:
-            if isinstance(inner, And):
-                return sa.and_(where(inner.left), where(inner.right))
-            if isinstance(inner, Or):
-                return sa.or_(where(inner.left), where(inner.right))
-            if isinstance(inner, Not):
-                return _not(where(inner.inner))
-            assert isinstance(inner, Compare | Present)
-            if inner.path.attr not in ("value", "type"):
-                raise InvalidFilter("members[…] can test value and type only")
-            if isinstance(inner, Compare) and inner.op == "ne":
-                return _not(where(Compare(path=inner.path, op="eq", value=inner.value)))
-            if isinstance(inner, Compare) and inner.value is None:  # eq null: never
+    def _rows_value_path(
+        self,
+        inner: Filter,
+        link: sa.ColumnElement[bool],
+        column: Callable[[Compare | Present, str], sa.ColumnElement[bool]],
+    ) -> sa.ColumnElement[bool]:
+        """``members[…]`` / ``owners[…]``: one side-table row satisfies the whole inner filter."""
+
+        def where(node: Filter) -> sa.ColumnElement[bool]:
+            if isinstance(node, And):
+                return sa.and_(where(node.left), where(node.right))
+            if isinstance(node, Or):
+                return sa.or_(where(node.left), where(node.right))
+            if isinstance(node, Not):
+                return _not(where(node.inner))
+            assert isinstance(node, Compare | Present)
+            if isinstance(node, Compare) and node.op == "ne":
+                return _not(where(Compare(path=node.path, op="eq", value=node.value)))
+            if isinstance(node, Compare) and node.value is None:  # eq null: never
                 return sa.false()
-            return self._member_column(inner, inner.path.attr)
+            if isinstance(node, Present):
+                # A row's value and type are never empty: building the test only
+                # checks that the sub-attribute is one the table has.
+                column(Compare(path=node.path, op="eq", value=""), node.path.attr)
+                return sa.true()
+            return column(node, node.path.attr)
 
-        link = gm.c.group_id == resources.c.id
-        return sa.exists(sa.select(sa.literal(1)).where(link, where(node.filter)))
+        return sa.exists(sa.select(sa.literal(1)).where(link, where(inner)))
 
     def _groups_value_path(self, inner: Filter) -> sa.ColumnElement[bool]:
         """``groups[value eq "a" or value eq "b"]``: only what one value can mean at once."""

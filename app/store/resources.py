@@ -86,8 +86,8 @@ def _promoted(resource: Resource) -> dict[str, Any]:
     active = doc.get("active")
     governance = doc.get(GOVERNANCE) if isinstance(doc.get(GOVERNANCE), dict) else {}
     state = governance.get("lifecycleState")
-    if state is not None and resource.resource_type != "User":
-        active = state == "active"  # an NHI's active is its state's (app.domain.lifecycle)
+    if state is not None:
+        active = state == "active"  # a governed identity's active is its state's
     expires = governance.get("expiresAt")
     parent = doc.get("parent")
     return {

@@ -50,7 +50,10 @@ def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
     by_name = {r["name"]: r for r in listed["Resources"]}
     assert by_name["User"]["endpoint"] == "/Users"
     assert by_name["User"]["schema"] == USER
-    assert by_name["User"]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    assert by_name["User"]["schemaExtensions"] == [
+        {"schema": ENTERPRISE, "required": False},
+        {"schema": GOVERNANCE, "required": False},  # a User with a kind is governed
+    ]
     assert by_name["Group"]["schema"] == GROUP
     assert by_name["User"]["meta"]["location"] == f"{BASE}/ResourceTypes/User"
     one = harness.client.get("/scim/v2/ResourceTypes/Group", headers=tenant.headers()).json()
@@ -101,3 +104,18 @@ def test_public_url_setting_drives_locations(settings, clock) -> None:  # type: 
         tenant = harness.tenant()
         spc = client.get("/scim/v2/ServiceProviderConfig", headers=tenant.headers()).json()
         assert spc["meta"]["location"] == "https://tenure.example.com/scim/v2/ServiceProviderConfig"
+
+
+def test_every_served_schema_is_an_rfc7643_schema_resource(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    from scim2_models import ResourceType, Schema
+
+    schemas = harness.client.get("/scim/v2/Schemas", headers=tenant.headers()).json()["Resources"]
+    assert {s["id"] for s in schemas} >= {AGENT, SERVICE_ACCOUNT, GOVERNANCE}
+    for document in schemas:
+        parsed = Schema.model_validate(document)
+        assert parsed.id == document["id"]
+    types = harness.client.get("/scim/v2/ResourceTypes", headers=tenant.headers()).json()
+    for document in types["Resources"]:
+        assert ResourceType.model_validate(document).endpoint == document["endpoint"]

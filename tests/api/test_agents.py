@@ -1,0 +1,1342 @@
+"""Agents and ServiceAccounts over HTTP (DESIGN.md "Identity model"), on SQLite and PostgreSQL.
+
+Governed non-human identities: defaults from the registering platform token,
+owners and sponsors that must be Users or Groups of the tenant, delegation
+that never outlives or out-scopes its parent, immutable governance facts,
+lifecycle driven by ``active``, effective state past ``expiresAt`` without a
+sweep, and soft delete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from tests.conftest import Harness, TenantAccess, create
+from tests.samples import LIST, USER, assert_error, group, user
+
+BASE = "http://testserver.local/scim/v2"
+AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
+SERVICE_ACCOUNT = "urn:tenure:params:scim:schemas:core:1.0:ServiceAccount"
+GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+# The harness clock (tests/conftest.py ``clock``) starts here.
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+Headers = dict[str, str]
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A dateTime as the server writes it (UTC, milliseconds, Z)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def days(n: float, start: dt.datetime = NOW) -> str:
+    return stamp(start + dt.timedelta(days=n))
+
+
+def agent(name: str = "deploy-bot", **extra: Any) -> dict[str, Any]:
+    return {"schemas": [AGENT], "name": name, **extra}
+
+
+def service_account(name: str = "billing-sync", **extra: Any) -> dict[str, Any]:
+    return {"schemas": [SERVICE_ACCOUNT], "name": name, **extra}
+
+
+def governed(body: dict[str, Any], **governance: Any) -> dict[str, Any]:
+    """``body`` with the Governance extension carrying ``governance``."""
+    return {**body, "schemas": [*body["schemas"], GOV], GOV: governance}
+
+
+def platform_token(
+    harness: Harness,
+    tenant: TenantAccess,
+    *,
+    owner: str | None = None,
+    purpose: str | None = None,
+    name: str = "ci pipeline",
+) -> tuple[Headers, str]:
+    """A platform token issued by the tenant's admin, with an accountable owner and purpose."""
+    request: dict[str, Any] = {"name": name, "roles": "platform"}
+    if owner is not None:
+        request["owner"] = owner
+    if purpose is not None:
+        request["purpose"] = purpose
+    response = harness.client.post("/admin/tokens", json=request, headers=tenant.headers("admin"))
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    assert issued["owner"] == owner
+    return {"Authorization": f"Bearer {issued['token']}"}, issued["id"]
+
+
+def register(
+    harness: Harness,
+    tenant: TenantAccess,
+    body: dict[str, Any],
+    endpoint: str = "Agents",
+    headers: Headers | None = None,
+) -> dict[str, Any]:
+    """POST a non-human identity that must be created (platform role by default)."""
+    response = harness.client.post(
+        f"/scim/v2/{endpoint}", json=body, headers=headers or tenant.headers("platform")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def fetch(
+    harness: Harness, tenant: TenantAccess, endpoint: str, resource_id: str
+) -> dict[str, Any]:
+    response = harness.client.get(
+        f"/scim/v2/{endpoint}/{resource_id}", headers=tenant.headers("platform")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def patch(
+    harness: Harness,
+    tenant: TenantAccess,
+    resource_id: str,
+    *operations: dict[str, Any],
+    endpoint: str = "Agents",
+) -> Any:
+    return harness.client.patch(
+        f"/scim/v2/{endpoint}/{resource_id}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": list(operations),
+        },
+        headers=tenant.headers("platform"),
+    )
+
+
+def put(
+    harness: Harness,
+    tenant: TenantAccess,
+    resource_id: str,
+    body: dict[str, Any],
+    endpoint: str = "Agents",
+) -> Any:
+    return harness.client.put(
+        f"/scim/v2/{endpoint}/{resource_id}", json=body, headers=tenant.headers("platform")
+    )
+
+
+def listing(
+    harness: Harness, tenant: TenantAccess, endpoint: str = "Agents", **params: str
+) -> dict[str, Any]:
+    response = harness.client.get(
+        f"/scim/v2/{endpoint}", params=params, headers=tenant.headers("platform")
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["schemas"] == [LIST]
+    return body  # type: ignore[no-any-return]
+
+
+def found_ids(
+    harness: Harness, tenant: TenantAccess, endpoint: str = "Agents", **params: str
+) -> set[str]:
+    """The ids a filtered listing returns; its totalResults must agree."""
+    body = listing(harness, tenant, endpoint, **params)
+    ids = {r["id"] for r in body.get("Resources", [])}
+    assert body["totalResults"] == len(ids), body
+    return ids
+
+
+def governance(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get(GOV, {})  # type: ignore[no-any-return]
+
+
+def owner_ref(
+    created: dict[str, Any], display: str, *, kind: str = "User", status: str = "active"
+) -> dict[str, Any]:
+    """An entry of ``owners`` or Governance ``sponsors`` as the server shows it."""
+    return {
+        "value": created["id"],
+        "$ref": f"{BASE}/{kind}s/{created['id']}",
+        "type": kind,
+        "display": display,
+        "status": status,
+    }
+
+
+def by_value(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(refs, key=lambda r: r["value"])
+
+
+# --- discovery ---------------------------------------------------------------
+
+
+def test_discovery_advertises_agents_service_accounts_and_governance(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    headers = tenant.headers("platform")
+    listed = harness.client.get("/scim/v2/ResourceTypes", headers=headers)
+    assert listed.status_code == 200, listed.text
+    by_name = {r["name"]: r for r in listed.json()["Resources"]}
+    assert by_name["Agent"]["endpoint"] == "/Agents"
+    assert by_name["Agent"]["schema"] == AGENT
+    assert by_name["Agent"]["schemaExtensions"] == [{"schema": GOV, "required": False}]
+    assert by_name["ServiceAccount"]["endpoint"] == "/ServiceAccounts"
+    assert by_name["ServiceAccount"]["schema"] == SERVICE_ACCOUNT
+    assert by_name["ServiceAccount"]["schemaExtensions"] == [{"schema": GOV, "required": False}]
+    one = harness.client.get("/scim/v2/ResourceTypes/Agent", headers=headers)
+    assert one.json() == by_name["Agent"]
+
+    for urn, name in ((AGENT, "Agent"), (SERVICE_ACCOUNT, "ServiceAccount"), (GOV, "Governance")):
+        response = harness.client.get(f"/scim/v2/Schemas/{urn}", headers=headers)
+        assert response.status_code == 200, response.text
+        schema = response.json()
+        assert schema["id"] == urn
+        assert schema["name"] == name
+        assert schema["meta"]["location"] == f"{BASE}/Schemas/{urn}"
+    agent_schema = harness.client.get(f"/scim/v2/Schemas/{AGENT}", headers=headers).json()
+    attributes = {a["name"]: a for a in agent_schema["attributes"]}
+    assert attributes["name"]["required"] is True
+    assert attributes["name"]["uniqueness"] == "server"
+    assert attributes["owners"]["mutability"] == "readWrite"
+    assert attributes["parent"]["mutability"] == "immutable"
+    gov_schema = harness.client.get(f"/scim/v2/Schemas/{GOV}", headers=headers).json()
+    gov_attributes = {a["name"]: a for a in gov_schema["attributes"]}
+    assert gov_attributes["lifecycleState"]["mutability"] == "readOnly"
+    assert gov_attributes["kind"]["mutability"] == "immutable"
+    assert gov_attributes["hardExpiresAt"]["mutability"] == "immutable"
+
+    spc = harness.client.get("/scim/v2/ServiceProviderConfig", headers=headers).json()
+    assert spc["agentExtension"] == {"supported": True, "agentsSupported": True}
+
+
+# --- defaults ----------------------------------------------------------------
+
+
+def test_agent_takes_its_defaults_from_the_registering_platform_token(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    owner = create(harness, tenant, "Users", user("olivia", displayName="Olivia Owner"))
+    headers, token_id = platform_token(
+        harness, tenant, owner=owner["id"], purpose="deploys the app"
+    )
+    # A token's owner must itself be a User or Group of the tenant.
+    unknown_owner = harness.client.post(
+        "/admin/tokens",
+        json={"name": "bad", "roles": "platform", "owner": "no-such-user"},
+        headers=tenant.headers("admin"),
+    )
+    assert unknown_owner.status_code == 400, unknown_owner.text
+    assert "no-such-user" in unknown_owner.json()["detail"]
+
+    response = harness.client.post("/scim/v2/Agents", json=agent("deploy-bot"), headers=headers)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["schemas"] == [AGENT, GOV]
+    assert created["name"] == "deploy-bot"
+    assert created["active"] is True
+    assert created[GOV] == {
+        "kind": "agent",
+        "purpose": "deploys the app",
+        "expiresAt": days(90),
+        "hardExpiresAt": days(730),
+        "lifecycleState": "active",
+        "registeredBy": token_id,
+    }
+    assert created["owners"] == [owner_ref(owner, "Olivia Owner")]
+    assert created["meta"]["resourceType"] == "Agent"
+    assert created["meta"]["location"] == f"{BASE}/Agents/{created['id']}"
+    assert response.headers["location"] == created["meta"]["location"]
+    assert fetch(harness, tenant, "Agents", created["id"]) == created
+
+
+def test_service_account_defaults_to_its_kind_and_a_year(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    owner = create(harness, tenant, "Users", user("sam", displayName="Sam"))
+    headers, token_id = platform_token(harness, tenant, owner=owner["id"], purpose="billing sync")
+
+    created = register(harness, tenant, service_account(), "ServiceAccounts", headers)
+    assert created["schemas"] == [SERVICE_ACCOUNT, GOV]
+    assert created[GOV] == {
+        "kind": "service_account",
+        "purpose": "billing sync",
+        "expiresAt": days(365),
+        "hardExpiresAt": days(730),
+        "lifecycleState": "active",
+        "registeredBy": token_id,
+    }
+    assert created["owners"] == [owner_ref(owner, "Sam")]
+    assert created["meta"]["location"] == f"{BASE}/ServiceAccounts/{created['id']}"
+    assert fetch(harness, tenant, "ServiceAccounts", created["id"]) == created
+
+
+def test_a_token_without_owner_or_purpose_leaves_them_unset(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    created = register(harness, tenant, agent())
+    assert "owners" not in created
+    assert "purpose" not in created[GOV]
+    # Still governed: it expires by default and is flagged as unowned.
+    assert created[GOV]["expiresAt"] == days(90)
+    assert created[GOV]["complianceIssues"] == ["no_active_owner"]
+
+
+def test_explicit_values_win_over_the_token_defaults(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    token_owner = create(harness, tenant, "Users", user("token-owner"))
+    named = create(harness, tenant, "Users", user("named", displayName="Named Owner"))
+    headers, _ = platform_token(harness, tenant, owner=token_owner["id"], purpose="default purpose")
+
+    body = governed(
+        agent("explicit", owners=[{"value": named["id"]}]),
+        kind="workload",
+        purpose="explicit purpose",
+        expiresAt=days(30),
+        hardExpiresAt=days(400),
+        environment="staging",
+    )
+    created = register(harness, tenant, body, headers=headers)
+    assert created["owners"] == [owner_ref(named, "Named Owner")]
+    assert created[GOV]["kind"] == "workload"
+    assert created[GOV]["purpose"] == "explicit purpose"
+    assert created[GOV]["expiresAt"] == days(30)
+    assert created[GOV]["hardExpiresAt"] == days(400)
+    assert created[GOV]["environment"] == "staging"
+    assert fetch(harness, tenant, "Agents", created["id"]) == created
+
+    # A hard cap earlier than the default lifetime bounds the default expiresAt.
+    capped = register(
+        harness, tenant, governed(agent("capped"), hardExpiresAt=days(30)), headers=headers
+    )
+    assert capped[GOV]["expiresAt"] == days(30)
+
+
+def test_agent_user_name_is_an_alias_of_name(harness: Harness, tenant: TenantAccess) -> None:
+    created = register(harness, tenant, {"schemas": [AGENT], "agentUserName": "alias-bot"})
+    assert created["name"] == "alias-bot"
+    assert "agentUserName" not in created
+    assert found_ids(harness, tenant, filter='name eq "alias-bot"') == {created["id"]}
+    # The alias counts for uniqueness like the name itself.
+    again = harness.client.post(
+        "/scim/v2/Agents",
+        json={"schemas": [AGENT], "agentUserName": "ALIAS-BOT"},
+        headers=tenant.headers("platform"),
+    )
+    assert_error(again, 409, "uniqueness")
+
+
+def test_name_is_unique_per_tenant_case_insensitively(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    first = register(harness, tenant, agent("Deploy-Bot"))
+    clash = harness.client.post(
+        "/scim/v2/Agents", json=agent("deploy-bot"), headers=tenant.headers("platform")
+    )
+    error = assert_error(clash, 409, "uniqueness")
+    assert "deploy-bot" in error["detail"].lower()
+    assert listing(harness, tenant)["totalResults"] == 1
+
+    other = register(harness, tenant, agent("other-bot"))
+    renamed = put(harness, tenant, other["id"], agent("DEPLOY-BOT"))
+    assert_error(renamed, 409, "uniqueness")
+    assert fetch(harness, tenant, "Agents", other["id"])["name"] == "other-bot"
+
+    elsewhere = harness.tenant()
+    theirs = register(harness, elsewhere, agent("deploy-bot"))
+    assert theirs["id"] != first["id"]
+    assert found_ids(harness, elsewhere, filter='name eq "deploy-bot"') == {theirs["id"]}
+    assert found_ids(harness, tenant, filter='name eq "deploy-bot"') == {first["id"]}
+
+
+# --- roles -------------------------------------------------------------------
+
+
+def test_roles_decide_who_writes_what(harness: Harness, tenant: TenantAccess) -> None:
+    alice = create(harness, tenant, "Users", user("alice"))
+    bot = register(harness, tenant, agent())
+
+    idp_agent = harness.client.post(
+        "/scim/v2/Agents", json=agent("by-idp"), headers=tenant.headers("idp")
+    )
+    assert_error(idp_agent, 403)
+    idp_account = harness.client.post(
+        "/scim/v2/ServiceAccounts", json=service_account(), headers=tenant.headers("idp")
+    )
+    assert_error(idp_account, 403)
+    idp_patch = harness.client.patch(
+        f"/scim/v2/Agents/{bot['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "description", "value": "x"}],
+        },
+        headers=tenant.headers("idp"),
+    )
+    assert_error(idp_patch, 403)
+    assert_error(
+        harness.client.delete(f"/scim/v2/Agents/{bot['id']}", headers=tenant.headers("idp")), 403
+    )
+
+    platform_user = harness.client.post(
+        "/scim/v2/Users", json=user("by-platform"), headers=tenant.headers("platform")
+    )
+    assert_error(platform_user, 403)
+    platform_group = harness.client.post(
+        "/scim/v2/Groups", json=group("By Platform"), headers=tenant.headers("platform")
+    )
+    assert_error(platform_group, 403)
+    platform_delete = harness.client.delete(
+        f"/scim/v2/Users/{alice['id']}", headers=tenant.headers("platform")
+    )
+    assert_error(platform_delete, 403)
+
+    for endpoint, body in (("Agents", agent("by-auditor")), ("Users", user("by-auditor"))):
+        response = harness.client.post(
+            f"/scim/v2/{endpoint}", json=body, headers=tenant.headers("auditor")
+        )
+        assert_error(response, 403)
+
+    # Nothing above was written.
+    assert {r["id"] for r in listing(harness, tenant)["Resources"]} == {bot["id"]}
+    assert listing(harness, tenant, "ServiceAccounts")["totalResults"] == 0
+    assert fetch(harness, tenant, "Agents", bot["id"]) == bot
+
+    # A platform reads the directory it assigns owners from.
+    users = harness.client.get("/scim/v2/Users", headers=tenant.headers("platform"))
+    assert users.status_code == 200, users.text
+    assert [r["id"] for r in users.json()["Resources"]] == [alice["id"]]
+    one = harness.client.get(f"/scim/v2/Users/{alice['id']}", headers=tenant.headers("platform"))
+    assert one.status_code == 200
+    assert one.json()["userName"] == "alice"
+
+
+# --- owners and sponsors -------------------------------------------------------
+
+
+def test_owners_and_sponsors_must_be_users_or_groups_of_the_tenant(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    mine = create(harness, tenant, "Users", user("mine"))
+    foreign = create(harness, harness.tenant(), "Users", user("foreign"))
+    other_agent = register(harness, tenant, agent("other-bot"))
+    unknown = str(uuid.uuid4())
+
+    cases = [
+        agent("doomed", owners=[{"value": mine["id"]}, {"value": unknown}]),
+        agent("doomed", owners=[{"value": foreign["id"]}]),
+        agent("doomed", owners=[{"value": other_agent["id"]}]),
+        governed(agent("doomed", owners=[{"value": mine["id"]}]), sponsors=[{"value": unknown}]),
+        governed(agent("doomed"), sponsors=[{"value": foreign["id"]}]),
+    ]
+    named = [unknown, foreign["id"], other_agent["id"], unknown, foreign["id"]]
+    for body, bad in zip(cases, named, strict=True):
+        response = harness.client.post(
+            "/scim/v2/Agents", json=body, headers=tenant.headers("platform")
+        )
+        error = assert_error(response, 400, "invalidValue")
+        assert bad in error["detail"], error
+    # Nothing was written: no resource, no owner row.
+    assert found_ids(harness, tenant) == {other_agent["id"]}
+    assert harness.sql("SELECT count(*) FROM resources WHERE name_norm = 'doomed'")[0][0] == 0
+    assert (
+        harness.sql("SELECT count(*) FROM nhi_owners WHERE owner_id = :id", id=mine["id"])[0][0]
+        == 0
+    )
+
+
+def test_owner_changes_with_unknown_refs_are_refused_and_change_nothing(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    mine = create(harness, tenant, "Users", user("mine", displayName="Mine"))
+    bot = register(harness, tenant, agent(owners=[{"value": mine["id"]}]))
+    unknown = str(uuid.uuid4())
+
+    added = patch(
+        harness, tenant, bot["id"], {"op": "add", "path": "owners", "value": [{"value": unknown}]}
+    )
+    assert unknown in assert_error(added, 400, "invalidValue")["detail"]
+    replaced = put(harness, tenant, bot["id"], agent(owners=[{"value": unknown}]))
+    assert unknown in assert_error(replaced, 400, "invalidValue")["detail"]
+    sponsored = patch(
+        harness,
+        tenant,
+        bot["id"],
+        {"op": "add", "path": f"{GOV}:sponsors", "value": [{"value": unknown}]},
+    )
+    assert unknown in assert_error(sponsored, 400, "invalidValue")["detail"]
+
+    after = fetch(harness, tenant, "Agents", bot["id"])
+    assert after["owners"] == [owner_ref(mine, "Mine")]
+    assert "sponsors" not in after[GOV]
+    assert after["meta"]["version"] == bot["meta"]["version"]
+
+
+def test_groups_can_own_and_sponsors_live_under_governance(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    alice = create(harness, tenant, "Users", user("alice", displayName="Alice"))
+    bob = create(harness, tenant, "Users", user("bob", displayName="Bob"))
+    team = create(harness, tenant, "Groups", group("Platform Team"))
+
+    created = register(
+        harness,
+        tenant,
+        governed(
+            agent(owners=[{"value": team["id"]}, {"value": alice["id"]}]),
+            sponsors=[{"value": bob["id"]}],
+        ),
+    )
+    expected_owners = by_value(
+        [owner_ref(team, "Platform Team", kind="Group"), owner_ref(alice, "Alice")]
+    )
+    assert by_value(created["owners"]) == expected_owners
+    assert created[GOV]["sponsors"] == [owner_ref(bob, "Bob")]
+    assert "sponsors" not in created  # not a core attribute
+    assert "complianceIssues" not in created[GOV]
+    fetched = fetch(harness, tenant, "Agents", created["id"])
+    assert by_value(fetched["owners"]) == expected_owners
+    assert fetched[GOV]["sponsors"] == [owner_ref(bob, "Bob")]
+
+    # PATCH by value filter removes one owner; replacing sponsors swaps them.
+    removed = patch(
+        harness,
+        tenant,
+        created["id"],
+        {"op": "remove", "path": f'owners[value eq "{alice["id"]}"]'},
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["owners"] == [owner_ref(team, "Platform Team", kind="Group")]
+    swapped = patch(
+        harness,
+        tenant,
+        created["id"],
+        {"op": "replace", "path": f"{GOV}:sponsors", "value": [{"value": alice["id"]}]},
+    )
+    assert swapped.status_code == 200, swapped.text
+    assert swapped.json()[GOV]["sponsors"] == [owner_ref(alice, "Alice")]
+    assert swapped.json()["owners"] == [owner_ref(team, "Platform Team", kind="Group")]
+
+    # A PUT that does not name owners or sponsors keeps them; "owners": [] clears them.
+    kept = put(harness, tenant, created["id"], agent(description="kept"))
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["owners"] == [owner_ref(team, "Platform Team", kind="Group")]
+    assert kept.json()[GOV]["sponsors"] == [owner_ref(alice, "Alice")]
+    cleared = put(harness, tenant, created["id"], agent(owners=[]))
+    assert cleared.status_code == 200, cleared.text
+    assert "owners" not in cleared.json()
+    assert cleared.json()[GOV]["complianceIssues"] == ["no_active_owner"]
+
+
+def test_owner_status_follows_the_owner_user(harness: Harness, tenant: TenantAccess) -> None:
+    olivia = create(harness, tenant, "Users", user("olivia", displayName="Olivia"))
+    backup = create(harness, tenant, "Users", user("backup", displayName="Backup"))
+    bot = register(harness, tenant, agent("solo", owners=[{"value": olivia["id"]}]))
+    shared = register(
+        harness, tenant, agent("shared", owners=[{"value": olivia["id"]}, {"value": backup["id"]}])
+    )
+    user_path = f"/scim/v2/Users/{olivia['id']}"
+    off = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+    on = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": True}],
+    }
+
+    # Deactivated by PATCH: inactive, and the agent has no active owner left.
+    assert harness.client.patch(user_path, json=off, headers=tenant.headers()).status_code == 200
+    solo = fetch(harness, tenant, "Agents", bot["id"])
+    assert solo["owners"] == [owner_ref(olivia, "Olivia", status="inactive")]
+    assert solo[GOV]["complianceIssues"] == ["no_active_owner"]
+    # An agent with another active owner is fine.
+    both = fetch(harness, tenant, "Agents", shared["id"])
+    assert {o["value"]: o["status"] for o in both["owners"]} == {
+        olivia["id"]: "inactive",
+        backup["id"]: "active",
+    }
+    assert "complianceIssues" not in both[GOV]
+
+    # Reactivated: the issue clears.
+    assert harness.client.patch(user_path, json=on, headers=tenant.headers()).status_code == 200
+    solo = fetch(harness, tenant, "Agents", bot["id"])
+    assert solo["owners"] == [owner_ref(olivia, "Olivia")]
+    assert "complianceIssues" not in solo[GOV]
+
+    # The same through PUT.
+    replaced = harness.client.put(
+        user_path, json=user("olivia", displayName="Olivia", active=False), headers=tenant.headers()
+    )
+    assert replaced.status_code == 200, replaced.text
+    solo = fetch(harness, tenant, "Agents", bot["id"])
+    assert solo["owners"][0]["status"] == "inactive"
+    assert solo[GOV]["complianceIssues"] == ["no_active_owner"]
+    replaced = harness.client.put(
+        user_path, json=user("olivia", displayName="Olivia", active=True), headers=tenant.headers()
+    )
+    assert replaced.status_code == 200, replaced.text
+    solo = fetch(harness, tenant, "Agents", bot["id"])
+    assert solo["owners"][0]["status"] == "active"
+    assert "complianceIssues" not in solo[GOV]
+
+    # Deleted: the reference stays, marked removed.
+    assert harness.client.delete(user_path, headers=tenant.headers()).status_code == 204
+    solo = fetch(harness, tenant, "Agents", bot["id"])
+    assert [(o["value"], o["status"]) for o in solo["owners"]] == [(olivia["id"], "removed")]
+    assert solo[GOV]["complianceIssues"] == ["no_active_owner"]
+    both = fetch(harness, tenant, "Agents", shared["id"])
+    assert {o["value"]: o["status"] for o in both["owners"]} == {
+        olivia["id"]: "removed",
+        backup["id"]: "active",
+    }
+    assert "complianceIssues" not in both[GOV]
+    # The listing shows the same.
+    listed = {r["id"]: r for r in listing(harness, tenant)["Resources"]}
+    assert listed[bot["id"]][GOV]["complianceIssues"] == ["no_active_owner"]
+
+
+# --- delegation ----------------------------------------------------------------
+
+
+def test_parent_must_be_a_live_agent_of_the_tenant(harness: Harness, tenant: TenantAccess) -> None:
+    account = register(harness, tenant, service_account(), "ServiceAccounts")
+    foreign = register(harness, harness.tenant(), agent("foreign-root"))
+    gone = register(harness, tenant, agent("gone"))
+    assert (
+        harness.client.delete(
+            f"/scim/v2/Agents/{gone['id']}", headers=tenant.headers("platform")
+        ).status_code
+        == 204
+    )
+    unknown = str(uuid.uuid4())
+
+    for parent_id in (unknown, account["id"], foreign["id"], gone["id"]):
+        response = harness.client.post(
+            "/scim/v2/Agents",
+            json=agent("orphan", parent={"value": parent_id}),
+            headers=tenant.headers("platform"),
+        )
+        error = assert_error(response, 400, "invalidValue")
+        assert parent_id in error["detail"]
+    assert found_ids(harness, tenant) == set()
+
+    root = register(harness, tenant, agent("root"))
+    child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
+    assert child["parent"]["value"] == root["id"]
+    assert child["parent"]["$ref"] == f"{BASE}/Agents/{root['id']}"
+
+
+def test_a_child_never_outlives_its_parent(harness: Harness, tenant: TenantAccess) -> None:
+    root = register(harness, tenant, governed(agent("root"), expiresAt=days(10)))
+
+    too_long = harness.client.post(
+        "/scim/v2/Agents",
+        json=governed(agent("greedy", parent={"value": root["id"]}), expiresAt=days(20)),
+        headers=tenant.headers("platform"),
+    )
+    error = assert_error(too_long, 400, "invalidValue")
+    assert "outlive" in error["detail"]
+    assert days(10) in error["detail"]
+
+    # Without expiresAt the child's default (90 days) is capped at the parent's end.
+    child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
+    assert child[GOV]["expiresAt"] == days(10)
+    shorter = register(
+        harness, tenant, governed(agent("shorter", parent={"value": root["id"]}), expiresAt=days(5))
+    )
+    assert shorter[GOV]["expiresAt"] == days(5)
+
+    # Renewing the child beyond its parent is refused too.
+    renewed = patch(
+        harness,
+        tenant,
+        shorter["id"],
+        {"op": "replace", "path": f"{GOV}:expiresAt", "value": days(11)},
+    )
+    assert "outlive" in assert_error(renewed, 400, "invalidValue")["detail"]
+    assert fetch(harness, tenant, "Agents", shorter["id"])[GOV]["expiresAt"] == days(5)
+    assert found_ids(harness, tenant, filter='name eq "greedy"') == set()
+
+
+def test_a_childs_scopes_are_a_subset_of_its_parents(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    root = register(
+        harness, tenant, governed(agent("root"), scopes=["tickets:read", "tickets:write"])
+    )
+
+    wider = harness.client.post(
+        "/scim/v2/Agents",
+        json=governed(
+            agent("wider", parent={"value": root["id"]}), scopes=["tickets:read", "admin:all"]
+        ),
+        headers=tenant.headers("platform"),
+    )
+    error = assert_error(wider, 400, "invalidValue")
+    assert "admin:all" in error["detail"]
+    assert "tickets:read" not in error["detail"]
+
+    child = register(
+        harness,
+        tenant,
+        governed(agent("child", parent={"value": root["id"]}), scopes=["tickets:read"]),
+    )
+    assert child[GOV]["scopes"] == ["tickets:read"]
+
+    grown = patch(
+        harness,
+        tenant,
+        child["id"],
+        {"op": "add", "path": f"{GOV}:scopes", "value": ["deploy:prod"]},
+    )
+    assert "deploy:prod" in assert_error(grown, 400, "invalidValue")["detail"]
+    assert fetch(harness, tenant, "Agents", child["id"])[GOV]["scopes"] == ["tickets:read"]
+    within = patch(
+        harness,
+        tenant,
+        child["id"],
+        {"op": "add", "path": f"{GOV}:scopes", "value": ["tickets:write"]},
+    )
+    assert within.status_code == 200, within.text
+    assert sorted(within.json()[GOV]["scopes"]) == ["tickets:read", "tickets:write"]
+
+
+def test_delegation_depth_is_bounded(harness: Harness, tenant: TenantAccess) -> None:
+    level1 = register(harness, tenant, agent("level1"))
+    level2 = register(harness, tenant, agent("level2", parent={"value": level1["id"]}))
+    level3 = register(harness, tenant, agent("level3", parent={"value": level2["id"]}))
+    assert level3["parent"]["value"] == level2["id"]
+
+    level4 = harness.client.post(
+        "/scim/v2/Agents",
+        json=agent("level4", parent={"value": level3["id"]}),
+        headers=tenant.headers("platform"),
+    )
+    error = assert_error(level4, 400, "invalidValue")
+    assert "3" in error["detail"]
+    assert found_ids(harness, tenant, filter='name eq "level4"') == set()
+
+
+def test_parent_is_immutable(harness: Harness, tenant: TenantAccess) -> None:
+    root = register(harness, tenant, agent("root"))
+    other = register(harness, tenant, agent("other-root"))
+    child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
+
+    moved = put(harness, tenant, child["id"], agent("child", parent={"value": other["id"]}))
+    assert_error(moved, 400, "mutability")
+    for operation in (
+        {"op": "replace", "path": "parent", "value": {"value": other["id"]}},
+        {"op": "replace", "path": "parent.value", "value": other["id"]},
+        {"op": "remove", "path": "parent"},
+    ):
+        response = patch(harness, tenant, child["id"], operation)
+        assert_error(response, 400, "mutability")
+    assert fetch(harness, tenant, "Agents", child["id"])["parent"]["value"] == root["id"]
+
+    # Sending the same parent back (even with the server's $ref), or leaving it out, is fine.
+    expiry = {"expiresAt": child[GOV]["expiresAt"]}
+    same = put(
+        harness,
+        tenant,
+        child["id"],
+        governed(agent("child", description="same", parent=child["parent"]), **expiry),
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["parent"]["value"] == root["id"]
+    omitted = put(
+        harness, tenant, child["id"], governed(agent("child", description="omitted"), **expiry)
+    )
+    assert omitted.status_code == 200, omitted.text
+    assert omitted.json()["parent"]["value"] == root["id"]
+
+
+def test_a_put_without_governance_leaves_the_identity_expiring(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    """A plain IETF client's PUT (no Governance extension) must not make an identity immortal.
+
+    DESIGN.md: a client that speaks plain IETF still gets a governed identity,
+    and a missing expiresAt takes the default lifetime; it is not dropped.
+    """
+    root = register(harness, tenant, agent("root"))
+    replaced = put(harness, tenant, root["id"], agent("root", description="plain client"))
+    assert replaced.status_code == 200, replaced.text
+    expires = replaced.json()[GOV].get("expiresAt")
+    assert expires is not None, replaced.json()
+    assert expires <= replaced.json()[GOV]["hardExpiresAt"]
+
+    # A child is written back the same way, and stays within its parent's lifetime.
+    child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
+    again = put(harness, tenant, child["id"], agent("child", description="plain client"))
+    assert again.status_code == 200, again.text
+    child_expires = again.json()[GOV].get("expiresAt")
+    assert child_expires is not None
+    assert child_expires <= expires
+
+    harness.clock.advance(dt.timedelta(days=100))
+    assert fetch(harness, tenant, "Agents", root["id"])["active"] is False
+    assert found_ids(harness, tenant, filter="active eq true") == set()
+
+
+def test_deleting_a_parent_tears_down_its_subtree(harness: Harness, tenant: TenantAccess) -> None:
+    """DESIGN.md "Delegation": tearing down a parent tears down its subtree.
+
+    Whether the descendants then answer 404 or read as deprovisioned, none may
+    stay an active identity of a parent that is gone.
+    """
+    root = register(harness, tenant, agent("root"))
+    child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
+    grandchild = register(harness, tenant, agent("grandchild", parent={"value": child["id"]}))
+    bystander = register(harness, tenant, agent("bystander"))
+
+    deleted = harness.client.delete(
+        f"/scim/v2/Agents/{root['id']}", headers=tenant.headers("platform")
+    )
+    assert deleted.status_code == 204, deleted.text
+    for descendant in (child, grandchild):
+        response = harness.client.get(
+            f"/scim/v2/Agents/{descendant['id']}", headers=tenant.headers("platform")
+        )
+        if response.status_code == 404:
+            continue
+        assert response.status_code == 200, response.text
+        assert response.json()["active"] is False, response.json()
+        assert response.json()[GOV]["lifecycleState"] == "deprovisioned"
+    assert found_ids(harness, tenant, filter="active eq true") == {bystander["id"]}
+
+
+# --- immutable governance facts and expiry bounds ---------------------------------
+
+
+def test_kind_environment_and_hard_expiry_cannot_change(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    facts = {"kind": "workload", "environment": "production", "hardExpiresAt": days(500)}
+    bot = register(harness, tenant, governed(agent(), **facts))
+
+    for name, value in (("kind", "bot"), ("environment", "staging"), ("hardExpiresAt", days(600))):
+        replaced = put(harness, tenant, bot["id"], governed(agent(), **{**facts, name: value}))
+        assert name in assert_error(replaced, 400, "mutability")["detail"]
+        patched = patch(
+            harness, tenant, bot["id"], {"op": "replace", "path": f"{GOV}:{name}", "value": value}
+        )
+        assert_error(patched, 400, "mutability")
+    after = fetch(harness, tenant, "Agents", bot["id"])
+    assert {k: after[GOV][k] for k in facts} == facts
+    assert after["meta"]["version"] == bot["meta"]["version"]
+
+    # The same values again, or none at all, keep them.
+    same = put(harness, tenant, bot["id"], governed(agent(description="same"), **facts))
+    assert same.status_code == 200, same.text
+    omitted = put(harness, tenant, bot["id"], agent(description="omitted"))
+    assert omitted.status_code == 200, omitted.text
+    assert {k: omitted.json()[GOV][k] for k in facts} == facts
+
+
+def test_expires_at_is_bounded_by_now_and_the_hard_cap(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    for expires in (days(-1), days(0), days(731)):
+        response = harness.client.post(
+            "/scim/v2/Agents",
+            json=governed(agent("doomed"), expiresAt=expires),
+            headers=tenant.headers("platform"),
+        )
+        error = assert_error(response, 400, "invalidValue")
+        assert expires in error["detail"]
+    beyond_own_cap = harness.client.post(
+        "/scim/v2/Agents",
+        json=governed(agent("doomed"), expiresAt=days(50), hardExpiresAt=days(40)),
+        headers=tenant.headers("platform"),
+    )
+    assert "hardExpiresAt" in assert_error(beyond_own_cap, 400, "invalidValue")["detail"]
+    assert found_ids(harness, tenant) == set()
+
+    bot = register(harness, tenant, agent())
+    too_far = patch(
+        harness,
+        tenant,
+        bot["id"],
+        {"op": "replace", "path": f"{GOV}:expiresAt", "value": days(731)},
+    )
+    assert "hardExpiresAt" in assert_error(too_far, 400, "invalidValue")["detail"]
+    past = patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": f"{GOV}:expiresAt", "value": days(-1)}
+    )
+    assert_error(past, 400, "invalidValue")
+    assert fetch(harness, tenant, "Agents", bot["id"])[GOV]["expiresAt"] == days(90)
+
+    renewed = patch(
+        harness,
+        tenant,
+        bot["id"],
+        {"op": "replace", "path": f"{GOV}:expiresAt", "value": days(730)},
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()[GOV]["expiresAt"] == days(730)
+
+
+# --- lifecycle -----------------------------------------------------------------
+
+
+def test_active_drives_the_lifecycle(harness: Harness, tenant: TenantAccess) -> None:
+    bot = register(harness, tenant, agent())
+
+    suspended = patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": "active", "value": False}
+    )
+    assert suspended.status_code == 200, suspended.text
+    body = suspended.json()
+    assert body["active"] is False
+    assert body[GOV]["lifecycleState"] == "suspended"
+    assert body[GOV]["suspendedReason"] == "requested"
+    assert fetch(harness, tenant, "Agents", bot["id"]) == body
+    assert found_ids(harness, tenant, filter="active eq false") == {bot["id"]}
+
+    # A PUT that does not mention active leaves the state alone.
+    kept = put(harness, tenant, bot["id"], agent(description="still suspended"))
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["active"] is False
+    assert kept.json()[GOV]["lifecycleState"] == "suspended"
+
+    resumed = patch(harness, tenant, bot["id"], {"op": "replace", "path": "active", "value": True})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["active"] is True
+    assert resumed.json()[GOV]["lifecycleState"] == "active"
+    assert "suspendedReason" not in resumed.json()[GOV]
+    assert found_ids(harness, tenant, filter="active eq true") == {bot["id"]}
+
+    by_put = put(harness, tenant, bot["id"], agent(active=False))
+    assert by_put.status_code == 200, by_put.text
+    assert by_put.json()[GOV]["lifecycleState"] == "suspended"
+
+    # Registered suspended.
+    staged = register(harness, tenant, agent("parked", active=False))
+    assert staged["active"] is False
+    assert staged[GOV]["lifecycleState"] == "suspended"
+    assert staged[GOV]["suspendedReason"] == "requested"
+
+
+def test_read_only_governance_values_in_writes_are_ignored(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    headers, token_id = platform_token(harness, tenant, name="registrar")
+    forged = {
+        "lifecycleState": "deprovisioned",
+        "suspendedReason": "forged",
+        "registeredBy": "someone-else",
+        "complianceIssues": ["expired"],
+    }
+    owner = create(harness, tenant, "Users", user("owner"))
+    created = register(
+        harness, tenant, governed(agent(owners=[{"value": owner["id"]}]), **forged), headers=headers
+    )
+    assert created[GOV]["lifecycleState"] == "active"
+    assert created[GOV]["registeredBy"] == token_id
+    assert "suspendedReason" not in created[GOV]
+    assert "complianceIssues" not in created[GOV]
+
+    # PUT of the representation as read, with forged server values: the server keeps its own.
+    body = {k: v for k, v in created.items() if k not in ("id", "meta")}
+    body["description"] = "changed"
+    body[GOV] = {**created[GOV], **forged}
+    replaced = put(harness, tenant, created["id"], body)
+    assert replaced.status_code == 200, replaced.text
+    after = replaced.json()
+    assert after["description"] == "changed"
+    assert after["active"] is True
+    assert after[GOV]["lifecycleState"] == "active"
+    assert after[GOV]["registeredBy"] == token_id
+    assert "suspendedReason" not in after[GOV]
+    assert "complianceIssues" not in after[GOV]
+    assert after["owners"] == created["owners"]
+    assert fetch(harness, tenant, "Agents", created["id"]) == after
+
+
+def test_expiry_takes_effect_on_read_without_a_sweep(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    owner = create(harness, tenant, "Users", user("owner"))
+    short = register(
+        harness,
+        tenant,
+        governed(agent("short", owners=[{"value": owner["id"]}]), expiresAt=days(1)),
+    )
+    long = register(
+        harness,
+        tenant,
+        governed(agent("long", owners=[{"value": owner["id"]}]), expiresAt=days(30)),
+    )
+    assert found_ids(harness, tenant, filter="active eq true") == {short["id"], long["id"]}
+
+    harness.clock.advance(dt.timedelta(days=2))
+
+    expired = fetch(harness, tenant, "Agents", short["id"])
+    assert expired["active"] is False
+    assert expired[GOV]["lifecycleState"] == "suspended"
+    assert "expired" in expired[GOV]["complianceIssues"]
+    alive = fetch(harness, tenant, "Agents", long["id"])
+    assert alive["active"] is True
+    assert "complianceIssues" not in alive[GOV]
+    assert found_ids(harness, tenant, filter="active eq true") == {long["id"]}
+    assert found_ids(harness, tenant, filter="active eq false") == {short["id"]}
+    assert found_ids(harness, tenant, filter="not (active eq true)") == {short["id"]}
+    listed = {r["id"]: r for r in listing(harness, tenant)["Resources"]}
+    assert listed[short["id"]]["active"] is False
+    # No sweep ran: the stored state is unchanged.
+    stored = harness.sql("SELECT lifecycle_state FROM resources WHERE id = :id", id=short["id"])
+    assert stored[0][0] == "active"
+
+    # Renewal brings it back.
+    renewed = patch(
+        harness,
+        tenant,
+        short["id"],
+        {"op": "replace", "path": f"{GOV}:expiresAt", "value": days(40)},
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["active"] is True
+    assert "complianceIssues" not in renewed.json()[GOV]
+    assert found_ids(harness, tenant, filter="active eq true") == {short["id"], long["id"]}
+
+
+# --- soft delete -----------------------------------------------------------------
+
+
+def test_delete_is_soft_and_the_name_can_be_reused(harness: Harness, tenant: TenantAccess) -> None:
+    bot = register(harness, tenant, agent("retiring"))
+    keeper = register(harness, tenant, agent("keeper"))
+    team = create(harness, tenant, "Groups", group("Bots", [bot["id"], keeper["id"]]))
+    headers = tenant.headers("platform")
+    path = f"/scim/v2/Agents/{bot['id']}"
+
+    deleted = harness.client.delete(path, headers=headers)
+    assert deleted.status_code == 204, deleted.text
+
+    assert_error(harness.client.get(path, headers=headers), 404)
+    assert_error(put(harness, tenant, bot["id"], agent("retiring")), 404)
+    assert_error(
+        patch(harness, tenant, bot["id"], {"op": "replace", "path": "description", "value": "x"}),
+        404,
+    )
+    assert_error(harness.client.delete(path, headers=headers), 404)
+    assert found_ids(harness, tenant) == {keeper["id"]}
+    assert listing(harness, tenant, count="0")["totalResults"] == 1
+    assert found_ids(harness, tenant, filter='name eq "retiring"') == set()
+
+    # The tombstone stays in the database; its memberships do not.
+    row = harness.sql(
+        "SELECT deleted_at, lifecycle_state FROM resources WHERE id = :id", id=bot["id"]
+    )
+    assert len(row) == 1
+    assert row[0][0] is not None
+    assert row[0][1] == "deprovisioned"
+    assert (
+        harness.sql("SELECT count(*) FROM group_members WHERE member_id = :id", id=bot["id"])[0][0]
+        == 0
+    )
+    members = fetch(harness, tenant, "Groups", team["id"])["members"]
+    assert [m["value"] for m in members] == [keeper["id"]]
+
+    reborn = register(harness, tenant, agent("retiring"))
+    assert reborn["id"] != bot["id"]
+    assert found_ids(harness, tenant, filter='name eq "retiring"') == {reborn["id"]}
+    assert listing(harness, tenant, count="0")["totalResults"] == 2
+
+    # Service accounts are soft-deleted too.
+    account = register(harness, tenant, service_account(), "ServiceAccounts")
+    gone = harness.client.delete(f"/scim/v2/ServiceAccounts/{account['id']}", headers=headers)
+    assert gone.status_code == 204
+    assert_error(
+        harness.client.get(f"/scim/v2/ServiceAccounts/{account['id']}", headers=headers), 404
+    )
+    assert (
+        harness.sql(
+            "SELECT count(*) FROM resources WHERE id = :id AND deleted_at IS NOT NULL",
+            id=account["id"],
+        )[0][0]
+        == 1
+    )
+
+
+# --- filters and sorting -----------------------------------------------------------
+
+
+def test_filter_and_sort_on_governance_owners_and_sponsors(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    u1 = create(harness, tenant, "Users", user("u1"))
+    u2 = create(harness, tenant, "Users", user("u2"))
+    team = create(harness, tenant, "Groups", group("Team"))
+    # Created out of expiry order, so that sorting has something to do.
+    mid = register(
+        harness,
+        tenant,
+        governed(
+            agent("mid", owners=[{"value": u2["id"]}]),
+            expiresAt=days(30),
+            scopes=["tickets:write"],
+            sponsors=[{"value": team["id"]}],
+        ),
+    )
+    late = register(
+        harness,
+        tenant,
+        governed(
+            agent("late", owners=[{"value": u1["id"]}, {"value": team["id"]}]),
+            expiresAt=days(60),
+            scopes=["tickets:read", "deploy"],
+        ),
+    )
+    early = register(
+        harness,
+        tenant,
+        governed(
+            agent("early", owners=[{"value": u1["id"]}]),
+            expiresAt=days(10),
+            scopes=["tickets:read"],
+            sponsors=[{"value": u2["id"]}],
+        ),
+    )
+
+    def ids(text: str) -> set[str]:
+        return found_ids(harness, tenant, filter=text)
+
+    assert ids(f'{GOV}:expiresAt lt "{days(30)}"') == {early["id"]}
+    assert ids(f'{GOV}:expiresAt le "{days(30)}"') == {early["id"], mid["id"]}
+    assert ids(f'{GOV}:expiresAt gt "{days(30)}"') == {late["id"]}
+    assert ids(f"{GOV}:expiresAt pr") == {early["id"], mid["id"], late["id"]}
+    assert ids(f'owners.value eq "{u1["id"]}"') == {early["id"], late["id"]}
+    assert ids(f'owners.value eq "{u2["id"]}"') == {mid["id"]}
+    assert ids('owners.type eq "Group"') == {late["id"]}
+    assert ids(f'not (owners.value eq "{u1["id"]}")') == {mid["id"]}
+    assert ids(f'{GOV}:scopes eq "tickets:read"') == {early["id"], late["id"]}
+    assert ids(f'{GOV}:scopes eq "TICKETS:READ"') == set()  # scopes are caseExact
+    assert ids(f'{GOV}:sponsors.value eq "{u2["id"]}"') == {early["id"]}
+    assert ids(f'{GOV}:sponsors.value eq "{team["id"]}"') == {mid["id"]}
+    assert ids(f'owners.value eq "{u1["id"]}" and {GOV}:expiresAt gt "{days(20)}"') == {late["id"]}
+
+    ascending = listing(harness, tenant, sortBy=f"{GOV}:expiresAt")
+    assert [r["name"] for r in ascending["Resources"]] == ["early", "mid", "late"]
+    descending = listing(harness, tenant, sortBy=f"{GOV}:expiresAt", sortOrder="descending")
+    assert [r["name"] for r in descending["Resources"]] == ["late", "mid", "early"]
+    filtered = listing(
+        harness, tenant, filter=f'{GOV}:scopes eq "tickets:read"', sortBy=f"{GOV}:expiresAt"
+    )
+    assert [r["name"] for r in filtered["Resources"]] == ["early", "late"]
+
+
+def test_value_path_filters_on_owners_and_sponsors(harness: Harness, tenant: TenantAccess) -> None:
+    """``owners[value eq x]`` means what ``owners.value eq x`` means (RFC 7644 §3.4.2.2)."""
+    u1 = create(harness, tenant, "Users", user("u1"))
+    u2 = create(harness, tenant, "Users", user("u2"))
+    first = register(
+        harness,
+        tenant,
+        governed(agent("first", owners=[{"value": u1["id"]}]), sponsors=[{"value": u2["id"]}]),
+    )
+    register(harness, tenant, agent("second", owners=[{"value": u2["id"]}]))
+
+    assert found_ids(harness, tenant, filter=f'owners.value eq "{u1["id"]}"') == {first["id"]}
+    assert found_ids(harness, tenant, filter=f'owners[value eq "{u1["id"]}"]') == {first["id"]}
+    assert found_ids(harness, tenant, filter=f'{GOV}:sponsors[value eq "{u2["id"]}"]') == {
+        first["id"]
+    }
+
+
+# --- group membership ----------------------------------------------------------------
+
+
+def test_groups_hold_agents_and_service_accounts(harness: Harness, tenant: TenantAccess) -> None:
+    alice = create(harness, tenant, "Users", user("alice"))
+    bot = register(harness, tenant, agent("bot", displayName="The Bot"))
+    account = register(harness, tenant, service_account("sync"), "ServiceAccounts")
+
+    team = create(
+        harness, tenant, "Groups", group("Automation", [bot["id"], account["id"], alice["id"]])
+    )
+    assert by_value(team["members"]) == by_value(
+        [
+            {
+                "value": bot["id"],
+                "$ref": f"{BASE}/Agents/{bot['id']}",
+                "type": "Agent",
+                "display": "The Bot",
+            },
+            {
+                "value": account["id"],
+                "$ref": f"{BASE}/ServiceAccounts/{account['id']}",
+                "type": "ServiceAccount",
+                "display": "sync",
+            },
+            {
+                "value": alice["id"],
+                "$ref": f"{BASE}/Users/{alice['id']}",
+                "type": "User",
+                "display": "alice",
+            },
+        ]
+    )
+    fetched = harness.client.get(f"/scim/v2/Groups/{team['id']}", headers=tenant.headers()).json()
+    assert by_value(fetched["members"]) == by_value(team["members"])
+    agents_in_groups = harness.client.get(
+        "/scim/v2/Groups", params={"filter": 'members.type eq "Agent"'}, headers=tenant.headers()
+    )
+    assert {r["id"] for r in agents_in_groups.json()["Resources"]} == {team["id"]}
+
+    # Added by PATCH as well, and removed by value filter.
+    other = create(harness, tenant, "Groups", group("Other"))
+    added = harness.client.patch(
+        f"/scim/v2/Groups/{other['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": bot["id"]}]}],
+        },
+        headers=tenant.headers(),
+    )
+    assert added.status_code == 200, added.text
+    assert [(m["value"], m["type"]) for m in added.json()["members"]] == [(bot["id"], "Agent")]
+    removed = harness.client.patch(
+        f"/scim/v2/Groups/{team['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": f'members[value eq "{bot["id"]}"]'}],
+        },
+        headers=tenant.headers(),
+    )
+    assert removed.status_code == 200, removed.text
+    assert {m["value"] for m in removed.json()["members"]} == {account["id"], alice["id"]}
+
+
+def test_an_agent_shows_its_groups(harness: Harness, tenant: TenantAccess) -> None:
+    bot = register(harness, tenant, agent("bot"))
+    account = register(harness, tenant, service_account("sync"), "ServiceAccounts")
+    team = create(harness, tenant, "Groups", group("Automation", [bot["id"], account["id"]]))
+    outer = create(harness, tenant, "Groups", group("Everyone", [team["id"]]))
+    expected = by_value(
+        [
+            {
+                "value": team["id"],
+                "$ref": f"{BASE}/Groups/{team['id']}",
+                "type": "direct",
+                "display": "Automation",
+            },
+            {
+                "value": outer["id"],
+                "$ref": f"{BASE}/Groups/{outer['id']}",
+                "type": "indirect",
+                "display": "Everyone",
+            },
+        ]
+    )
+
+    # A write's response shows them ...
+    written = patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": "description", "value": "x"}
+    )
+    assert written.status_code == 200, written.text
+    assert by_value(written.json().get("groups", [])) == expected
+    # ... and so must a read, of one and of a list.
+    assert by_value(fetch(harness, tenant, "Agents", bot["id"]).get("groups", [])) == expected
+    assert (
+        by_value(fetch(harness, tenant, "ServiceAccounts", account["id"]).get("groups", []))
+        == expected
+    )
+    listed = {r["id"]: r for r in listing(harness, tenant)["Resources"]}
+    assert by_value(listed[bot["id"]].get("groups", [])) == expected
+
+
+def test_agents_can_be_filtered_by_group(harness: Harness, tenant: TenantAccess) -> None:
+    bot = register(harness, tenant, agent("bot"))
+    register(harness, tenant, agent("loner"))
+    team = create(harness, tenant, "Groups", group("Automation", [bot["id"]]))
+    assert found_ids(harness, tenant, filter=f'groups.value eq "{team["id"]}"') == {bot["id"]}
+
+
+# --- governed Users ---------------------------------------------------------------------
+
+
+def _user_patch(
+    harness: Harness, tenant: TenantAccess, user_id: str, operation: dict[str, Any]
+) -> Any:
+    return harness.client.patch(
+        f"/scim/v2/Users/{user_id}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [operation],
+        },
+        headers=tenant.headers(),
+    )
+
+
+def test_a_user_with_governance_gets_governed_defaults_and_rules(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    plain = create(harness, tenant, "Users", user("human"))
+    assert GOV not in plain
+    assert plain["schemas"] == [USER]
+
+    bot = create(
+        harness, tenant, "Users", governed(user("ticket-bot"), kind="bot", purpose="triage")
+    )
+    assert governance(bot).get("kind") == "bot", bot
+    assert bot["schemas"] == [USER, GOV]
+    assert bot["active"] is True
+    assert bot[GOV]["purpose"] == "triage"
+    assert bot[GOV]["expiresAt"] == days(90)
+    assert bot[GOV]["hardExpiresAt"] == days(730)
+    assert bot[GOV]["lifecycleState"] == "active"
+    assert bot[GOV]["registeredBy"]
+
+    # The rules apply: kind is immutable, expiry must be in the future.
+    kind = _user_patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": f"{GOV}:kind", "value": "agent"}
+    )
+    assert_error(kind, 400, "mutability")
+    past = harness.client.post(
+        "/scim/v2/Users",
+        json=governed(user("late-bot"), kind="bot", expiresAt=days(-1)),
+        headers=tenant.headers(),
+    )
+    assert_error(past, 400, "invalidValue")
+
+    suspended = _user_patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": "active", "value": False}
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["active"] is False
+    assert suspended.json()[GOV]["lifecycleState"] == "suspended"
+    assert suspended.json()[GOV]["suspendedReason"] == "requested"
+    resumed = _user_patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": "active", "value": True}
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()[GOV]["lifecycleState"] == "active"
+
+    harness.clock.advance(dt.timedelta(days=91))
+    expired = harness.client.get(f"/scim/v2/Users/{bot['id']}", headers=tenant.headers()).json()
+    assert expired["active"] is False
+    assert expired[GOV]["lifecycleState"] == "suspended"
+    assert "expired" in expired[GOV]["complianceIssues"]
+    human = harness.client.get(f"/scim/v2/Users/{plain['id']}", headers=tenant.headers()).json()
+    assert human["active"] is True
+
+
+def test_a_governed_users_active_filter_follows_its_state(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    plain = create(harness, tenant, "Users", user("human"))
+    bot = create(harness, tenant, "Users", governed(user("ticket-bot"), kind="bot"))
+    assert governance(bot).get("lifecycleState") == "active", bot
+    assert found_ids(harness, tenant, "Users", filter="active eq true") == {plain["id"], bot["id"]}
+
+    suspended = _user_patch(
+        harness, tenant, bot["id"], {"op": "replace", "path": "active", "value": False}
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert found_ids(harness, tenant, "Users", filter="active eq false") == {bot["id"]}
+    assert found_ids(harness, tenant, "Users", filter="active eq true") == {plain["id"]}
