@@ -194,6 +194,8 @@ class FilterCompiler:
     ) -> sa.ColumnElement[bool] | None:
         name = resolved.attribute.name
         sub = resolved.sub.name if resolved.sub else None
+        if resolved.urn == GOVERNANCE and name in ("lifecycleState", "complianceIssues"):
+            return self._effective(node, name)
         if resolved.urn == GOVERNANCE and name == "expiresAt":
             if isinstance(node, Present):
                 return resources.c.expires_at.is_not(None)
@@ -255,6 +257,52 @@ class FilterCompiler:
         raise InvalidFilter(
             f"meta.{sub} cannot be filtered on" if sub else "compare a meta sub-attribute"
         )
+
+    def _effective(self, node: Compare | Present, name: str) -> sa.ColumnElement[bool]:
+        """lifecycleState and complianceIssues as read, not as stored (DESIGN.md).
+
+        An identity past expiresAt is suspended and ``expired`` before any sweep;
+        ``no_active_owner`` means no owner row points at a live, active User or Group.
+        """
+        state = resources.c.lifecycle_state
+        expired = sa.and_(
+            resources.c.expires_at.is_not(None), resources.c.expires_at <= self._now()
+        )
+        if isinstance(node, Present):
+            if name == "lifecycleState":
+                return state.is_not(None)
+            return sa.and_(state.is_not(None), sa.or_(expired, self._orphaned()))
+        if node.op != "eq" or not isinstance(node.value, str):
+            raise InvalidFilter(f"{name} supports eq, ne and pr")
+        value = fold(node.value)
+        if name == "complianceIssues":
+            if value == "expired":
+                return sa.and_(state.is_not(None), expired)
+            if value == "no_active_owner":
+                return sa.and_(state.is_not(None), self._orphaned())
+            return sa.false()
+        if value == "suspended":
+            return sa.or_(state == "suspended", sa.and_(state == "active", expired))
+        if value == "active":
+            return sa.and_(state == "active", sa.not_(expired))
+        return state == value
+
+    def _now(self) -> Any:
+        return self.now if self.now is not None else sa.func.current_timestamp()
+
+    def _orphaned(self) -> sa.ColumnElement[bool]:
+        owner = resources.alias("live_owner")
+        active_owner = (
+            sa.select(sa.literal(1))
+            .select_from(nhi_owners.join(owner, owner.c.id == nhi_owners.c.owner_id))
+            .where(
+                nhi_owners.c.nhi_id == resources.c.id,
+                nhi_owners.c.relation == "owner",
+                owner.c.deleted_at.is_(None),
+                sa.or_(owner.c.active.is_(None), owner.c.active.is_(True)),
+            )
+        )
+        return sa.not_(sa.exists(active_owner))
 
     def _owner_link(self, resolved: Resolved) -> sa.ColumnElement[bool] | None:
         """``owners`` and Governance ``sponsors`` live in nhi_owners (indexed by owner)."""

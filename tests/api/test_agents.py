@@ -1340,3 +1340,56 @@ def test_a_governed_users_active_filter_follows_its_state(
     assert suspended.status_code == 200, suspended.text
     assert found_ids(harness, tenant, "Users", filter="active eq false") == {bot["id"]}
     assert found_ids(harness, tenant, "Users", filter="active eq true") == {plain["id"]}
+
+
+def test_effective_state_and_compliance_issues_are_filterable(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    # An auditor asks "which identities have no active owner / are expired" without a sweep.
+    leaver = create(harness, tenant, "Users", user("leaver@example.com"))
+    keeper = create(harness, tenant, "Users", user("keeper@example.com"))
+    orphan = register(
+        harness,
+        tenant,
+        governed(agent("orphan-bot", owners=[{"value": leaver["id"]}]), expiresAt=days(30)),
+    )
+    soon = register(
+        harness,
+        tenant,
+        governed(agent("soon-bot", owners=[{"value": keeper["id"]}]), expiresAt=days(2)),
+    )
+    later = register(
+        harness,
+        tenant,
+        governed(agent("later-bot", owners=[{"value": keeper["id"]}]), expiresAt=days(60)),
+    )
+    issues, state = f"{GOV}:complianceIssues", f"{GOV}:lifecycleState"
+    assert found_ids(harness, tenant, filter=f'{issues} eq "no_active_owner"') == set()
+    assert (
+        harness.client.delete(
+            f"/scim/v2/Users/{leaver['id']}", headers=tenant.headers()
+        ).status_code
+        == 204
+    )
+    assert found_ids(harness, tenant, filter=f'{issues} eq "no_active_owner"') == {orphan["id"]}
+    assert found_ids(harness, tenant, filter=f'{state} eq "active"') == {
+        orphan["id"],
+        soon["id"],
+        later["id"],
+    }
+
+    harness.clock.advance(dt.timedelta(days=3))
+    assert found_ids(harness, tenant, filter=f'{issues} eq "expired"') == {soon["id"]}
+    assert found_ids(harness, tenant, filter=f'{state} eq "suspended"') == {soon["id"]}
+    assert found_ids(harness, tenant, filter=f'{state} eq "active"') == {orphan["id"], later["id"]}
+    assert found_ids(harness, tenant, filter=f"{issues} pr") == {orphan["id"], soon["id"]}
+    assert found_ids(harness, tenant, filter=f"not ({issues} pr)") == {later["id"]}
+    # What the listing says agrees with what each resource says.
+    for resource in listing(harness, tenant)["Resources"]:
+        shown = set(governance(resource).get("complianceIssues", []))
+        assert ("expired" in shown) == (resource["id"] == soon["id"])
+        assert ("no_active_owner" in shown) == (resource["id"] == orphan["id"])
+    response = harness.client.get(
+        "/scim/v2/Agents", params={"filter": f'{issues} co "owner"'}, headers=tenant.headers()
+    )
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
