@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from app.api.admin import TenantAdminController, TokenAdminController
+from app.api.admin import SettingsAdminController, TenantAdminController, TokenAdminController
 from app.api.auth import provide_actor
 from app.api.bulk import BulkController
 from app.api.discovery import DiscoveryController
@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             BulkController,
             ResourceController,
             TokenAdminController,
+            SettingsAdminController,
             TenantAdminController,
             healthz,
             readyz,

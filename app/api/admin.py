@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -17,7 +17,7 @@ from app.api.media import read_json
 from app.api.services import services
 from app.domain.actor import Actor, Permission, Role, parse_roles
 from app.domain.durations import parse_duration
-from app.domain.tenancy import Tenant, Token
+from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.provisioning.tenancy import Issued
 from app.scim.codec import format_datetime
 from app.scim.errors import Forbidden, InvalidValue
@@ -90,6 +90,51 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
         tenant_id, roles, wanted.name, expires_in, owner_id=wanted.owner, purpose=wanted.purpose
     )
     return _json(issued_view(issued), 201)
+
+
+class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    agentLifetimeDays: int | None = None
+    serviceAccountLifetimeDays: int | None = None
+    hardCapDays: int | None = None
+    delegationMaxDepth: int | None = None
+
+
+def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
+    """The tenant's settings, each with the value in force (its own, else the server's)."""
+    return {
+        "agentLifetimeDays": settings.agent_lifetime_days or defaults.nhi_lifetime_days_agent,
+        "serviceAccountLifetimeDays": settings.service_account_lifetime_days
+        or defaults.nhi_lifetime_days_service_account,
+        "hardCapDays": settings.hard_cap_days or defaults.nhi_hard_cap_days,
+        "delegationMaxDepth": settings.delegation_max_depth or defaults.delegation_max_depth,
+    }
+
+
+class SettingsAdminController(Controller):
+    """``/admin/settings``: a tenant admin's governance defaults (lifetimes, caps, depth)."""
+
+    path = "/admin/settings"
+
+    @get("/")
+    async def read(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        settings = await services(request).tenancy.settings(tenant_of(actor))
+        return _json(settings_view(settings, services(request).settings))
+
+    @put("/")
+    async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        wanted: SettingsRequest = await _decode(request, SettingsRequest)
+        settings = await services(request).tenancy.set_settings(
+            tenant_of(actor),
+            TenantSettings(
+                agent_lifetime_days=wanted.agentLifetimeDays,
+                service_account_lifetime_days=wanted.serviceAccountLifetimeDays,
+                hard_cap_days=wanted.hardCapDays,
+                delegation_max_depth=wanted.delegationMaxDepth,
+            ),
+        )
+        return _json(settings_view(settings, services(request).settings))
 
 
 class TokenAdminController(Controller):

@@ -9,10 +9,20 @@ import msgspec
 from app.domain.actor import Role
 
 
+class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A tenant's own governance defaults; unset values fall back to the server's."""
+
+    agent_lifetime_days: int | None = None  # default expiresAt of agents, workloads, bots
+    service_account_lifetime_days: int | None = None
+    hard_cap_days: int | None = None  # default hardExpiresAt
+    delegation_max_depth: int | None = None
+
+
 class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     created: dt.datetime
+    settings: TenantSettings = TenantSettings()
 
 
 class Token(msgspec.Struct, frozen=True, kw_only=True):

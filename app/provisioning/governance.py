@@ -52,19 +52,25 @@ def with_aliases(body: dict[str, Any]) -> dict[str, Any]:
 
 class Governance:
     def __init__(self, lifetimes: nhi.Lifetimes) -> None:
-        self.lifetimes = lifetimes
+        self.defaults = lifetimes
+
+    async def _lifetimes(self, uow: UnitOfWork, tenant_id: str) -> nhi.Lifetimes:
+        """The server's defaults with the tenant's settings laid over them."""
+        tenant = await uow.tenants.get(tenant_id)
+        return self.defaults.for_tenant(tenant.settings) if tenant else self.defaults
 
     async def created(
         self, uow: UnitOfWork, draft: Resource, refs: nhi.Refs, actor: Actor, now: dt.datetime
     ) -> tuple[Resource, nhi.Refs]:
-        parent, depth = await self._parent(uow, draft.tenant_id, draft.doc)
+        lifetimes = await self._lifetimes(uow, draft.tenant_id)
+        parent, depth = await self._parent(uow, draft.tenant_id, draft.doc, lifetimes)
         doc, refs = nhi.on_create(
             draft.doc,
             refs,
             draft.resource_type,
             actor=actor,
             now=now,
-            lifetimes=self.lifetimes,
+            lifetimes=lifetimes,
             parent=parent,
         )
         nhi.check(
@@ -73,7 +79,7 @@ class Governance:
             created=now,
             parent=parent,
             depth=depth,
-            lifetimes=self.lifetimes,
+            lifetimes=lifetimes,
             expires_changed=True,
         )
         return msgspec.structs.replace(draft, doc=doc), refs
@@ -147,19 +153,20 @@ class Governance:
         created: dt.datetime,
         expires_changed: bool,
     ) -> None:
-        parent_doc, depth = await self._parent(uow, tenant_id, doc)
+        lifetimes = await self._lifetimes(uow, tenant_id)
+        parent_doc, depth = await self._parent(uow, tenant_id, doc, lifetimes)
         nhi.check(
             doc,
             now=now,
             created=created,
             parent=parent_doc,
             depth=depth,
-            lifetimes=self.lifetimes,
+            lifetimes=lifetimes,
             expires_changed=expires_changed,
         )
 
     async def _parent(
-        self, uow: UnitOfWork, tenant_id: str, doc: dict[str, Any]
+        self, uow: UnitOfWork, tenant_id: str, doc: dict[str, Any], lifetimes: nhi.Lifetimes
     ) -> tuple[dict[str, Any] | None, int]:
         """The parent Agent's document and this identity's depth (a root is 1)."""
         parent_ref = doc.get("parent")
@@ -172,7 +179,7 @@ class Governance:
         depth, current = 2, parent
         while (ancestor := (current.doc.get("parent") or {}).get("value")) is not None:
             depth += 1
-            if depth > self.lifetimes.max_depth + 1:
+            if depth > lifetimes.max_depth + 1:
                 break
             found = await uow.resources.get(
                 tenant_id, "Agent", ancestor, members=False, groups=False

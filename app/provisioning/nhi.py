@@ -16,6 +16,7 @@ import msgspec
 from app.domain.actor import Actor
 from app.domain.lifecycle import State, TransitionError, move
 from app.domain.resource import OwnerRef, Resource
+from app.domain.tenancy import TenantSettings
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidValue
 from app.scim.schema import GOVERNANCE_URN
@@ -36,6 +37,21 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
 
     def default_for(self, kind: str) -> dt.timedelta:
         return self.default.get(kind, self.default["agent"])
+
+    def for_tenant(self, settings: TenantSettings) -> Lifetimes:
+        """These defaults with a tenant's own settings laid over them."""
+        default = dict(self.default)
+        if settings.agent_lifetime_days:
+            default["agent"] = dt.timedelta(days=settings.agent_lifetime_days)
+        if settings.service_account_lifetime_days:
+            default["service_account"] = dt.timedelta(days=settings.service_account_lifetime_days)
+        return Lifetimes(
+            default=default,
+            hard_cap=dt.timedelta(days=settings.hard_cap_days)
+            if settings.hard_cap_days
+            else self.hard_cap,
+            max_depth=settings.delegation_max_depth or self.max_depth,
+        )
 
 
 class Refs(msgspec.Struct, frozen=True, kw_only=True):

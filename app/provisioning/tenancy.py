@@ -11,10 +11,12 @@ import re
 import time
 import uuid
 
+import msgspec
+
 from app.domain import secrets
 from app.domain.actor import TENANT_ROLES, Actor, Role
 from app.domain.clock import Clock
-from app.domain.tenancy import Tenant, Token
+from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
 
@@ -65,6 +67,22 @@ class Tenancy:
             await uow.tenants.add(tenant)
             await uow.commit()
         return tenant
+
+    async def settings(self, tenant_id: str) -> TenantSettings:
+        return (await self.tenant(tenant_id)).settings
+
+    async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
+        """Replace a tenant's governance defaults (unset values: the server's)."""
+        for name, value in msgspec.structs.asdict(settings).items():
+            limit = 10 if name == "delegation_max_depth" else 3660
+            if value is not None and not 1 <= value <= limit:
+                raise InvalidValue(f"{name} must be between 1 and {limit}")
+        async with self._db.uow(write=True) as uow:
+            if await uow.tenants.get(tenant_id) is None:
+                raise NotFound(f"no tenant {tenant_id!r}")
+            await uow.tenants.set_settings(tenant_id, settings)
+            await uow.commit()
+        return settings
 
     async def tenants(self) -> list[Tenant]:
         async with self._db.uow() as uow:

@@ -51,6 +51,7 @@ tenants = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("settings", Json),  # TenantSettings; NULL: the server's defaults
 )
 
 tokens = sa.Table(

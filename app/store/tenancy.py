@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.actor import parse_roles
-from app.domain.tenancy import Tenant, Token
+from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.scim.errors import Uniqueness
 from app.store.tables import tenants, tokens
 
@@ -30,15 +31,28 @@ class TenantRepository:
 
     async def get(self, tenant_id: str) -> Tenant | None:
         row = (await self._c.execute(tenants.select().where(tenants.c.id == tenant_id))).first()
-        return Tenant(**row._mapping) if row else None
+        return _tenant(row) if row else None
+
+    async def set_settings(self, tenant_id: str, settings: TenantSettings) -> None:
+        await self._c.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(settings=msgspec.to_builtins(settings) or None)
+        )
 
     async def by_name(self, name: str) -> Tenant | None:
         row = (await self._c.execute(tenants.select().where(tenants.c.name == name))).first()
-        return Tenant(**row._mapping) if row else None
+        return _tenant(row) if row else None
 
     async def all(self) -> list[Tenant]:
         rows = await self._c.execute(tenants.select().order_by(tenants.c.created, tenants.c.name))
-        return [Tenant(**row._mapping) for row in rows]
+        return [_tenant(row) for row in rows]
+
+
+def _tenant(row: Any) -> Tenant:
+    values = dict(row._mapping)
+    values["settings"] = msgspec.convert(values.get("settings") or {}, TenantSettings)
+    return Tenant(**values)
 
 
 def _token(row: Any) -> Token:

@@ -1393,3 +1393,63 @@ def test_effective_state_and_compliance_issues_are_filterable(
         "/scim/v2/Agents", params={"filter": f'{issues} co "owner"'}, headers=tenant.headers()
     )
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+
+
+def test_tenant_settings_set_the_defaults_of_what_is_registered(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    admin = tenant.headers("admin")
+    shown = harness.client.get("/admin/settings", headers=admin).json()
+    assert shown == {
+        "agentLifetimeDays": 90,
+        "serviceAccountLifetimeDays": 365,
+        "hardCapDays": 730,
+        "delegationMaxDepth": 3,
+    }
+    changed = harness.client.put(
+        "/admin/settings",
+        json={"agentLifetimeDays": 7, "hardCapDays": 30, "delegationMaxDepth": 2},
+        headers=admin,
+    )
+    assert changed.status_code == 200
+    assert changed.json() == {
+        "agentLifetimeDays": 7,
+        "serviceAccountLifetimeDays": 365,
+        "hardCapDays": 30,
+        "delegationMaxDepth": 2,
+    }
+    created = register(harness, tenant, agent("short-lived"))
+    assert governance(created)["expiresAt"] == days(7)
+    assert governance(created)["hardExpiresAt"] == days(30)
+    # The service account default (365 days) is capped by the tenant's hardExpiresAt.
+    account = register(harness, tenant, service_account("capped"), endpoint="ServiceAccounts")
+    assert governance(account)["expiresAt"] == days(30)
+    child = register(harness, tenant, {**agent("child"), "parent": {"value": created["id"]}})
+    grandchild = harness.client.post(
+        "/scim/v2/Agents",
+        json={**agent("grandchild"), "parent": {"value": child["id"]}},
+        headers=tenant.headers("platform"),
+    )
+    assert_error(grandchild, 400, "invalidValue")
+    # Another tenant keeps the server's defaults.
+    other = harness.tenant()
+    elsewhere = harness.client.post(
+        "/scim/v2/Agents", json=agent("default"), headers=other.headers("platform")
+    ).json()
+    assert governance(elsewhere)["expiresAt"] == days(90)
+
+
+def test_tenant_settings_are_validated_and_admin_only(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    for body in ({"agentLifetimeDays": 0}, {"delegationMaxDepth": 99}, {"nope": 1}):
+        response = harness.client.put("/admin/settings", json=body, headers=tenant.headers("admin"))
+        assert_error(response, 400, "invalidValue")
+    for roles in ("idp", "platform", "auditor"):
+        assert_error(harness.client.get("/admin/settings", headers=tenant.headers(roles)), 403)
+    assert (
+        harness.client.get("/admin/settings", headers=tenant.headers("admin")).json()[
+            "agentLifetimeDays"
+        ]
+        == 90
+    )

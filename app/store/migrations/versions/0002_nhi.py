@@ -7,6 +7,7 @@ Create Date: 2026-11-28
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0002"
 down_revision = "0001"
@@ -39,6 +40,10 @@ def upgrade() -> None:
         postgresql_where=sa.text("member_type = 'Group'"),
     )
     op.create_index("ix_resources_parent_id", "resources", ["tenant_id", "parent_id"])
+    with op.batch_alter_table("tenants") as batch:
+        batch.add_column(
+            sa.Column("settings", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"))
+        )
     with op.batch_alter_table("tokens") as batch:
         batch.add_column(sa.Column("owner_id", sa.String(36)))
         batch.add_column(sa.Column("purpose", sa.String(500)))
@@ -76,6 +81,8 @@ def downgrade() -> None:
     op.drop_index("ix_resources_live", "resources")
     op.create_index("ix_resources_listing", "resources", ["tenant_id", "resource_type", "seq"])
     op.drop_table("nhi_owners")
+    with op.batch_alter_table("tenants") as batch:
+        batch.drop_column("settings")
     with op.batch_alter_table("tokens") as batch:
         batch.drop_column("purpose")
         batch.drop_column("owner_id")
