@@ -33,16 +33,8 @@ def element_matches(node: Filter, element: dict[str, Any], parent: Attribute) ->
     valuePath; §3.5.2 PATCH paths): its attribute paths name sub-attributes
     of ``parent``.
     """
-    if isinstance(node, And):
-        return element_matches(node.left, element, parent) and element_matches(
-            node.right, element, parent
-        )
-    if isinstance(node, Or):
-        return element_matches(node.left, element, parent) or element_matches(
-            node.right, element, parent
-        )
-    if isinstance(node, Not):
-        return not element_matches(node.inner, element, parent)
+    if isinstance(node, And | Or | Not):
+        return _logic(node, lambda leaf: element_matches(leaf, element, parent))
     if isinstance(node, ValuePath):
         raise ValueError("value filters do not nest (RFC 7644 §3.4.2.2 valFilter)")
     name = node.path.attr
@@ -141,17 +133,18 @@ def resource_matches(node: Filter, document: dict[str, Any], resource_type: Reso
     return _matches(node, document, resource_type)
 
 
-def _matches(node: Filter, document: dict[str, Any], resource_type: ResourceType) -> bool:
-    if isinstance(node, And):
-        return _matches(node.left, document, resource_type) and _matches(
-            node.right, document, resource_type
-        )
-    if isinstance(node, Or):
-        return _matches(node.left, document, resource_type) or _matches(
-            node.right, document, resource_type
-        )
+def _logic(node: And | Or | Not, leaf: Callable[[Filter], bool]) -> bool:
+    """and / or / not over any leaf test (short-circuiting, as the SQL does not need to)."""
     if isinstance(node, Not):
-        return not _matches(node.inner, document, resource_type)
+        return not leaf(node.inner)
+    if isinstance(node, And):
+        return leaf(node.left) and leaf(node.right)
+    return leaf(node.left) or leaf(node.right)
+
+
+def _matches(node: Filter, document: dict[str, Any], resource_type: ResourceType) -> bool:
+    if isinstance(node, And | Or | Not):
+        return _logic(node, lambda inner: _matches(inner, document, resource_type))
     resolved = resolve_attr(node.path, resource_type)
     value = _lookup(document, resolved.urn, resolved.attribute.name)
     if isinstance(node, ValuePath):
