@@ -6,6 +6,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY schemas ./schemas
+COPY policies ./policies
 RUN python -m venv /opt/tenure \
  && /opt/tenure/bin/pip install --no-cache-dir --disable-pip-version-check .
 

@@ -45,9 +45,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
 
+    policies_dir: str = ""
+
     @property
     def schemas_path(self) -> Path:
         return Path(self.schemas_dir) if self.schemas_dir else data_dir("schemas")
+
+    @property
+    def policies_path(self) -> Path:
+        return Path(self.policies_dir) if self.policies_dir else data_dir("policies")
 
 
 class ConfigError(ValueError):
@@ -75,6 +81,7 @@ _STRINGS = {
     "TENURE_PUBLIC_URL": "public_url",
     "TENURE_LOG_LEVEL": "log_level",
     "TENURE_SCHEMAS_DIR": "schemas_dir",
+    "TENURE_POLICIES_DIR": "policies_dir",
 }
 DEFAULT_SECRET_FILE = ".tenure-secret"
 

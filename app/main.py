@@ -19,6 +19,7 @@ from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
+from app.policy.engine import PolicyEngine
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
 from app.provisioning.mutation import Provisioning
@@ -58,7 +59,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         hard_cap=dt.timedelta(days=settings.nhi_hard_cap_days),
         max_depth=settings.delegation_max_depth,
     )
-    provisioning = Provisioning(db, registry, clock, Governance(lifetimes))
+    policy = PolicyEngine.load(settings.policies_path)
+    provisioning = Provisioning(db, registry, clock, Governance(lifetimes), policy)
     services = Services(
         settings=settings,
         db=db,

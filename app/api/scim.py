@@ -17,7 +17,7 @@ from app.api.media import lower_query, read_json, scim_response
 from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.domain.resource import Resource
-from app.provisioning.mutation import Mutation, MutationKind, authorize
+from app.provisioning.mutation import Mutation, MutationKind
 from app.provisioning.reads import Listing
 from app.scim.errors import NotFound
 from app.scim.projection import Projection, project, read_projection
@@ -135,7 +135,8 @@ class ResourceController(Controller):
     @post("/{endpoint:str}")
     async def create(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        authorize(actor, resource_type.name)  # before reading a body it may not send
+        # Before reading a body the caller may not send at all.
+        services(request).provisioning.precheck(actor, MutationKind.CREATE, resource_type.name)
         body = await read_json(request)
         shown = _projection(request, resource_type)
         created = await services(request).provisioning.run(
@@ -187,7 +188,7 @@ class ResourceController(Controller):
         kind: MutationKind,
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        authorize(actor, resource_type.name)  # before reading a body it may not send
+        services(request).provisioning.precheck(actor, kind, resource_type.name)
         body = await read_json(request)
         shown = _projection(request, resource_type)
         changed = await services(request).provisioning.run(
@@ -210,7 +211,7 @@ class ResourceController(Controller):
         self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> None:
         resource_type = _resource_type(request, endpoint)
-        authorize(actor, resource_type.name)
+        services(request).provisioning.precheck(actor, MutationKind.DELETE, resource_type.name)
         await services(request).provisioning.run(
             Mutation(
                 kind=MutationKind.DELETE,

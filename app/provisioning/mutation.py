@@ -13,9 +13,11 @@ from typing import Any
 
 import msgspec
 
-from app.domain.actor import Actor, Permission
+from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.resource import Member, Resource
+from app.policy.engine import PolicyEngine
+from app.policy.entities import Subject
 from app.provisioning import members, nhi
 from app.provisioning.compute import Draft, check_if_match, draft_create, draft_replace
 from app.provisioning.governance import Governance, named_refs, with_aliases
@@ -48,33 +50,45 @@ class Mutation(msgspec.Struct, frozen=True, kw_only=True):
     with_groups: bool = True
 
 
-def write_permission(resource_type: str) -> Permission:
-    """Identity providers write the directory; platforms register non-human identities."""
-    return (
-        Permission.WRITE_IDENTITIES
-        if resource_type in nhi.NHI_TYPES
-        else Permission.WRITE_DIRECTORY
-    )
-
-
-def authorize(actor: Actor, resource_type: str) -> None:
-    """The role check every write passes, whatever its path (API, /Bulk, CLI)."""
-    permission = write_permission(resource_type)
-    if not actor.may(permission):
-        roles = ",".join(sorted(actor.roles))
-        raise Forbidden(f"a token with role(s) {roles} may not write {resource_type} resources")
+_ACTIONS = {"create": "create", "replace": "update", "patch": "update", "delete": "delete"}
 
 
 class Provisioning:
     """Runs Mutations against the store; the only writer of SCIM resources."""
 
     def __init__(
-        self, db: Database, registry: Registry, clock: Clock, governance: Governance
+        self,
+        db: Database,
+        registry: Registry,
+        clock: Clock,
+        governance: Governance,
+        policy: PolicyEngine,
     ) -> None:
         self._db = db
         self._registry = registry
         self._clock = clock
         self._governance = governance
+        self._policy = policy
+
+    def precheck(self, actor: Actor, kind: MutationKind, resource_type: str) -> None:
+        """Refuse early, before a request body is even read, what policy will refuse anyway.
+
+        The pipeline decides again on the identity as it would be after the change.
+        """
+        self._decide(actor, kind, resource_type, "(new)", actor.tenant_id or "")
+
+    def _decide(
+        self, actor: Actor, kind: MutationKind, resource_type: str, resource_id: str, tenant_id: str
+    ) -> None:
+        """Step 3 of every mutation (DESIGN.md): Cedar decides; anything but Allow is a 403."""
+        decision = self._policy.decide(
+            actor,
+            _ACTIONS[kind.value],
+            Subject(resource_type=resource_type, resource_id=resource_id, tenant_id=tenant_id),
+            self._clock.now(),
+        )
+        if not decision.allowed:
+            raise Forbidden(decision.explain())
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -82,7 +96,6 @@ class Provisioning:
         if tenant_id is None:
             raise Forbidden("this token belongs to no tenant")
         resource_type = self._registry.resource_type(mutation.resource_type)
-        authorize(mutation.actor, resource_type.name)
         async with self._db.uow(write=True) as uow:
             after = await self._apply(uow, mutation, tenant_id, resource_type)
             if after is not None:
@@ -107,6 +120,7 @@ class Provisioning:
                 after, refs = await self._governance.created(
                     uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
                 )
+            self._decide(mutation.actor, mutation.kind, after.resource_type, after.id, tenant_id)
             await uow.resources.add(after)
             if refs is not None:
                 await self._governance.write_refs(uow, after, refs)
@@ -123,6 +137,8 @@ class Provisioning:
         check_if_match(mutation.if_match, before)
 
         governed = nhi.governed(resource_type.name, before.doc)
+        if mutation.kind is MutationKind.DELETE:
+            self._decide(mutation.actor, mutation.kind, before.resource_type, before.id, tenant_id)
         if mutation.kind is MutationKind.DELETE and governed:
             await self._governance.deleted(uow, before, now)
             return None
@@ -146,11 +162,14 @@ class Provisioning:
                     active_named=asserts(body, resource_type, "active"),
                     now=now,
                 )
+            self._decide(mutation.actor, mutation.kind, after.resource_type, after.id, tenant_id)
             await uow.resources.replace(after, members_changed=draft.members is not None)
             if refs is not None:
                 await self._governance.write_refs(uow, after, refs)
             return after
 
+        # A PATCH's members change as the patch is applied: decide before any of it.
+        self._decide(mutation.actor, mutation.kind, before.resource_type, before.id, tenant_id)
         return await self._patch(uow, before, body, resource_type, now)
 
     async def _patch(

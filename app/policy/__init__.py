@@ -1,0 +1,1 @@
+"""Cedar only: load and validate policies/, build entities and context, decide."""
