@@ -157,6 +157,38 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def cmd_policy(settings: Settings, args: argparse.Namespace) -> int:
+    """``policy validate``: the set parses and validates; ``policy test FILE``: scenarios pass."""
+    from pathlib import Path
+
+    from app.policy import scenarios
+    from app.policy.engine import PolicyEngine, PolicyError
+
+    directory = Path(args.dir) if args.dir else settings.policies_path
+    try:
+        engine = PolicyEngine.load(directory)
+    except (PolicyError, OSError) as exc:
+        _say(f"invalid policy set in {directory}: {exc}")
+        return 2
+    if args.action == "validate":
+        _say(f"policy set in {directory} is valid")
+        return 0
+    try:
+        loaded = scenarios.read(Path(args.file).read_bytes())
+    except (ValueError, OSError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    outcomes = scenarios.run(engine, loaded, SystemClock().now())
+    for outcome in outcomes:
+        mark = "ok  " if outcome.passed else "FAIL"
+        print(
+            f"{mark} {outcome.scenario.name} — expected {outcome.scenario.expect}, {outcome.detail}"
+        )
+    failed = sum(not o.passed for o in outcomes)
+    print(f"{len(outcomes) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tenure", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -177,6 +209,18 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.set_defaults(run=cmd_tenant)
     tenant.add_parser("list").set_defaults(run=cmd_tenant)
+
+    policy = commands.add_parser("policy", help="validate policies, run scenarios").add_subparsers(
+        dest="action", required=True
+    )
+    for action in ("validate", "test"):
+        sub = policy.add_parser(action)
+        sub.add_argument(
+            "--dir", help="policy directory (default: TENURE_POLICIES_DIR or built in)"
+        )
+        if action == "test":
+            sub.add_argument("file", help="a JSON scenario file, e.g. policies/scenarios.json")
+        sub.set_defaults(run=cmd_policy)
 
     token = commands.add_parser(
         "token", help="issue, list and revoke bearer tokens"

@@ -110,3 +110,40 @@ def test_demo_prints_the_base_url_and_an_admin_token_once(capsys: Any, env: dict
             client.post("/scim/v2/Groups", json={"displayName": "g"}, headers=auth).status_code
             == 201
         )
+
+
+def test_the_shipped_policy_scenarios_pass(capsys: Any, env: dict[str, str]) -> None:
+    from app.config import data_dir
+
+    code, out, err = run(capsys, env, "policy", "validate")
+    assert code == 0 and "is valid" in err
+    code, out, _ = run(capsys, env, "policy", "test", str(data_dir("policies") / "scenarios.json"))
+    assert code == 0, out
+    assert out.strip().endswith(" passed, 0 failed")
+    assert out.count("ok ") >= 10
+
+
+def test_policy_commands_fail_loudly(capsys: Any, env: dict[str, str], tmp_path: Any) -> None:
+    from app.config import data_dir
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "tenure.cedarschema").write_text(
+        (data_dir("policies") / "tenure.cedarschema").read_text()
+    )
+    (bad / "x.cedar").write_text("permit (principal, action, resource) when { resource.nope };")
+    code, _, err = run(capsys, env, "policy", "validate", "--dir", str(bad))
+    assert code == 2 and "invalid policy set" in err
+
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(
+        '[{"name": "auditors write?", "principal": {"roles": ["auditor"]}, "action": "create",'
+        ' "resource": {"type": "User"}, "expect": "allow"}]'
+    )
+    code, out, _ = run(capsys, env, "policy", "test", str(wrong))
+    assert code == 1
+    assert "FAIL auditors write?" in out and out.strip().endswith("0 passed, 1 failed")
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text('[{"name": "x"}]')
+    code, _, err = run(capsys, env, "policy", "test", str(malformed))
+    assert code == 2 and "not a scenario file" in err
