@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
-from app.api.media import read_json
+from app.api.media import json_response, read_json
 from app.api.services import services
 from app.domain.actor import Actor, Permission, Role, parse_roles
 from app.domain.durations import parse_duration
@@ -35,12 +35,6 @@ class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class TenantRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
-
-
-def _json(content: Any, status: int = 200) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode(content), status_code=status, media_type="application/json"
-    )
 
 
 def _time(value: Any) -> str | None:
@@ -89,7 +83,7 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
     issued = await services(request).tenancy.issue_token(
         tenant_id, roles, wanted.name, expires_in, owner_id=wanted.owner, purpose=wanted.purpose
     )
-    return _json(issued_view(issued), 201)
+    return json_response(issued_view(issued), 201)
 
 
 class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -119,7 +113,7 @@ class SettingsAdminController(Controller):
     async def read(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
         settings = await services(request).tenancy.settings(tenant_of(actor))
-        return _json(settings_view(settings, services(request).settings))
+        return json_response(settings_view(settings, services(request).settings))
 
     @put("/")
     async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
@@ -134,7 +128,7 @@ class SettingsAdminController(Controller):
                 delegation_max_depth=wanted.delegationMaxDepth,
             ),
         )
-        return _json(settings_view(settings, services(request).settings))
+        return json_response(settings_view(settings, services(request).settings))
 
 
 class TokenAdminController(Controller):
@@ -153,7 +147,7 @@ class TokenAdminController(Controller):
     ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
         tokens = await services(request).tenancy.tokens(tenant_of(actor))
-        return _json({"items": [token_view(t) for t in tokens]})
+        return json_response({"items": [token_view(t) for t in tokens]})
 
     @delete("/{token_id:str}", status_code=204)
     async def revoke(
@@ -173,7 +167,7 @@ class TenantAdminController(Controller):
         require(actor, Permission.MANAGE_TENANTS)
         wanted: TenantRequest = await _decode(request, TenantRequest)
         tenant = await services(request).tenancy.create_tenant(wanted.name)
-        return _json(tenant_view(tenant), 201)
+        return json_response(tenant_view(tenant), 201)
 
     @get("/")
     async def list_tenants(
@@ -181,14 +175,14 @@ class TenantAdminController(Controller):
     ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         tenants = await services(request).tenancy.tenants()
-        return _json({"items": [tenant_view(t) for t in tenants]})
+        return json_response({"items": [tenant_view(t) for t in tenants]})
 
     @get("/{tenant:str}")
     async def read(
         self, request: AnyRequest, actor: NamedDependency[Actor], tenant: FromPath[str]
     ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
-        return _json(tenant_view(await services(request).tenancy.tenant(tenant)))
+        return json_response(tenant_view(await services(request).tenancy.tenant(tenant)))
 
     @post("/{tenant:str}/tokens")
     async def issue(
@@ -205,7 +199,7 @@ class TenantAdminController(Controller):
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)
         tokens = await services(request).tenancy.tokens(found.id)
-        return _json({"items": [token_view(t) for t in tokens]})
+        return json_response({"items": [token_view(t) for t in tokens]})
 
     @delete("/{tenant:str}/tokens/{token_id:str}", status_code=204)
     async def revoke(

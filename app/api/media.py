@@ -26,6 +26,13 @@ def scim_response(
     )
 
 
+def json_response(content: Any, status: int = 200) -> Response[bytes]:
+    """Plain JSON, for the endpoints that are not SCIM (admin, health)."""
+    return Response(
+        content=msgspec.json.encode(content), status_code=status, media_type="application/json"
+    )
+
+
 async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The request body as a JSON object; 415 for a declared non-JSON type, 400 if not JSON."""
     content_type = request.headers.get("content-type")

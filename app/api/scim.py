@@ -47,6 +47,7 @@ def _represent(
     request: AnyRequest,
     resource: Resource,
     resource_type: ResourceType,
+    shown: Projection,
     status: int = 200,
 ) -> Response[bytes]:
     document = render(
@@ -55,8 +56,7 @@ def _represent(
     headers = {"ETag": resource.etag}
     if status == 201:
         headers["Location"] = document["meta"]["location"]
-    shown = project(document, resource_type, _projection(request, resource_type))
-    return scim_response(shown, status, headers)
+    return scim_response(project(document, resource_type, shown), status, headers)
 
 
 def _list_query(
@@ -150,7 +150,7 @@ class ResourceController(Controller):
             )
         )
         assert created is not None
-        return _represent(request, created, resource_type, 201)
+        return _represent(request, created, resource_type, shown, 201)
 
     @get("/{endpoint:str}/{resource_id:str}")
     async def read(
@@ -158,13 +158,14 @@ class ResourceController(Controller):
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
         require(actor, Permission.READ_DIRECTORY)
+        shown = _projection(request, resource_type)
         resource = await services(request).reader.get(
-            tenant_of(actor), resource_type, resource_id, _projection(request, resource_type)
+            tenant_of(actor), resource_type, resource_id, shown
         )
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and resource.etag_in(if_none_match):
             return Response(content=b"", status_code=304, headers={"ETag": resource.etag})
-        return _represent(request, resource, resource_type)
+        return _represent(request, resource, resource_type, shown)
 
     @put("/{endpoint:str}/{resource_id:str}")
     async def replace(
@@ -204,7 +205,7 @@ class ResourceController(Controller):
             )
         )
         assert changed is not None
-        return _represent(request, changed, resource_type)
+        return _represent(request, changed, resource_type, shown)
 
     @delete("/{endpoint:str}/{resource_id:str}", status_code=204)
     async def remove(

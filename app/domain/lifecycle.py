@@ -43,7 +43,3 @@ def effective(state: State, expires_at: dt.datetime | None, now: dt.datetime) ->
     if state is State.ACTIVE and expires_at is not None and expires_at <= now:
         return State.SUSPENDED
     return state
-
-
-def is_active(state: State) -> bool:
-    return state is State.ACTIVE

@@ -98,7 +98,3 @@ class PayloadTooLarge(ScimError):
 
 class UnsupportedMediaType(ScimError):
     status = 415
-
-
-class Unimplemented(ScimError):  # RFC 7644 §3.12 "501 Not Implemented"
-    status = 501

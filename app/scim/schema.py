@@ -124,10 +124,6 @@ class ResourceType(msgspec.Struct, frozen=True, kw_only=True):
                 return extension
         return None
 
-    @property
-    def schema_ids(self) -> tuple[str, ...]:
-        return (self.schema.id, *(e.schema.id for e in self.extensions))
-
 
 class Registry(msgspec.Struct, frozen=True, kw_only=True):
     schemas: dict[str, Schema]  # keyed by lower-cased URN
