@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import ConfigError, Settings, from_env
-from app.domain.actor import Role, parse_roles
+from app.domain.actor import Restrictions, Role, parse_names, parse_roles
 from app.domain.clock import SystemClock
 from app.domain.durations import parse_duration
 from app.provisioning.tenancy import Tenancy
@@ -136,7 +136,17 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ScimError(str(exc)) from None
             issued = await tenancy.issue_token(
-                tenant_id, roles, args.name, expires_in, owner_id=args.owner, purpose=args.purpose
+                tenant_id,
+                roles,
+                args.name,
+                expires_in,
+                owner_id=args.owner,
+                purpose=args.purpose,
+                restrictions=Restrictions(
+                    kinds=parse_names(args.kinds),
+                    environments=parse_names(args.environments),
+                    agent_id=args.agent,
+                ),
             )
             _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")
             print(issued.plaintext)
@@ -178,7 +188,9 @@ def cmd_policy(settings: Settings, args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         _say(f"error: {exc}")
         return 2
-    outcomes = scenarios.run(engine, loaded, SystemClock().now())
+    from app.main import lifetimes_of
+
+    outcomes = scenarios.run(engine, loaded, SystemClock().now(), lifetimes_of(settings).limits_for)
     for outcome in outcomes:
         mark = "ok  " if outcome.passed else "FAIL"
         print(
@@ -242,6 +254,11 @@ def parser() -> argparse.ArgumentParser:
                 "--owner", help="User or Group id accountable for identities the token registers"
             )
             sub.add_argument("--purpose", help="default purpose of identities it registers")
+            sub.add_argument(
+                "--kinds", help="NHI kinds it may manage, e.g. agent,bot (default: any)"
+            )
+            sub.add_argument("--environments", help="environments it may manage (default: any)")
+            sub.add_argument("--agent", help="the Agent id this token is the credential of")
         if action == "revoke":
             sub.add_argument("token_id")
     return root

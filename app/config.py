@@ -41,6 +41,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nhi_lifetime_days_service_account: int = 365
     nhi_hard_cap_days: int = 730
     delegation_max_depth: int = 3
+    # How long an owner's attestation counts, how long an identity stays suspended
+    # before it may be torn down, and how long an orphan waits for a new owner.
+    nhi_attestation_days: int = 90
+    nhi_teardown_grace_hours: int = 168
+    nhi_orphan_grace_hours: int = 72
     token_touch_interval: int = 60  # seconds between last_used_at writes
     token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
@@ -71,6 +76,9 @@ _INTS = {
     "TENURE_NHI_LIFETIME_DAYS_SERVICE_ACCOUNT": "nhi_lifetime_days_service_account",
     "TENURE_NHI_HARD_CAP_DAYS": "nhi_hard_cap_days",
     "TENURE_DELEGATION_MAX_DEPTH": "delegation_max_depth",
+    "TENURE_NHI_ATTESTATION_DAYS": "nhi_attestation_days",
+    "TENURE_NHI_TEARDOWN_GRACE_HOURS": "nhi_teardown_grace_hours",
+    "TENURE_NHI_ORPHAN_GRACE_HOURS": "nhi_orphan_grace_hours",
     "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
     "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
+import signal
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -15,19 +19,39 @@ from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
 from app.api.logs import request_context
+from app.api.policies import PolicyAdminController
 from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
-from app.policy.engine import PolicyEngine
+from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
+from app.provisioning.judge import Judge
 from app.provisioning.mutation import Provisioning
 from app.provisioning.nhi import Lifetimes
+from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
 from app.scim.schema import read_registry
 from app.store.uow import Database
+
+log = logging.getLogger("tenure")
+
+
+def lifetimes_of(settings: Settings) -> Lifetimes:
+    """The server's governance defaults; tenants lay their own settings over them."""
+    return Lifetimes(
+        default={
+            "agent": dt.timedelta(days=settings.nhi_lifetime_days_agent),
+            "service_account": dt.timedelta(days=settings.nhi_lifetime_days_service_account),
+        },
+        hard_cap=dt.timedelta(days=settings.nhi_hard_cap_days),
+        max_depth=settings.delegation_max_depth,
+        attestation=dt.timedelta(days=settings.nhi_attestation_days),
+        teardown_grace=dt.timedelta(hours=settings.nhi_teardown_grace_hours),
+        orphan_grace=dt.timedelta(hours=settings.nhi_orphan_grace_hours),
+    )
 
 
 def build_services(settings: Settings, clock: Clock) -> Services:
@@ -51,16 +75,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
     )
-    lifetimes = Lifetimes(
-        default={
-            "agent": dt.timedelta(days=settings.nhi_lifetime_days_agent),
-            "service_account": dt.timedelta(days=settings.nhi_lifetime_days_service_account),
-        },
-        hard_cap=dt.timedelta(days=settings.nhi_hard_cap_days),
-        max_depth=settings.delegation_max_depth,
-    )
-    policy = PolicyEngine.load(settings.policies_path)
-    provisioning = Provisioning(db, registry, clock, Governance(lifetimes), policy)
+    lifetimes = lifetimes_of(settings)
+    governance = Governance(lifetimes)
+    judge = Judge(PolicyEngine.load(settings.policies_path), governance)
+    provisioning = Provisioning(db, registry, clock, governance, judge)
     services = Services(
         settings=settings,
         db=db,
@@ -75,9 +93,29 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         provisioning=provisioning,
         reader=Reader(db, registry, settings.secret_key, clock),
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
+        policies=TenantPolicies(db, judge.engine),
         clock=clock,
     )
     return services
+
+
+def _reload_on_sighup(engine: PolicyEngine) -> None:
+    """``kill -HUP``: re-read policies/ as POST /admin/policies/reload does."""
+
+    def reload() -> None:
+        try:
+            engine.reload()
+        except PolicyError as exc:
+            log.error("policies not reloaded, the previous set stays", extra={"error": str(exc)})
+
+    # Not in the main thread (an in-process test client) or no signals here: no SIGHUP.
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+
+def _ignore_sighup() -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
@@ -91,6 +129,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             TokenAdminController,
             SettingsAdminController,
             TenantAdminController,
+            PolicyAdminController,
             healthz,
             readyz,
         ],
@@ -98,7 +137,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
-        on_shutdown=[services.db.dispose],
+        on_startup=[lambda: _reload_on_sighup(services.policies.engine)],
+        on_shutdown=[_ignore_sighup, services.db.dispose],
         openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
     )
     app.state.services = services

@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from app.api.auth import require, tenant_of
 from app.api.media import json_response, read_json
 from app.api.services import services
-from app.domain.actor import Actor, Permission, Role, parse_roles
+from app.domain.actor import Actor, Permission, Restrictions, Role, parse_names, parse_roles
 from app.domain.durations import parse_duration
 from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.provisioning.tenancy import Issued
@@ -31,6 +31,9 @@ class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     expiresIn: str | None = None
     owner: str | None = None  # User or Group id accountable for what the token registers
     purpose: str | None = None
+    kinds: list[str] | str | None = None  # NHI kinds it may manage (default: any)
+    environments: list[str] | str | None = None  # environments it may manage (default: any)
+    agent: str | None = None  # the Agent this token is the credential of
 
 
 class TenantRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,6 +56,9 @@ def token_view(token: Token) -> dict[str, Any]:
         "lastUsedAt": _time(token.last_used_at),
         "owner": token.owner_id,
         "purpose": token.purpose,
+        "kinds": sorted(token.restrictions.kinds),
+        "environments": sorted(token.restrictions.environments),
+        "agent": token.restrictions.agent_id,
     }
 
 
@@ -81,7 +87,17 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
     if tenant_id is not None and Role.OPERATOR in roles:
         raise Forbidden("operator tokens are issued by operators only")
     issued = await services(request).tenancy.issue_token(
-        tenant_id, roles, wanted.name, expires_in, owner_id=wanted.owner, purpose=wanted.purpose
+        tenant_id,
+        roles,
+        wanted.name,
+        expires_in,
+        owner_id=wanted.owner,
+        purpose=wanted.purpose,
+        restrictions=Restrictions(
+            kinds=parse_names(wanted.kinds),
+            environments=parse_names(wanted.environments),
+            agent_id=wanted.agent,
+        ),
     )
     return json_response(issued_view(issued), 201)
 
@@ -91,6 +107,14 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     serviceAccountLifetimeDays: int | None = None
     hardCapDays: int | None = None
     delegationMaxDepth: int | None = None
+    attestationDays: int | None = None
+    teardownGraceHours: int | None = None
+    orphanGraceHours: int | None = None
+
+
+def _either(own: int | None, default: int) -> int:
+    """Grace periods may be 0, so only an unset value falls back to the server's."""
+    return own if own is not None else default
 
 
 def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
@@ -101,6 +125,11 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         or defaults.nhi_lifetime_days_service_account,
         "hardCapDays": settings.hard_cap_days or defaults.nhi_hard_cap_days,
         "delegationMaxDepth": settings.delegation_max_depth or defaults.delegation_max_depth,
+        "attestationDays": settings.attestation_days or defaults.nhi_attestation_days,
+        "teardownGraceHours": _either(
+            settings.teardown_grace_hours, defaults.nhi_teardown_grace_hours
+        ),
+        "orphanGraceHours": _either(settings.orphan_grace_hours, defaults.nhi_orphan_grace_hours),
     }
 
 
@@ -126,6 +155,9 @@ class SettingsAdminController(Controller):
                 service_account_lifetime_days=wanted.serviceAccountLifetimeDays,
                 hard_cap_days=wanted.hardCapDays,
                 delegation_max_depth=wanted.delegationMaxDepth,
+                attestation_days=wanted.attestationDays,
+                teardown_grace_hours=wanted.teardownGraceHours,
+                orphan_grace_hours=wanted.orphanGraceHours,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

@@ -135,8 +135,6 @@ class ResourceController(Controller):
     @post("/{endpoint:str}")
     async def create(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        # Before reading a body the caller may not send at all.
-        services(request).provisioning.precheck(actor, MutationKind.CREATE, resource_type.name)
         body = await read_json(request)
         shown = _projection(request, resource_type)
         created = await services(request).provisioning.run(
@@ -189,7 +187,6 @@ class ResourceController(Controller):
         kind: MutationKind,
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        services(request).provisioning.precheck(actor, kind, resource_type.name)
         body = await read_json(request)
         shown = _projection(request, resource_type)
         changed = await services(request).provisioning.run(
@@ -212,7 +209,6 @@ class ResourceController(Controller):
         self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> None:
         resource_type = _resource_type(request, endpoint)
-        services(request).provisioning.precheck(actor, MutationKind.DELETE, resource_type.name)
         await services(request).provisioning.run(
             Mutation(
                 kind=MutationKind.DELETE,

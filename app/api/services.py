@@ -11,6 +11,7 @@ from app.config import Settings
 from app.domain.clock import Clock
 from app.provisioning.bulk import Bulk
 from app.provisioning.mutation import Provisioning
+from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
 from app.scim.schema import Registry
@@ -26,6 +27,7 @@ class Services:
     provisioning: Provisioning
     reader: Reader
     bulk: Bulk
+    policies: TenantPolicies
     clock: Clock
 
 

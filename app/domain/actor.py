@@ -19,33 +19,51 @@ class Role(enum.StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     OPERATOR = "operator"
+    # The server's own lifecycle sweeper; never carried by an issued token.
+    SCHEDULER = "scheduler"
 
 
 TENANT_ROLES = frozenset({Role.IDP, Role.PLATFORM, Role.AUDITOR, Role.ADMIN})
 
 
 class Permission(enum.StrEnum):
+    """Reads and administration. Every write of an identity is Cedar's to decide
+    (``policies/roles.cedar``), so no write permission lives here."""
+
     READ_DIRECTORY = "read_directory"  # GET Users and Groups, discovery
-    WRITE_DIRECTORY = "write_directory"  # create, replace, delete Users and Groups
-    WRITE_IDENTITIES = "write_identities"  # register, change, retire Agents and ServiceAccounts
-    MANAGE_TOKENS = "manage_tokens"  # /admin/tokens of the own tenant
+    MANAGE_TOKENS = "manage_tokens"  # /admin/tokens and /admin/settings of the own tenant
+    MANAGE_POLICIES = "manage_policies"  # the own tenant's policies, dry runs
+    RELOAD_POLICIES = "reload_policies"  # re-read policies/ on this server
     MANAGE_TENANTS = "manage_tenants"  # /admin/tenants
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.IDP: frozenset({Permission.READ_DIRECTORY, Permission.WRITE_DIRECTORY}),
-    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY, Permission.WRITE_IDENTITIES}),
+    Role.IDP: frozenset({Permission.READ_DIRECTORY}),
+    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY}),
     Role.AUDITOR: frozenset({Permission.READ_DIRECTORY}),
     Role.ADMIN: frozenset(
         {
             Permission.READ_DIRECTORY,
-            Permission.WRITE_DIRECTORY,
-            Permission.WRITE_IDENTITIES,
             Permission.MANAGE_TOKENS,
+            Permission.MANAGE_POLICIES,
+            Permission.RELOAD_POLICIES,
         }
     ),
-    Role.OPERATOR: frozenset({Permission.MANAGE_TENANTS}),
+    Role.OPERATOR: frozenset({Permission.MANAGE_TENANTS, Permission.RELOAD_POLICIES}),
+    Role.SCHEDULER: frozenset({Permission.READ_DIRECTORY}),
 }
+
+
+class Restrictions(msgspec.Struct, frozen=True, kw_only=True):
+    """What a token may touch beyond its roles (policy ``tenure.platform.reach``).
+
+    Empty ``kinds``/``environments`` mean any. ``agent_id`` makes the token the
+    credential of that Agent (policy ``tenure.self.no_escalation``).
+    """
+
+    kinds: frozenset[str] = frozenset()
+    environments: frozenset[str] = frozenset()
+    agent_id: str | None = None
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +76,7 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     # A platform token's accountable owner and purpose: the defaults for what it registers.
     owner_id: str | None = None
     purpose: str | None = None
+    restrictions: Restrictions = Restrictions()
 
     def may(self, permission: Permission) -> bool:
         return any(permission in _GRANTS[role] for role in self.roles)
@@ -77,12 +96,23 @@ def parse_roles(text: str | list[str]) -> frozenset[Role]:
         if not name:
             continue
         try:
-            roles.add(Role(name))
+            role = Role(name)
         except ValueError:
-            allowed = ", ".join(r.value for r in Role)
-            raise ValueError(f"unknown role {item.strip()!r} (one of: {allowed})") from None
+            role = None
+        if role is None or role is Role.SCHEDULER:
+            allowed = ", ".join(r.value for r in Role if r is not Role.SCHEDULER)
+            raise ValueError(f"unknown role {item.strip()!r} (one of: {allowed})")
+        roles.add(role)
     if not roles:
         raise ValueError("at least one role is required")
     if Role.OPERATOR in roles and len(roles) > 1:
         raise ValueError("the operator role cannot be combined with tenant roles")
     return frozenset(roles)
+
+
+def parse_names(text: str | list[str] | None) -> frozenset[str]:
+    """``"agent,bot"`` or ``["agent", "bot"]`` → a set of trimmed names (kinds, environments)."""
+    if not text:
+        return frozenset()
+    chunks = [text] if isinstance(text, str) else text
+    return frozenset(p.strip() for chunk in chunks for p in chunk.split(",") if p.strip())

@@ -36,6 +36,8 @@ class OwnerRef(msgspec.Struct, frozen=True, kw_only=True):
     relation: str = "owner"  # "owner" | "sponsor"
     display: str | None = None
     status: str = "active"
+    # A User owner's RFC 7643 entitlements (values), which bound an NHI's scopes.
+    entitlements: tuple[str, ...] = ()
 
 
 class Resource(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ import datetime as dt
 
 import msgspec
 
-from app.domain.actor import Role
+from app.domain.actor import Restrictions, Role
 
 
 class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -16,6 +16,16 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     service_account_lifetime_days: int | None = None
     hard_cap_days: int | None = None  # default hardExpiresAt
     delegation_max_depth: int | None = None
+    attestation_days: int | None = None  # an owner's attestation counts this long
+    teardown_grace_hours: int | None = None  # suspended this long before a teardown
+    orphan_grace_hours: int | None = None  # ownerless this long before suspension
+
+
+class TenantPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """A Cedar policy a tenant admin added on top of the shipped defaults."""
+
+    id: str  # its @id annotation
+    text: str
 
 
 class Tenant(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +33,7 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     created: dt.datetime
     settings: TenantSettings = TenantSettings()
+    policies: tuple[TenantPolicy, ...] = ()
 
 
 class Token(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +50,7 @@ class Token(msgspec.Struct, frozen=True, kw_only=True):
     last_used_at: dt.datetime | None = None
     owner_id: str | None = None  # accountable User or Group for what it registers
     purpose: str | None = None
+    restrictions: Restrictions = Restrictions()
 
     def usable_at(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

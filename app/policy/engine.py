@@ -1,8 +1,11 @@
 """The policy set, parsed and validated once (cedarpy PolicySet/Schema), and decisions.
 
-An invalid set refuses to load. A decision that is not an explicit Allow —
-no permit matched, a forbid matched, or evaluation failed — is a deny naming
-the deciding policies by their ``@id`` and ``@reason`` annotations.
+The shipped defaults come from ``policies/``; a tenant may add its own on top,
+each validated against the schema before it is accepted. An invalid set
+refuses to load and the previous one stays (``reload``). A decision that is
+not an explicit Allow for every action of a proposal — no permit matched, a
+forbid matched, or evaluation failed — is a deny naming the deciding policies
+by their ``@id`` and ``@reason`` annotations.
 """
 
 from __future__ import annotations
@@ -10,24 +13,33 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import cedarpy
 import msgspec
 
 from app.domain.actor import Actor
-from app.policy.entities import Subject, build
+from app.domain.tenancy import TenantPolicy
+from app.policy.entities import build
+from app.policy.proposal import Proposal
 
 log = logging.getLogger("tenure.policy")
 
+SCHEMA_FILE = "tenure.cedarschema"
+_TENANT_CACHE = 256
+
 
 class PolicyError(ValueError):
-    """The policy files do not parse or do not validate against the schema."""
+    """Policies that do not parse or do not validate against the schema."""
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
     allowed: bool
-    policy_ids: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    policy_ids: tuple[str, ...] = ()  # the deciding policies: permits if allowed, else the denying
     reasons: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
 
@@ -39,44 +51,205 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
                 f"{pid} ({reason})" if reason else pid
                 for pid, reason in zip(self.policy_ids, self.reasons, strict=True)
             )
-        return "no policy permits this change"
+        return f"no policy permits {' and '.join(self.actions) or 'this change'}"
+
+
+class PolicySource(msgspec.Struct, frozen=True, kw_only=True):
+    """One policy of the effective set, as ``GET /admin/policies`` shows it."""
+
+    id: str
+    effect: str  # "permit" | "forbid"
+    reason: str
+    origin: str  # "default" | "tenant"
+    text: str
+
+
+class _Bundle:
+    """A parsed, validated policy set with each Cedar policy's @id and @reason."""
+
+    def __init__(self, text: str, schema: cedarpy.Schema, origins: dict[str, str]) -> None:
+        try:
+            self.policies = cedarpy.PolicySet.from_str(text)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        result = cedarpy.validate_policies(text, schema)
+        if not result.validation_passed:
+            raise PolicyError("; ".join(str(e) for e in result.errors))
+        static: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+        if json.loads(cedarpy.policies_to_json_str(text)).get("templates"):
+            raise PolicyError("policy templates are not supported; write static policies")
+        self.annotations: dict[str, tuple[str, str]] = {}
+        self.sources: list[PolicySource] = []
+        for key, value in static.items():
+            annotations = value.get("annotations") or {}
+            pid = annotations.get("id")
+            if not pid:
+                raise PolicyError(f"every policy needs an @id annotation; {_head(value)} has none")
+            if any(pid == s.id for s in self.sources):
+                raise PolicyError(f"two policies share @id {pid!r}")
+            reason = annotations.get("reason", "")
+            self.annotations[key] = (pid, reason)
+            one = {"staticPolicies": {key: value}, "templates": {}, "templateLinks": []}
+            self.sources.append(
+                PolicySource(
+                    id=pid,
+                    effect=value["effect"],
+                    reason=reason,
+                    origin=origins.get(pid, "default"),
+                    text=cedarpy.policies_from_json_str(json.dumps(one)),
+                )
+            )
+
+
+def _head(policy: dict[str, Any]) -> str:
+    return f"a {policy.get('effect', 'policy')} policy"
 
 
 class PolicyEngine:
-    def __init__(self, text: str, schema_text: str) -> None:
+    def __init__(self, text: str, schema_text: str, directory: Path | None = None) -> None:
         try:
             self._schema = cedarpy.Schema.from_str(schema_text)
-            self._policies = cedarpy.PolicySet.from_str(text)
         except ValueError as exc:
-            raise PolicyError(str(exc)) from None
-        result = cedarpy.validate_policies(text, self._schema)
-        if not result.validation_passed:
-            raise PolicyError("; ".join(str(e) for e in result.errors))
-        static = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
-        # Cedar names policies policy0…; we name them by their @id and @reason.
-        self._annotations = {
-            key: (value["annotations"].get("id", key), value["annotations"].get("reason", ""))
-            for key, value in static.items()
-        }
+            raise PolicyError(f"{SCHEMA_FILE}: {exc}") from None
+        self._directory = directory
+        self._defaults = _Bundle(text, self._schema, {})
+        self._default_text = text
+        self._tenants: OrderedDict[tuple[str, ...], _Bundle] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, directory: Path) -> PolicyEngine:
-        """``*.cedar`` and ``tenure.cedarschema`` from ``directory``."""
-        text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.cedar")))
-        return cls(text, (directory / "tenure.cedarschema").read_text(encoding="utf-8"))
+        """``*.cedar`` and ``tenure.cedarschema`` from ``directory``; PolicyError if invalid."""
+        try:
+            text = "\n".join(
+                p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.cedar"))
+            )
+            schema = (directory / SCHEMA_FILE).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(f"cannot read policies: {exc}") from None
+        return cls(text, schema, directory)
 
-    def decide(self, actor: Actor, action: str, subject: Subject, now: dt.datetime) -> Decision:
-        request, entities = build(actor, action, subject, now)
-        result = cedarpy.is_authorized(request, self._policies, entities, self._schema)
-        errors = tuple(str(e) for e in result.diagnostics.errors)
+    def reload(self) -> int:
+        """Re-read the policy directory; swap the new set in only if it validates.
+
+        Returns how many policies are now in force; PolicyError keeps the old set.
+        """
+        if self._directory is None:
+            raise PolicyError("this policy set was not loaded from a directory")
+        fresh = PolicyEngine.load(self._directory)
+        with self._lock:
+            self._schema, self._defaults = fresh._schema, fresh._defaults
+            self._default_text = fresh._default_text
+            self._tenants = OrderedDict()
+        log.info("policies reloaded", extra={"policies": len(fresh._defaults.sources)})
+        return len(fresh._defaults.sources)
+
+    def effective(self, tenant: tuple[TenantPolicy, ...] = ()) -> list[PolicySource]:
+        return list(self._bundle(tenant).sources)
+
+    def check_tenant_policies(
+        self, text: str, existing: tuple[TenantPolicy, ...]
+    ) -> tuple[TenantPolicy, ...]:
+        """Parse ``text`` (one or more policies) as additions to a tenant's set.
+
+        Each needs an @id no default or existing tenant policy uses; the whole
+        set must validate against the schema. PolicyError says why not.
+        """
+        try:
+            static = json.loads(cedarpy.policies_to_json_str(text))
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        if static.get("templates"):
+            raise PolicyError("policy templates are not supported; write static policies")
+        if not static["staticPolicies"]:
+            raise PolicyError("no policy given")
+        taken = {s.id for s in self._defaults.sources} | {p.id for p in existing}
+        added = []
+        for value in static["staticPolicies"].values():
+            pid = (value.get("annotations") or {}).get("id")
+            if not pid:
+                raise PolicyError(f"every policy needs an @id annotation; {_head(value)} has none")
+            if pid in taken:
+                raise PolicyError(f"a policy with @id {pid!r} already exists")
+            taken.add(pid)
+            one = {"staticPolicies": {"p": value}, "templates": {}, "templateLinks": []}
+            added.append(TenantPolicy(id=pid, text=cedarpy.policies_from_json_str(json.dumps(one))))
+        combined = (*existing, *added)
+        self._bundle(combined)  # validates against the schema with the defaults
+        return tuple(added)
+
+    def _bundle(self, tenant: tuple[TenantPolicy, ...]) -> _Bundle:
+        if not tenant:
+            return self._defaults
+        key = tuple(p.text for p in tenant)
+        with self._lock:
+            found = self._tenants.get(key)
+            if found is not None:
+                self._tenants.move_to_end(key)
+                return found
+            text = "\n".join((self._default_text, *key))
+            bundle = _Bundle(text, self._schema, {p.id: "tenant" for p in tenant})
+            self._tenants[key] = bundle
+            if len(self._tenants) > _TENANT_CACHE:
+                self._tenants.popitem(last=False)
+            return bundle
+
+    def decide(
+        self,
+        actor: Actor,
+        proposal: Proposal,
+        now: dt.datetime,
+        tenant: tuple[TenantPolicy, ...] = (),
+    ) -> Decision:
+        """Every action of ``proposal`` in one batch call; all must be allowed."""
+        return self.decide_many(actor, [proposal], now, tenant)[0]
+
+    def decide_many(
+        self,
+        actor: Actor,
+        proposals: list[Proposal],
+        now: dt.datetime,
+        tenant: tuple[TenantPolicy, ...] = (),
+    ) -> list[Decision]:
+        """One Cedar batch call per proposal's entities (a subtree, a sweep decides many)."""
+        try:
+            bundle = self._bundle(tenant)
+        except PolicyError as exc:
+            # Stored tenant policies that no longer validate (the schema changed): deny.
+            log.error("tenant policies invalid; denying", extra={"errors": [str(exc)]})
+            return [Decision(allowed=False, errors=(str(exc),)) for _ in proposals]
+        return [self._decide(bundle, actor, p, now) for p in proposals]
+
+    def _decide(
+        self, bundle: _Bundle, actor: Actor, proposal: Proposal, now: dt.datetime
+    ) -> Decision:
+        requests, entities = build(actor, proposal, now)
+        try:
+            results = cedarpy.is_authorized_batch(requests, bundle.policies, entities, self._schema)
+        except (ValueError, RuntimeError) as exc:
+            log.error("policy evaluation failed; denying", extra={"errors": [str(exc)]})
+            return Decision(allowed=False, actions=proposal.actions, errors=(str(exc),))
+        allowed, deciding, errors = True, [], []
+        for result in results:
+            errors += [str(e) for e in result.diagnostics.errors]
+            named = [bundle.annotations.get(r, (r, "")) for r in result.diagnostics.reasons]
+            if not result.allowed:
+                if allowed:
+                    deciding = []
+                allowed = False
+                deciding += [n for n in named if n not in deciding]
+            elif allowed:
+                deciding += [n for n in named if n not in deciding]
         if errors:
-            log.error("policy evaluation failed; denying", extra={"errors": list(errors)})
-        named = [self._annotations.get(r, (r, "")) for r in result.diagnostics.reasons]
-        if result.allowed and not errors:
-            return Decision(allowed=True, policy_ids=tuple(n[0] for n in named))
+            log.error("policy evaluation failed; denying", extra={"errors": errors})
+        if allowed and not errors:
+            return Decision(
+                allowed=True, actions=proposal.actions, policy_ids=tuple(n[0] for n in deciding)
+            )
         return Decision(
             allowed=False,
-            policy_ids=tuple(n[0] for n in named),
-            reasons=tuple(n[1] for n in named),
-            errors=errors,
+            actions=proposal.actions,
+            policy_ids=tuple(n[0] for n in deciding),
+            reasons=tuple(n[1] for n in deciding),
+            errors=tuple(errors),
         )

@@ -98,3 +98,29 @@ def check_if_match(if_match: str | None, current: Resource) -> None:
     raise PreconditionFailed(
         f"If-Match {if_match} does not match the current version {current.etag}"
     )
+
+
+def changed_paths(before: Resource, after: Resource) -> set[str]:
+    """The attribute paths a replace changes (RFC 7644 §3.5.1), as PATCH reports its own.
+
+    Extension attributes are named ``urn…:attr``; ``members`` when the PUT named them.
+    """
+    paths = {"externalId"} if before.external_id != after.external_id else set()
+    for name in before.doc.keys() | after.doc.keys():
+        old, new = before.doc.get(name), after.doc.get(name)
+        if old == new:
+            continue
+        if (
+            name.lower().startswith("urn:")
+            and isinstance(old or {}, dict)
+            and isinstance(new or {}, dict)
+        ):
+            old, new = old or {}, new or {}
+            paths |= {
+                f"{name}:{sub}" for sub in old.keys() | new.keys() if old.get(sub) != new.get(sub)
+            }
+        else:
+            paths.add(name)
+    if after.members is not None:
+        paths.add("members")
+    return paths

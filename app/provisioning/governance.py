@@ -62,8 +62,9 @@ class Governance:
     async def created(
         self, uow: UnitOfWork, draft: Resource, refs: nhi.Refs, actor: Actor, now: dt.datetime
     ) -> tuple[Resource, nhi.Refs]:
+        """Defaults filled in (``nhi.on_create``); policies judge the result."""
         lifetimes = await self._lifetimes(uow, draft.tenant_id)
-        parent, depth = await self._parent(uow, draft.tenant_id, draft.doc, lifetimes)
+        parent, _ = await self.parent(uow, draft.tenant_id, draft.doc, lifetimes)
         doc, refs = nhi.on_create(
             draft.doc,
             refs,
@@ -71,69 +72,57 @@ class Governance:
             actor=actor,
             now=now,
             lifetimes=lifetimes,
-            parent=parent,
-        )
-        nhi.check(
-            doc,
-            now=now,
-            created=now,
-            parent=parent,
-            depth=depth,
-            lifetimes=lifetimes,
-            expires_changed=True,
+            parent=parent.doc if parent else None,
         )
         return msgspec.structs.replace(draft, doc=doc), refs
 
-    async def changed(
-        self,
-        uow: UnitOfWork,
-        before: Resource,
-        after: Resource,
-        *,
-        active_named: bool,
-        now: dt.datetime,
+    def changed(
+        self, before: Resource, after: Resource, *, active_named: bool, now: dt.datetime
     ) -> Resource:
-        doc = nhi.on_change(before.doc, after.doc, active_named=active_named)
-        old = (before.doc.get(nhi.GOVERNANCE) or {}).get("expiresAt")
-        new = (doc.get(nhi.GOVERNANCE) or {}).get("expiresAt")
-        await self._check(
-            uow, before.tenant_id, doc, now=now, created=before.created, expires_changed=old != new
-        )
+        doc = nhi.on_change(before.doc, after.doc, active_named=active_named, now=now)
         return msgspec.structs.replace(after, doc=doc, owners=None)
 
-    async def write_refs(self, uow: UnitOfWork, resource: Resource, refs: nhi.Refs) -> None:
-        """Owners and sponsors must be Users or Groups of the tenant; 400 names the first not."""
+    async def resolve_refs(
+        self, uow: UnitOfWork, resource: Resource, refs: nhi.Refs
+    ) -> tuple[OwnerRef, ...] | None:
+        """The owners and sponsors after a write, with live status; None if it names neither.
+
+        They must be Users or Groups of the tenant; 400 names the first that is not.
+        A relation the write does not name keeps its current references.
+        """
+        if refs.owners is None and refs.sponsors is None:
+            return None
+        current = resource.owners or ()
+        out: list[OwnerRef] = []
         for relation, wanted in (("owner", refs.owners), ("sponsor", refs.sponsors)):
             if wanted is None:
+                out += [r for r in current if r.relation == relation]
                 continue
-            found = await uow.resources.find_members(resource.tenant_id, wanted, _OWNER_TYPES)
+            found = await uow.resources.parties(resource.tenant_id, wanted, relation)
             missing = [ref for ref in wanted if ref not in found]
             if missing:
                 raise InvalidValue(
                     f"{relation} {missing[0]!r} is not a User or Group of this tenant"
                 )
-            await uow.resources.set_owners(
-                resource,
-                relation,
-                [
-                    OwnerRef(value=ref, type=found[ref].type, relation=relation, display=display)
-                    for ref, display in wanted.items()
-                ],
-            )
+            out += [
+                msgspec.structs.replace(found[ref], display=display)
+                for ref, display in wanted.items()
+            ]
+        return tuple(out)
 
-    async def deleted(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> None:
-        """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone.
+    async def write_refs(
+        self, uow: UnitOfWork, resource: Resource, refs: nhi.Refs, resolved: tuple[OwnerRef, ...]
+    ) -> None:
+        """Keep the owners table in step with what the write named."""
+        for relation, wanted in (("owner", refs.owners), ("sponsor", refs.sponsors)):
+            if wanted is not None:
+                await uow.resources.set_owners(
+                    resource, relation, [r for r in resolved if r.relation == relation]
+                )
 
-        Tearing down a parent tears down its subtree (Vault's token hierarchy),
-        children first, in the same transaction.
-        """
-        for child_id in await uow.resources.children(before.tenant_id, before.id):
-            child = await uow.resources.get(
-                before.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
-            )
-            if child is not None:
-                await self.deleted(uow, child, now)
-        doc = nhi.on_change(before.doc, before.doc, active_named=False)
+    async def tombstone(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> Resource:
+        """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
+        doc = nhi.on_change(before.doc, before.doc, active_named=False, now=now)
         doc.setdefault(nhi.GOVERNANCE, {})["lifecycleState"] = "deprovisioned"
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
@@ -142,33 +131,12 @@ class Governance:
         await uow.resources.replace(after)
         await uow.resources.mark_deleted(after, now)
         await uow.resources.touch(before.tenant_id, containing, now)
+        return after
 
-    async def _check(
-        self,
-        uow: UnitOfWork,
-        tenant_id: str,
-        doc: dict[str, Any],
-        *,
-        now: dt.datetime,
-        created: dt.datetime,
-        expires_changed: bool,
-    ) -> None:
-        lifetimes = await self._lifetimes(uow, tenant_id)
-        parent_doc, depth = await self._parent(uow, tenant_id, doc, lifetimes)
-        nhi.check(
-            doc,
-            now=now,
-            created=created,
-            parent=parent_doc,
-            depth=depth,
-            lifetimes=lifetimes,
-            expires_changed=expires_changed,
-        )
-
-    async def _parent(
+    async def parent(
         self, uow: UnitOfWork, tenant_id: str, doc: dict[str, Any], lifetimes: nhi.Lifetimes
-    ) -> tuple[dict[str, Any] | None, int]:
-        """The parent Agent's document and this identity's depth (a root is 1)."""
+    ) -> tuple[Resource | None, int]:
+        """The parent Agent and this identity's delegation depth (a root is 1)."""
         parent_ref = doc.get("parent")
         parent_id = parent_ref.get("value") if isinstance(parent_ref, dict) else None
         if parent_id is None:
@@ -187,4 +155,4 @@ class Governance:
             if found is None:
                 break
             current = found
-        return parent.doc, depth
+        return parent, depth

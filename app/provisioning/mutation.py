@@ -1,7 +1,8 @@
-"""The one path every change takes: load (locked) → compute (pure) → write, in one transaction.
+"""The one path every change takes (DESIGN.md): load (locked) → compute (pure) → decide → write.
 
-Cedar's ``decide`` step joins between compute and write when policies land;
-until then the caller's role is checked by the API before a Mutation is built.
+All of it in one transaction: Cedar decides on the identity as it would be
+after the change, and a deny (or any error) rolls back whatever the step
+before it staged.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ import msgspec
 from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.resource import Member, Resource
-from app.policy.engine import PolicyEngine
-from app.policy.entities import Subject
 from app.provisioning import members, nhi
-from app.provisioning.compute import Draft, check_if_match, draft_create, draft_replace
+from app.provisioning.compute import (
+    Draft,
+    changed_paths,
+    check_if_match,
+    draft_create,
+    draft_replace,
+)
 from app.provisioning.governance import Governance, named_refs, with_aliases
+from app.provisioning.judge import Judge, Verdict, trial
 from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, NotFound
 from app.scim.filter import AttrPath, ValuePath
@@ -36,21 +42,34 @@ class MutationKind(enum.StrEnum):
     REPLACE = "replace"
     PATCH = "patch"
     DELETE = "delete"
+    # The scheduler's (and a dry run's) own: Cedar action ids of the same name.
+    SUSPEND = "suspend"
+    TEARDOWN = "teardown"
 
 
 class Mutation(msgspec.Struct, frozen=True, kw_only=True):
     kind: MutationKind
     actor: Actor
-    resource_type: str  # "User" | "Group"
+    resource_type: str
     resource_id: str | None = None
     body: dict[str, Any] | None = None
     if_match: str | None = None
+    # Why, for the scheduler's suspend and teardown: expired, orphaned, unattested.
+    reason: str = "request"
     # What the caller will show of the result; a Group's members are loaded only if asked.
     with_members: bool = True
     with_groups: bool = True
 
 
-_ACTIONS = {"create": "create", "replace": "update", "patch": "update", "delete": "delete"}
+# Cedar's action for each kind before refinement (policy.proposal.actions_for).
+_ACTIONS = {
+    MutationKind.CREATE: "create",
+    MutationKind.REPLACE: "update",
+    MutationKind.PATCH: "update",
+    MutationKind.DELETE: "delete",
+    MutationKind.SUSPEND: "suspend",
+    MutationKind.TEARDOWN: "teardown",
+}
 
 
 class Provisioning:
@@ -62,39 +81,17 @@ class Provisioning:
         registry: Registry,
         clock: Clock,
         governance: Governance,
-        policy: PolicyEngine,
+        judge: Judge,
     ) -> None:
         self._db = db
         self._registry = registry
         self._clock = clock
         self._governance = governance
-        self._policy = policy
-
-    def precheck(self, actor: Actor, kind: MutationKind, resource_type: str) -> None:
-        """Refuse early, before a request body is even read, what policy will refuse anyway.
-
-        The pipeline decides again on the identity as it would be after the change.
-        """
-        self._decide(actor, kind, resource_type, "(new)", actor.tenant_id or "")
-
-    def _decide(
-        self, actor: Actor, kind: MutationKind, resource_type: str, resource_id: str, tenant_id: str
-    ) -> None:
-        """Step 3 of every mutation (DESIGN.md): Cedar decides; anything but Allow is a 403."""
-        decision = self._policy.decide(
-            actor,
-            _ACTIONS[kind.value],
-            Subject(resource_type=resource_type, resource_id=resource_id, tenant_id=tenant_id),
-            self._clock.now(),
-        )
-        if not decision.allowed:
-            raise Forbidden(decision.explain())
+        self.judge = judge
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
-        tenant_id = mutation.actor.tenant_id
-        if tenant_id is None:
-            raise Forbidden("this token belongs to no tenant")
+        tenant_id = _tenant_of(mutation.actor)
         resource_type = self._registry.resource_type(mutation.resource_type)
         async with self._db.uow(write=True) as uow:
             after = await self._apply(uow, mutation, tenant_id, resource_type)
@@ -103,29 +100,27 @@ class Provisioning:
             await uow.commit()
         return after
 
+    async def evaluate(self, mutation: Mutation) -> tuple[list[Verdict], Resource | None]:
+        """A dry run: every decision ``mutation`` would meet, and nothing written.
+
+        The change runs in full inside a transaction that is rolled back, so
+        what Cedar sees is exactly what a real run would give it.
+        """
+        tenant_id = _tenant_of(mutation.actor)
+        resource_type = self._registry.resource_type(mutation.resource_type)
+        with trial() as verdicts:
+            async with self._db.uow(write=True) as uow:
+                after = await self._apply(uow, mutation, tenant_id, resource_type)
+                # No commit: leaving the block rolls everything back.
+        return verdicts, after
+
     async def _apply(
         self, uow: UnitOfWork, mutation: Mutation, tenant_id: str, resource_type: ResourceType
     ) -> Resource | None:
         now = self._clock.now()
         body = with_aliases(mutation.body or {})
         if mutation.kind is MutationKind.CREATE:
-            draft = draft_create(
-                body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
-            )
-            after = await _resolve_members(uow, draft)
-            refs = None
-            if nhi.governed(resource_type.name, after.doc):
-                doc = dict(after.doc)
-                refs = nhi.take_refs(doc, named_refs(body, resource_type))
-                after, refs = await self._governance.created(
-                    uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
-                )
-            self._decide(mutation.actor, mutation.kind, after.resource_type, after.id, tenant_id)
-            await uow.resources.add(after)
-            if refs is not None:
-                await self._governance.write_refs(uow, after, refs)
-            return after
-
+            return await self._create(uow, mutation, body, tenant_id, resource_type, now)
         assert mutation.resource_id is not None
         # Locked, without side tables: a group of 100,000 members is not read to rename it.
         before = await uow.resources.get(
@@ -135,46 +130,141 @@ class Provisioning:
         if before is None:
             raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
         check_if_match(mutation.if_match, before)
-
-        governed = nhi.governed(resource_type.name, before.doc)
-        if mutation.kind is MutationKind.DELETE:
-            self._decide(mutation.actor, mutation.kind, before.resource_type, before.id, tenant_id)
-        if mutation.kind is MutationKind.DELETE and governed:
-            await self._governance.deleted(uow, before, now)
+        if mutation.kind in (MutationKind.DELETE, MutationKind.TEARDOWN):
+            await self._delete(uow, mutation, before, now)
             return None
-        if mutation.kind is MutationKind.DELETE:
-            containing = await uow.resources.groups_with_member(tenant_id, before.id)
-            await uow.resources.delete(tenant_id, before.resource_type, before.id)
-            await uow.resources.touch(tenant_id, containing, now)
-            return None
-
+        if mutation.kind is MutationKind.SUSPEND:
+            return await self._suspend(uow, mutation, before, now)
         if mutation.kind is MutationKind.REPLACE:
-            draft = draft_replace(before, body, resource_type, now=now)
-            after = await _resolve_members(uow, draft)
-            refs = None
-            if governed or nhi.governed(resource_type.name, after.doc):
-                doc = dict(after.doc)
-                refs = nhi.take_refs(doc, named_refs(body, resource_type))
-                after = await self._governance.changed(
-                    uow,
-                    before,
-                    msgspec.structs.replace(after, doc=doc),
-                    active_named=asserts(body, resource_type, "active"),
-                    now=now,
-                )
-            self._decide(mutation.actor, mutation.kind, after.resource_type, after.id, tenant_id)
-            await uow.resources.replace(after, members_changed=draft.members is not None)
-            if refs is not None:
-                await self._governance.write_refs(uow, after, refs)
-            return after
+            return await self._replace(uow, mutation, before, body, resource_type, now)
+        return await self._patch(uow, mutation, before, body, resource_type, now)
 
-        # A PATCH's members change as the patch is applied: decide before any of it.
-        self._decide(mutation.actor, mutation.kind, before.resource_type, before.id, tenant_id)
-        return await self._patch(uow, before, body, resource_type, now)
+    async def _create(
+        self,
+        uow: UnitOfWork,
+        mutation: Mutation,
+        body: dict[str, Any],
+        tenant_id: str,
+        resource_type: ResourceType,
+        now: dt.datetime,
+    ) -> Resource:
+        draft = draft_create(
+            body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
+        )
+        after = await _resolve_members(uow, draft)
+        refs = resolved = None
+        if nhi.governed(resource_type.name, after.doc):
+            doc = dict(after.doc)
+            refs = nhi.take_refs(doc, named_refs(body, resource_type))
+            after, refs = await self._governance.created(
+                uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
+            )
+            resolved = await self._governance.resolve_refs(uow, after, refs)
+        await self.judge.decide(
+            uow, mutation.actor, "create", None, after, now=now, owners=resolved or ()
+        )
+        await uow.resources.add(after)
+        if refs is not None and resolved is not None:
+            await self._governance.write_refs(uow, after, refs, resolved)
+        return after
+
+    async def _replace(
+        self,
+        uow: UnitOfWork,
+        mutation: Mutation,
+        before: Resource,
+        body: dict[str, Any],
+        resource_type: ResourceType,
+        now: dt.datetime,
+    ) -> Resource:
+        draft = draft_replace(before, body, resource_type, now=now)
+        after = await _resolve_members(uow, draft)
+        changed = changed_paths(before, after)
+        refs = None
+        if nhi.governed(resource_type.name, before.doc) or nhi.governed(
+            resource_type.name, after.doc
+        ):
+            doc = dict(after.doc)
+            refs = nhi.take_refs(doc, named_refs(body, resource_type))
+            after = self._governance.changed(
+                before,
+                msgspec.structs.replace(after, doc=doc),
+                active_named=asserts(body, resource_type, "active"),
+                now=now,
+            )
+            changed = changed_paths(before, after) | _named(refs)
+        return await self._write(
+            uow, mutation, before, after, changed, refs, now,
+            members_changed=draft.members is not None,
+        )  # fmt: skip
+
+    async def _write(
+        self,
+        uow: UnitOfWork,
+        mutation: Mutation,
+        before: Resource,
+        after: Resource,
+        changed: set[str],
+        refs: nhi.Refs | None,
+        now: dt.datetime,
+        *,
+        members_changed: bool = False,
+    ) -> Resource:
+        """Decide the change, then write it with its owners (replace, patch, suspend)."""
+        resolved = await self._governance.resolve_refs(uow, before, refs) if refs else None
+        await self.judge.decide(
+            uow, mutation.actor, _ACTIONS[mutation.kind], before, after,
+            now=now, changed=changed, owners=resolved, reason=mutation.reason,
+        )  # fmt: skip
+        await uow.resources.replace(after, members_changed=members_changed)
+        if refs is not None and resolved is not None:
+            await self._governance.write_refs(uow, after, refs, resolved)
+        return after
+
+    async def _delete(
+        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
+    ) -> None:
+        """Hard for Users and Groups; soft for governed identities, their subtree first.
+
+        Tearing down a parent tears down its subtree (Vault's token hierarchy),
+        each child decided on its own (reason ``cascade``), in the same transaction.
+        """
+        action = _ACTIONS[mutation.kind]
+        await self.judge.decide(
+            uow, mutation.actor, action, before, before, now=now, reason=mutation.reason
+        )
+        if not nhi.governed(before.resource_type, before.doc):
+            containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
+            await uow.resources.delete(before.tenant_id, before.resource_type, before.id)
+            await uow.resources.touch(before.tenant_id, containing, now)
+            return
+        for child_id in await uow.resources.children(before.tenant_id, before.id):
+            child = await uow.resources.get(
+                before.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
+            )
+            if child is not None:
+                cascade = msgspec.structs.replace(mutation, reason="cascade")
+                await self._delete(uow, cascade, child, now)
+        await self._governance.tombstone(uow, before, now)
+
+    async def _suspend(
+        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
+    ) -> Resource:
+        """The scheduler's suspension: inactive, with its reason and since when."""
+        if not nhi.governed(before.resource_type, before.doc):
+            raise InvalidValue(f"a {before.resource_type} without governance cannot be suspended")
+        doc = nhi.copy_doc(before.doc)
+        nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), mutation.reason, now)
+        after = msgspec.structs.replace(
+            before, doc=doc, version=before.version + 1, last_modified=now
+        )
+        changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState"}
+        return await self._write(uow, mutation, before, after, changed, None, now)
 
     async def _patch(
         self,
         uow: UnitOfWork,
+        mutation: Mutation,
         before: Resource,
         body: dict[str, Any],
         resource_type: ResourceType,
@@ -195,7 +285,10 @@ class Provisioning:
         doc = dict(result.doc)
         external_id = doc.pop("externalId", None)
         members_changed = await _apply_member_delta(uow, before, delta, resource_type)
-        if not result.changed and not members_changed:
+        changed = set(result.changed) | ({"members"} if members_changed else set())
+        if not changed:
+            # Nothing to write; still the caller's to be allowed (an auditor's no-op is a 403).
+            await self.judge.decide(uow, mutation.actor, "update", before, before, now=now)
             return before
         after = msgspec.structs.replace(
             before,
@@ -217,17 +310,13 @@ class Provisioning:
                 owners=refs.owners if "owners" in named else None,
                 sponsors=refs.sponsors if "sponsors" in named else None,
             )
-            after = await self._governance.changed(
-                uow,
+            after = self._governance.changed(
                 before,
                 msgspec.structs.replace(after, doc=doc),
                 active_named="active" in result.changed,
                 now=now,
             )
-        await uow.resources.replace(after)
-        if refs is not None:
-            await self._governance.write_refs(uow, after, refs)
-        return after
+        return await self._write(uow, mutation, before, after, changed, refs, now)
 
     async def _with_relations(
         self, uow: UnitOfWork, resource: Resource, mutation: Mutation
@@ -249,6 +338,20 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
+
+
+def _tenant_of(actor: Actor) -> str:
+    if actor.tenant_id is None:
+        raise Forbidden("this token belongs to no tenant")
+    return actor.tenant_id
+
+
+def _named(refs: nhi.Refs | None) -> set[str]:
+    """A write that names owners or sponsors changes them (even to the same set)."""
+    if refs is None:
+        return set()
+    named = {"owners"} if refs.owners is not None else set()
+    return named | ({f"{nhi.GOVERNANCE}:sponsors"} if refs.sponsors is not None else set())
 
 
 async def _resolve_members(uow: UnitOfWork, draft: Draft) -> Resource:

@@ -17,6 +17,7 @@ from app.domain.actor import Actor
 from app.domain.lifecycle import State, TransitionError, move
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import TenantSettings
+from app.policy.proposal import Limits
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidValue
 from app.scim.schema import GOVERNANCE_URN
@@ -25,7 +26,7 @@ GOVERNANCE = GOVERNANCE_URN
 NHI_TYPES = frozenset({"Agent", "ServiceAccount"})
 DEFAULT_KIND = {"Agent": "agent", "ServiceAccount": "service_account"}
 # Set by the server only: a PUT that omits them keeps them.
-SERVER_MANAGED = ("lifecycleState", "suspendedReason", "registeredBy")
+SERVER_MANAGED = ("lifecycleState", "suspendedReason", "suspendedAt", "registeredBy")
 
 
 class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,9 +35,23 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
     default: dict[str, dt.timedelta]  # by kind
     hard_cap: dt.timedelta  # hardExpiresAt when the client gives none
     max_depth: int  # delegation depth: a root agent is depth 1
+    attestation: dt.timedelta = dt.timedelta(days=90)
+    teardown_grace: dt.timedelta = dt.timedelta(days=7)
+    orphan_grace: dt.timedelta = dt.timedelta(hours=72)
 
     def default_for(self, kind: str) -> dt.timedelta:
         return self.default.get(kind, self.default["agent"])
+
+    def limits_for(self, kind: str | None) -> Limits:
+        """What policies bound an identity of ``kind`` by; its default lifetime is its maximum."""
+        return Limits(
+            max_lifetime=self.default_for(kind or "agent"),
+            hard_cap=self.hard_cap,
+            max_depth=self.max_depth,
+            attestation_max_age=self.attestation,
+            teardown_grace=self.teardown_grace,
+            orphan_grace=self.orphan_grace,
+        )
 
     def for_tenant(self, settings: TenantSettings) -> Lifetimes:
         """These defaults with a tenant's own settings laid over them."""
@@ -51,7 +66,19 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
             if settings.hard_cap_days
             else self.hard_cap,
             max_depth=settings.delegation_max_depth or self.max_depth,
+            attestation=_days(settings.attestation_days, self.attestation),
+            teardown_grace=_hours(settings.teardown_grace_hours, self.teardown_grace),
+            orphan_grace=_hours(settings.orphan_grace_hours, self.orphan_grace),
         )
+
+
+def _days(value: int | None, default: dt.timedelta) -> dt.timedelta:
+    return dt.timedelta(days=value) if value is not None else default
+
+
+def _hours(value: int | None, default: dt.timedelta) -> dt.timedelta:
+    """Grace periods may be 0 (a tenant that wants none), so only None falls back."""
+    return dt.timedelta(hours=value) if value is not None else default
 
 
 class Refs(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,7 +126,7 @@ def _refs(items: list[dict[str, Any]] | None, name: str) -> dict[str, str | None
 
 def with_refs(doc: dict[str, Any], resource: Resource) -> dict[str, Any]:
     """The document a PATCH sees: owners, sponsors and ``active`` put back in (RFC 7644 §3.5.2)."""
-    doc = _copy(doc)
+    doc = copy_doc(doc)
     refs = resource.owners or ()
     owners = [_ref(r) for r in refs if r.relation == "owner"]
     sponsors = [_ref(r) for r in refs if r.relation == "sponsor"]
@@ -131,7 +158,7 @@ def on_create(
 
     A child's default end is its parent's, if that comes first (it may not outlive it).
     """
-    doc = _copy(doc)
+    doc = copy_doc(doc)
     governance = doc.setdefault(GOVERNANCE, {})
     kind = governance.setdefault("kind", DEFAULT_KIND.get(resource_type, "agent"))
     if actor.purpose and not governance.get("purpose"):
@@ -145,9 +172,9 @@ def on_create(
             ends.append(parent_end)
         governance["expiresAt"] = format_datetime(min(ends))
     requested = doc.pop("active", True)
-    governance["lifecycleState"] = (State.ACTIVE if requested else State.SUSPENDED).value
+    governance["lifecycleState"] = State.ACTIVE.value
     if not requested:
-        governance["suspendedReason"] = "requested"
+        suspend(governance, "requested", now)
     governance["registeredBy"] = actor.token_id
     if not refs.owners and actor.owner_id:
         refs = msgspec.structs.replace(refs, owners={actor.owner_id: None})
@@ -155,19 +182,19 @@ def on_create(
 
 
 def on_change(
-    before: dict[str, Any], after: dict[str, Any], *, active_named: bool
+    before: dict[str, Any], after: dict[str, Any], *, active_named: bool, now: dt.datetime
 ) -> dict[str, Any]:
     """Keep server-managed values and move the lifecycle as ``active`` asks.
 
     ``active: false`` suspends, ``active: true`` reactivates (RFC 7643 §4.1.1
     ``active`` is derived from the state, not stored beside it).
     """
-    after = _copy(after)
+    after = copy_doc(after)
     old = before.get(GOVERNANCE) or {}
     if GOVERNANCE not in after:
         # A client that knows nothing of governance (a plain IETF PUT) does not
         # erase it: the extension it did not send is not asserted.
-        after[GOVERNANCE] = _copy(old)
+        after[GOVERNANCE] = copy_doc(old)
     governance = after[GOVERNANCE]
     # An end date is never removed by leaving it out; a new one replaces it.
     if "expiresAt" in old and "expiresAt" not in governance:
@@ -186,57 +213,23 @@ def on_change(
         except TransitionError as exc:
             raise InvalidValue(str(exc)) from None
         if wanted is State.SUSPENDED and current is not State.SUSPENDED:
-            governance["suspendedReason"] = "requested"
+            suspend(governance, "requested", now)
         elif wanted is State.ACTIVE:
             governance.pop("suspendedReason", None)
+            governance.pop("suspendedAt", None)
     return after
 
 
-def check(
-    doc: dict[str, Any],
-    *,
-    now: dt.datetime,
-    created: dt.datetime,
-    parent: dict[str, Any] | None,
-    depth: int,
-    lifetimes: Lifetimes,
-    expires_changed: bool,
-) -> None:
-    """Data-integrity rules; 400 ``invalidValue`` with the reason (policies may add more)."""
-    governance = doc.get(GOVERNANCE) or {}
-    expires = _time(governance.get("expiresAt"))
-    hard = _time(governance.get("hardExpiresAt"))
-    if expires is not None and expires_changed and expires <= now:
-        raise InvalidValue(f"expiresAt {governance['expiresAt']} is not in the future")
-    if expires is not None and hard is not None and expires > hard:
-        raise InvalidValue(
-            f"expiresAt {governance['expiresAt']} is beyond hardExpiresAt "
-            f"{governance['hardExpiresAt']}, which no renewal may pass"
-        )
-    if hard is not None and hard < created:
-        raise InvalidValue("hardExpiresAt is before the identity was created")
-    if parent is None:
-        return
-    if depth > lifetimes.max_depth:
-        raise InvalidValue(f"delegation deeper than {lifetimes.max_depth} levels")
-    parent_governance = parent.get(GOVERNANCE) or {}
-    parent_expires = _time(parent_governance.get("expiresAt"))
-    if parent_expires is not None and (expires is None or expires > parent_expires):
-        raise InvalidValue(
-            f"a child may not outlive its parent: expiresAt must be at most "
-            f"{parent_governance['expiresAt']}"
-        )
-    extra = set(governance.get("scopes") or ()) - set(parent_governance.get("scopes") or ())
-    if extra:
-        raise InvalidValue(
-            "a child's scopes must be a subset of its parent's; not granted to the parent: "
-            + ", ".join(sorted(extra))
-        )
+def suspend(governance: dict[str, Any], reason: str, now: dt.datetime) -> None:
+    """Suspended, why and since when (the teardown grace counts from then)."""
+    governance["lifecycleState"] = State.SUSPENDED.value
+    governance["suspendedReason"] = reason
+    governance["suspendedAt"] = format_datetime(now)
 
 
 def _time(value: Any) -> dt.datetime | None:
     return parse_datetime(value) if isinstance(value, str) else None
 
 
-def _copy(doc: dict[str, Any]) -> dict[str, Any]:
+def copy_doc(doc: dict[str, Any]) -> dict[str, Any]:
     return msgspec.json.decode(msgspec.json.encode(doc))  # type: ignore[no-any-return]

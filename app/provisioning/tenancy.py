@@ -14,7 +14,7 @@ import uuid
 import msgspec
 
 from app.domain import secrets
-from app.domain.actor import TENANT_ROLES, Actor, Role
+from app.domain.actor import TENANT_ROLES, Actor, Restrictions, Role
 from app.domain.clock import Clock
 from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.scim.errors import InvalidValue, NotFound
@@ -74,9 +74,11 @@ class Tenancy:
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
         """Replace a tenant's governance defaults (unset values: the server's)."""
         for name, value in msgspec.structs.asdict(settings).items():
-            limit = 10 if name == "delegation_max_depth" else 3660
-            if value is not None and not 1 <= value <= limit:
-                raise InvalidValue(f"{name} must be between 1 and {limit}")
+            # Days up to ten years; grace periods in hours, and 0 means none.
+            low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
+            limit = 10 if name == "delegation_max_depth" else limit
+            if value is not None and not low <= value <= limit:
+                raise InvalidValue(f"{name} must be between {low} and {limit}")
         async with self._db.uow(write=True) as uow:
             if await uow.tenants.get(tenant_id) is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
@@ -104,6 +106,7 @@ class Tenancy:
         *,
         owner_id: str | None = None,
         purpose: str | None = None,
+        restrictions: Restrictions | None = None,
     ) -> Issued:
         """Issue a token for a tenant (``None`` with the operator role: an operator token)."""
         name = name.strip()
@@ -126,6 +129,7 @@ class Tenancy:
             expires_at=now + expires_in if expires_in else None,
             owner_id=owner_id,
             purpose=purpose.strip() if purpose else None,
+            restrictions=restrictions or Restrictions(),
         )
         async with self._db.uow(write=True) as uow:
             if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
@@ -134,6 +138,12 @@ class Tenancy:
                 tenant_id is None or not await uow.resources.find_members(tenant_id, [owner_id])
             ):
                 raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
+            agent_id = token.restrictions.agent_id
+            if agent_id is not None and (
+                tenant_id is None
+                or not await uow.resources.find_members(tenant_id, [agent_id], ("Agent",))
+            ):
+                raise InvalidValue(f"agent {agent_id!r} is not an Agent of this tenant")
             await uow.tokens.add(token)
             await uow.commit()
         return Issued(token, minted.plaintext)
@@ -176,14 +186,14 @@ class Tenancy:
                 await uow.tokens.touch(token.id, now, self._touch_every)
                 await uow.commit()
             self._cache.pop(token.id, None)
-        return Actor(
-            token_id=token.id,
-            name=token.name,
-            roles=token.roles,
-            tenant_id=token.tenant_id,
-            owner_id=token.owner_id,
-            purpose=token.purpose,
-        )
+        return actor_of(token)
+
+    async def actor(self, tenant_id: str, token_id: str) -> Actor:
+        """The Actor a token of ``tenant_id`` stands for (a dry run as that client)."""
+        token = next((t for t in await self.tokens(tenant_id) if t.id == token_id), None)
+        if token is None:
+            raise NotFound(f"no token {token_id!r} in this tenant")
+        return actor_of(token)
 
     async def ensure_demo(self) -> tuple[Tenant, Issued] | None:
         """On a database with no tenant, create ``demo`` and one admin token; else None."""
@@ -192,3 +202,15 @@ class Tenancy:
         tenant = await self.create_tenant(DEMO_TENANT)
         issued = await self.issue_token(tenant.id, frozenset({Role.ADMIN}), "demo admin")
         return tenant, issued
+
+
+def actor_of(token: Token) -> Actor:
+    return Actor(
+        token_id=token.id,
+        name=token.name,
+        roles=token.roles,
+        tenant_id=token.tenant_id,
+        owner_id=token.owner_id,
+        purpose=token.purpose,
+        restrictions=token.restrictions,
+    )

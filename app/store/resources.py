@@ -61,6 +61,15 @@ def _governed(row: Any) -> bool:
     return row.lifecycle_state is not None or row.resource_type in ("Agent", "ServiceAccount")
 
 
+def _entitlements(raw: Any) -> tuple[str, ...]:
+    """A User's RFC 7643 §4.1.2 entitlements as their values."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        sorted({e["value"] for e in raw if isinstance(e, dict) and isinstance(e.get("value"), str)})
+    )
+
+
 def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     """Bounded statements: SQLite allows ~32k bound parameters, PostgreSQL 65k."""
     return [items[i : i + size] for i in range(0, len(items), size)]
@@ -532,6 +541,7 @@ class ResourceRepository:
                 nhi_owners.c.relation,
                 display.label("display"),
                 status.label("status"),
+                doc["entitlements"].label("entitlements"),
             )
             .select_from(nhi_owners.outerjoin(owner, owner.c.id == nhi_owners.c.owner_id))
             .where(nhi_owners.c.nhi_id.in_(nhi_ids))
@@ -546,9 +556,43 @@ class ResourceRepository:
                     relation=row.relation,
                     display=row.display,
                     status=row.status,
+                    entitlements=_entitlements(row.entitlements),
                 )
             )
         return found
+
+    async def parties(
+        self, tenant_id: str, ids: Iterable[str], relation: str
+    ) -> dict[str, OwnerRef]:
+        """The live Users and Groups among ``ids`` as would-be owners or sponsors, with status."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        rows = await self._c.execute(
+            sa.select(
+                resources.c.id,
+                resources.c.resource_type,
+                resources.c.active,
+                _display().label("display"),
+                resources.c.doc["entitlements"].label("entitlements"),
+            ).where(
+                resources.c.tenant_id == tenant_id,
+                resources.c.deleted_at.is_(None),
+                resources.c.resource_type.in_(MEMBER_TYPES),
+                resources.c.id.in_(wanted),
+            )
+        )
+        return {
+            row.id: OwnerRef(
+                value=row.id,
+                type=row.resource_type,
+                relation=relation,
+                display=row.display,
+                status="inactive" if row.active is False else "active",
+                entitlements=_entitlements(row.entitlements),
+            )
+            for row in rows
+        }
 
     async def _memberships(self, tenant_id: str, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
         """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""

@@ -52,6 +52,7 @@ tenants = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("settings", Json),  # TenantSettings; NULL: the server's defaults
+    sa.Column("policies", Json),  # [{"id", "text"}]: Cedar policies on top of the defaults
 )
 
 tokens = sa.Table(
@@ -70,6 +71,11 @@ tokens = sa.Table(
     # Platform tokens: who is accountable for what they register, and why.
     sa.Column("owner_id", sa.String(36)),
     sa.Column("purpose", sa.String(500)),
+    # What it may reach beyond its roles: comma-separated kinds and environments
+    # (NULL: any), and the Agent it is the credential of.
+    sa.Column("kinds", sa.String(500)),
+    sa.Column("environments", sa.String(500)),
+    sa.Column("agent_id", sa.String(36)),
     sa.Index("ix_tokens_tenant_id", "tenant_id"),
 )
 

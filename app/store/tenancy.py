@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.actor import parse_roles
-from app.domain.tenancy import Tenant, TenantSettings, Token
+from app.domain.actor import Restrictions, parse_names, parse_roles
+from app.domain.tenancy import Tenant, TenantPolicy, TenantSettings, Token
 from app.scim.errors import Uniqueness
 from app.store.tables import tenants, tokens
 
@@ -29,8 +29,9 @@ class TenantRepository:
         except IntegrityError:
             raise Uniqueness(f"a tenant named {tenant.name!r} already exists") from None
 
-    async def get(self, tenant_id: str) -> Tenant | None:
-        row = (await self._c.execute(tenants.select().where(tenants.c.id == tenant_id))).first()
+    async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        query = tenants.select().where(tenants.c.id == tenant_id)
+        row = (await self._c.execute(query.with_for_update() if lock else query)).first()
         return _tenant(row) if row else None
 
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> None:
@@ -38,6 +39,13 @@ class TenantRepository:
             tenants.update()
             .where(tenants.c.id == tenant_id)
             .values(settings=msgspec.to_builtins(settings) or None)
+        )
+
+    async def set_policies(self, tenant_id: str, policies: tuple[TenantPolicy, ...]) -> None:
+        await self._c.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(policies=msgspec.to_builtins(policies) or None)
         )
 
     async def by_name(self, name: str) -> Tenant | None:
@@ -52,12 +60,18 @@ class TenantRepository:
 def _tenant(row: Any) -> Tenant:
     values = dict(row._mapping)
     values["settings"] = msgspec.convert(values.get("settings") or {}, TenantSettings)
+    values["policies"] = msgspec.convert(values.get("policies") or [], tuple[TenantPolicy, ...])
     return Tenant(**values)
 
 
 def _token(row: Any) -> Token:
     values = dict(row._mapping)
     values["roles"] = parse_roles(values["roles"])
+    values["restrictions"] = Restrictions(
+        kinds=parse_names(values.pop("kinds")),
+        environments=parse_names(values.pop("environments")),
+        agent_id=values.pop("agent_id"),
+    )
     return Token(**values)
 
 
@@ -77,6 +91,9 @@ class TokenRepository:
                 expires_at=token.expires_at,
                 owner_id=token.owner_id,
                 purpose=token.purpose,
+                kinds=",".join(sorted(token.restrictions.kinds)) or None,
+                environments=",".join(sorted(token.restrictions.environments)) or None,
+                agent_id=token.restrictions.agent_id,
             )
         )
 

@@ -1,0 +1,148 @@
+"""Step 3 of every mutation (DESIGN.md): gather what Cedar needs, decide, refuse with 403.
+
+The facts come from the same transaction as the change: the tenant's limits
+and own policies, the owners' live status and entitlements, the parent and
+the depth of its chain. A dry run (``trial``) records decisions instead of
+refusing, and its transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import logging
+from collections.abc import Iterator
+
+import msgspec
+
+from app.domain.actor import Actor
+from app.domain.resource import OwnerRef, Resource
+from app.domain.tenancy import Tenant
+from app.policy import proposal as p
+from app.policy.engine import Decision, PolicyEngine
+from app.provisioning import nhi
+from app.provisioning.governance import Governance
+from app.scim.errors import Forbidden, NotFound
+from app.store.uow import UnitOfWork
+
+log = logging.getLogger("tenure.policy")
+
+
+class Denied(Forbidden):
+    """A policy deny: 403 whose detail names the deciding policies (RFC 7644 §3.12)."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.explain())
+        self.decision = decision
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """One decision of a dry run: which identity, and what Cedar said."""
+
+    resource_type: str
+    resource_id: str
+    decision: Decision
+
+
+_trial: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar(
+    "tenure_policy_trial", default=None
+)
+
+
+@contextlib.contextmanager
+def trial() -> Iterator[list[Verdict]]:
+    """Within this block decisions are recorded, not enforced (``/admin/policies/evaluate``)."""
+    verdicts: list[Verdict] = []
+    token = _trial.set(verdicts)
+    try:
+        yield verdicts
+    finally:
+        _trial.reset(token)
+
+
+class Judge:
+    def __init__(self, engine: PolicyEngine, governance: Governance) -> None:
+        self.engine = engine
+        self._governance = governance
+
+    async def decide(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        kind: str,
+        before: Resource | None,
+        after: Resource,
+        *,
+        now: dt.datetime,
+        changed: tuple[str, ...] | list[str] | set[str] = (),
+        owners: tuple[OwnerRef, ...] | None = None,
+        reason: str = "request",
+    ) -> Decision:
+        """Decide ``kind`` of ``before`` → ``after``; raise Denied unless every action is allowed.
+
+        ``owners`` are the owners and sponsors after the change when it names
+        them; otherwise ``after`` keeps those of ``before``.
+        """
+        tenant = await uow.tenants.get(after.tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {after.tenant_id!r}")
+        governed = nhi.governed(after.resource_type, after.doc) or (
+            before is not None and nhi.governed(before.resource_type, before.doc)
+        )
+        lifetimes = self._governance.defaults.for_tenant(tenant.settings)
+        parent, depth = (None, 1)
+        if governed:
+            parent, depth = await self._governance.parent(
+                uow, after.tenant_id, after.doc, lifetimes
+            )
+        kept = after.owners if after.owners is not None else (before.owners if before else None)
+        after_identity = p.identity_of(
+            after,
+            governed=governed,
+            now=now,
+            owners=owners if owners is not None else (kept or ()),
+            parent=p.identity_of(parent, governed=True, now=now) if parent else None,
+        )
+        before_identity = (
+            p.identity_of(before, governed=governed, now=now, owners=before.owners or ())
+            if before is not None
+            else None
+        )
+        names = p.changed_names(changed)
+        proposal = p.Proposal(
+            actions=p.actions_for(kind, before_identity, after_identity, names),
+            identity=after_identity,
+            before=before_identity,
+            changed=names,
+            depth=depth,
+            limits=lifetimes.limits_for(after_identity.kind),
+            reason=reason,
+        )
+        decision = self.engine.decide(actor, proposal, now, tenant.policies)
+        return self._enforce(tenant, actor, after, decision)
+
+    def _enforce(
+        self, tenant: Tenant, actor: Actor, after: Resource, decision: Decision
+    ) -> Decision:
+        verdicts = _trial.get()
+        if verdicts is not None:
+            verdicts.append(
+                Verdict(resource_type=after.resource_type, resource_id=after.id, decision=decision)
+            )
+            return decision
+        if not decision.allowed:
+            # The audit event for a deny lands with the audit log; until then, a loud log line.
+            log.warning(
+                "policy denied a change",
+                extra={
+                    "tenant": tenant.id,
+                    "token": actor.token_id,
+                    "actions": list(decision.actions),
+                    "resource_type": after.resource_type,
+                    "resource_id": after.id,
+                    "policies": list(decision.policy_ids),
+                },
+            )
+            raise Denied(decision)
+        return decision
