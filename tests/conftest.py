@@ -174,18 +174,38 @@ class Harness:
         return self.run(query())  # type: ignore[no-any-return]
 
 
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
 class TenantAccess:
     def __init__(self, harness: Harness, tenant: dict[str, Any]) -> None:
         self.harness = harness
         self.id: str = tenant["id"]
         self.name: str = tenant["name"]
         self._tokens: dict[str, str] = {}
+        self._owner: str | None = None
+
+    def owner(self) -> str:
+        """The User accountable for what the tenant's platform token registers."""
+        if self._owner is None:
+            response = self.harness.client.post(
+                "/scim/v2/Users",
+                json={"schemas": [USER_URN], "userName": "accountable.owner"},
+                headers=self.headers("idp"),
+            )
+            assert response.status_code == 201, response.text
+            self._owner = response.json()["id"]
+        return self._owner
 
     def token(self, roles: str = "idp") -> str:
         if roles not in self._tokens:
+            request: dict[str, Any] = {"name": f"{roles} client", "roles": roles}
+            if "platform" in roles:
+                # Policy tenure.accountability.*: what a platform registers needs both.
+                request |= {"owner": self.owner(), "purpose": "automated tests"}
             response = self.harness.client.post(
                 f"/admin/tenants/{self.name}/tokens",
-                json={"name": f"{roles} client", "roles": roles},
+                json=request,
                 headers=self.harness.operator,
             )
             assert response.status_code == 201, response.text

@@ -242,6 +242,7 @@ class PolicyEngine:
                 deciding += [n for n in named if n not in deciding]
         if errors:
             log.error("policy evaluation failed; denying", extra={"errors": errors})
+        deciding.sort()
         if allowed and not errors:
             return Decision(
                 allowed=True, actions=proposal.actions, policy_ids=tuple(n[0] for n in deciding)

@@ -20,8 +20,6 @@ from app.scim.errors import InvalidValue
 from app.scim.schema import ResourceType
 from app.store.uow import UnitOfWork
 
-_OWNER_TYPES = ("User", "Group")
-
 
 def named_refs(body: dict[str, Any], resource_type: ResourceType) -> set[str]:
     """Which of owners / sponsors the request names at all (even as [] or null)."""

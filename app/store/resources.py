@@ -61,6 +61,10 @@ def _governed(row: Any) -> bool:
     return row.lifecycle_state is not None or row.resource_type in ("Agent", "ServiceAccount")
 
 
+# Who can be accountable: people and teams, never another non-human identity.
+OWNER_TYPES = ("User", "Group")
+
+
 def _entitlements(raw: Any) -> tuple[str, ...]:
     """A User's RFC 7643 §4.1.2 entitlements as their values."""
     if not isinstance(raw, list):
@@ -578,7 +582,7 @@ class ResourceRepository:
             ).where(
                 resources.c.tenant_id == tenant_id,
                 resources.c.deleted_at.is_(None),
-                resources.c.resource_type.in_(MEMBER_TYPES),
+                resources.c.resource_type.in_(OWNER_TYPES),
                 resources.c.id.in_(wanted),
             )
         )
