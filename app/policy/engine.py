@@ -42,16 +42,25 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     policy_ids: tuple[str, ...] = ()  # the deciding policies: permits if allowed, else the denying
     reasons: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    unpermitted: tuple[str, ...] = ()  # actions of a deny that no permit matches either
 
     def explain(self) -> str:
         if self.errors:
             return "policy evaluation failed: " + "; ".join(self.errors)
+        parts = []
         if self.policy_ids:
-            return "denied by " + "; ".join(
-                f"{pid} ({reason})" if reason else pid
-                for pid, reason in zip(self.policy_ids, self.reasons, strict=True)
+            parts.append(
+                "denied by "
+                + "; ".join(
+                    f"{pid} ({reason})" if reason else pid
+                    for pid, reason in zip(self.policy_ids, self.reasons, strict=True)
+                )
             )
-        return f"no policy permits {' and '.join(self.actions) or 'this change'}"
+        if self.unpermitted or not parts:
+            parts.append(
+                f"no policy permits {' and '.join(self.unpermitted or self.actions) or 'it'}"
+            )
+        return "; and ".join(parts)
 
 
 class PolicySource(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +108,15 @@ class _Bundle:
                     text=cedarpy.policies_from_json_str(json.dumps(one)),
                 )
             )
+        self._permits: cedarpy.PolicySet | None = None
+
+    @property
+    def permits(self) -> cedarpy.PolicySet:
+        """The permits alone: which actions of a deny would no permit allow anyway?"""
+        if self._permits is None:
+            text = "\n".join(s.text for s in self.sources if s.effect == "permit")
+            self._permits = cedarpy.PolicySet.from_str(text)
+        return self._permits
 
 
 def _head(policy: dict[str, Any]) -> str:
@@ -247,10 +265,18 @@ class PolicyEngine:
             return Decision(
                 allowed=True, actions=proposal.actions, policy_ids=tuple(n[0] for n in deciding)
             )
+        unpermitted: tuple[str, ...] = ()
+        if deciding and not errors:
+            # A forbid hides a missing permit; the deny path is rare, so ask again.
+            again = cedarpy.is_authorized_batch(requests, bundle.permits, entities, self._schema)
+            unpermitted = tuple(
+                a for a, r in zip(proposal.actions, again, strict=True) if not r.allowed
+            )
         return Decision(
             allowed=False,
             actions=proposal.actions,
             policy_ids=tuple(n[0] for n in deciding),
             reasons=tuple(n[1] for n in deciding),
             errors=tuple(errors),
+            unpermitted=unpermitted,
         )

@@ -84,8 +84,8 @@ class Scenario(_Strict):
     principal: Principal
     action: str
     resource: Target
-    context: Context = Context()
     expect: Literal["allow", "deny"]
+    context: Context = Context()
     by: str | None = None
 
 

@@ -176,7 +176,7 @@ def on_create(
     if not requested:
         suspend(governance, "requested", now)
     governance["registeredBy"] = actor.token_id
-    if not refs.owners and actor.owner_id:
+    if refs.owners is None and actor.owner_id:
         refs = msgspec.structs.replace(refs, owners={actor.owner_id: None})
     return doc, refs
 
