@@ -229,25 +229,51 @@ class PolicyEngine:
         now: dt.datetime,
         tenant: tuple[TenantPolicy, ...] = (),
     ) -> list[Decision]:
-        """One Cedar batch call per proposal's entities (a subtree, a sweep decides many)."""
+        """Many proposals in as few Cedar calls as their entities allow (a subtree, a sweep).
+
+        Proposals share one call while the entities they name agree; one that
+        sees an entity differently (the same parent before and after its own
+        change) starts the next call.
+        """
         try:
             bundle = self._bundle(tenant)
         except PolicyError as exc:
             # Stored tenant policies that no longer validate (the schema changed): deny.
             log.error("tenant policies invalid; denying", extra={"errors": [str(exc)]})
             return [Decision(allowed=False, errors=(str(exc),)) for _ in proposals]
-        return [self._decide(bundle, actor, p, now) for p in proposals]
+        decisions: list[Decision] = []
+        for group in _batches([(p, *build(actor, p, now)) for p in proposals]):
+            decisions += self._decide(bundle, group)
+        return decisions
 
-    def _decide(
-        self, bundle: _Bundle, actor: Actor, proposal: Proposal, now: dt.datetime
-    ) -> Decision:
-        requests, entities = build(actor, proposal, now)
+    def _decide(self, bundle: _Bundle, group: list[_Built]) -> list[Decision]:
+        requests = [r for _, batch, _ in group for r in batch]
+        entities = list({_key(e): e for _, _, found in group for e in found}.values())
         try:
             results = cedarpy.is_authorized_batch(requests, bundle.policies, entities, self._schema)
         except (ValueError, RuntimeError) as exc:
             log.error("policy evaluation failed; denying", extra={"errors": [str(exc)]})
-            return Decision(allowed=False, actions=proposal.actions, errors=(str(exc),))
-        allowed, deciding, errors = True, [], []
+            return [
+                Decision(allowed=False, actions=p.actions, errors=(str(exc),)) for p, _, _ in group
+            ]
+        decisions, start = [], 0
+        for proposal, batch, found in group:
+            mine = results[start : start + len(batch)]
+            start += len(batch)
+            decisions.append(self._summarise(bundle, proposal, batch, found, mine))
+        return decisions
+
+    def _summarise(
+        self,
+        bundle: _Bundle,
+        proposal: Proposal,
+        requests: list[dict[str, Any]],
+        entities: list[dict[str, Any]],
+        results: list[cedarpy.AuthzResult],
+    ) -> Decision:
+        """One proposal's decision: allowed only if every one of its actions is."""
+        allowed, errors = True, []
+        deciding: list[tuple[str, str]] = []
         for result in results:
             errors += [str(e) for e in result.diagnostics.errors]
             named = [bundle.annotations.get(r, (r, "")) for r in result.diagnostics.reasons]
@@ -280,3 +306,24 @@ class PolicyEngine:
             errors=tuple(errors),
             unpermitted=unpermitted,
         )
+
+
+_Built = tuple[Proposal, list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _key(entity: dict[str, Any]) -> tuple[str, str]:
+    return entity["uid"]["type"], entity["uid"]["id"]
+
+
+def _batches(built: list[_Built]) -> list[list[_Built]]:
+    """Consecutive proposals whose entities agree, so one Cedar call decides them all."""
+    groups: list[list[_Built]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in built:
+        clash = any(seen.get(_key(e), e) != e for e in item[2])
+        if not groups or clash:
+            groups.append([])
+            seen = {}
+        groups[-1].append(item)
+        seen.update({_key(e): e for e in item[2]})
+    return groups

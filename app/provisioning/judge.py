@@ -84,9 +84,55 @@ class Judge:
         ``owners`` are the owners and sponsors after the change when it names
         them; otherwise ``after`` keeps those of ``before``.
         """
-        tenant = await uow.tenants.get(after.tenant_id)
+        tenant = await self._tenant(uow, after.tenant_id)
+        proposal = await self._proposal(
+            uow, tenant, kind, before, after, now=now, changed=changed, owners=owners, reason=reason
+        )
+        decision = self.engine.decide(actor, proposal, now, tenant.policies)
+        return self._enforce(tenant, actor, after, decision)
+
+    async def decide_subtree(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        kind: str,
+        subtree: list[Resource],
+        *,
+        now: dt.datetime,
+        reason: str,
+    ) -> None:
+        """A teardown and its cascade (the root first), decided in one batch."""
+        tenant = await self._tenant(uow, subtree[0].tenant_id)
+        proposals = [
+            await self._proposal(
+                uow, tenant, kind, r, r, now=now, reason=reason if i == 0 else "cascade"
+            )
+            for i, r in enumerate(subtree)
+        ]
+        decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
+        for resource, decision in zip(subtree, decisions, strict=True):
+            self._enforce(tenant, actor, resource, decision)
+
+    async def _tenant(self, uow: UnitOfWork, tenant_id: str) -> Tenant:
+        tenant = await uow.tenants.get(tenant_id)
         if tenant is None:
-            raise NotFound(f"no tenant {after.tenant_id!r}")
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
+    async def _proposal(
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        kind: str,
+        before: Resource | None,
+        after: Resource,
+        *,
+        now: dt.datetime,
+        changed: tuple[str, ...] | list[str] | set[str] = (),
+        owners: tuple[OwnerRef, ...] | None = None,
+        reason: str = "request",
+    ) -> p.Proposal:
+        """What Cedar judges, with the facts loaded from this transaction."""
         governed = nhi.governed(after.resource_type, after.doc) or (
             before is not None and nhi.governed(before.resource_type, before.doc)
         )
@@ -110,7 +156,7 @@ class Judge:
             else None
         )
         names = p.changed_names(changed)
-        proposal = p.Proposal(
+        return p.Proposal(
             actions=p.actions_for(kind, before_identity, after_identity, names),
             identity=after_identity,
             before=before_identity,
@@ -119,8 +165,6 @@ class Judge:
             limits=lifetimes.limits_for(after_identity.kind),
             reason=reason,
         )
-        decision = self.engine.decide(actor, proposal, now, tenant.policies)
-        return self._enforce(tenant, actor, after, decision)
 
     def _enforce(
         self, tenant: Tenant, actor: Actor, after: Resource, decision: Decision

@@ -224,28 +224,27 @@ class Provisioning:
     async def _delete(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
     ) -> None:
-        """Hard for Users and Groups; soft for governed identities, their subtree first.
+        """Hard for Users and Groups; soft for governed identities, with their subtree.
 
-        Tearing down a parent tears down its subtree (Vault's token hierarchy),
-        each child decided on its own (reason ``cascade``), in the same transaction.
+        Tearing down a parent tears down its subtree (Vault's token hierarchy):
+        each child is decided too (reason ``cascade``), all in one batch, and
+        written children first, in the same transaction.
         """
         action = _ACTIONS[mutation.kind]
-        await self.judge.decide(
-            uow, mutation.actor, action, before, before, now=now, reason=mutation.reason
-        )
         if not nhi.governed(before.resource_type, before.doc):
+            await self.judge.decide(
+                uow, mutation.actor, action, before, before, now=now, reason=mutation.reason
+            )
             containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
             await uow.resources.delete(before.tenant_id, before.resource_type, before.id)
             await uow.resources.touch(before.tenant_id, containing, now)
             return
-        for child_id in await uow.resources.children(before.tenant_id, before.id):
-            child = await uow.resources.get(
-                before.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
-            )
-            if child is not None:
-                cascade = msgspec.structs.replace(mutation, reason="cascade")
-                await self._delete(uow, cascade, child, now)
-        await self._governance.tombstone(uow, before, now)
+        subtree = await _subtree(uow, before)
+        await self.judge.decide_subtree(
+            uow, mutation.actor, action, subtree, now=now, reason=mutation.reason
+        )
+        for resource in reversed(subtree):
+            await self._governance.tombstone(uow, resource, now)
 
     async def _suspend(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
@@ -338,6 +337,20 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
+
+
+async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
+    """``root`` and every descendant, locked, each after its parent."""
+    found, index = [root], 0
+    while index < len(found):
+        for child_id in await uow.resources.children(root.tenant_id, found[index].id):
+            child = await uow.resources.get(
+                root.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
+            )
+            if child is not None:
+                found.append(child)
+        index += 1
+    return found
 
 
 def _tenant_of(actor: Actor) -> str:

@@ -538,3 +538,23 @@ when { resource.resourceType == "Group" };
         assert client.get(url, headers=tenant.headers()).json() == team
         renamed = client.put(url, json=group("Team 2"), headers=tenant.headers())
         assert renamed.status_code == 200
+
+
+def test_a_subtree_is_torn_down_with_its_parent_in_one_decision(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    platform = tenant.headers("platform")
+    parent = register(harness, tenant, agent("parent"))
+    child = register(harness, tenant, agent("child", parent=parent["id"]))
+    grandchild = register(harness, tenant, agent("grandchild", parent=child["id"]))
+    url = f"/scim/v2/Agents/{parent['id']}"
+    denied(harness.client.delete(url, headers=platform), "tenure.teardown.disable_first")
+    assert patch(harness, parent["id"], platform, replace("active", False)).status_code == 200
+    harness.clock.advance(dt.timedelta(days=8))
+    # The children are active, but their parent is not: the cascade takes them along.
+    assert read(harness, tenant, child["id"])["active"] is True
+    assert harness.client.delete(url, headers=platform).status_code == 204
+    for gone in (parent, child, grandchild):
+        assert (
+            harness.client.get(f"/scim/v2/Agents/{gone['id']}", headers=platform).status_code == 404
+        )

@@ -112,6 +112,21 @@ def test_a_batch_decides_each_proposal_on_its_own(engine: PolicyEngine) -> None:
     assert decisions[1].policy_ids == ("tenure.expiry.future",)
 
 
+def test_a_batch_splits_where_proposals_see_an_entity_differently(engine: PolicyEngine) -> None:
+    # The parent suspended in one proposal, its child judged against it active in
+    # the next: sharing one entity set would judge one of them wrongly.
+    parent = agent(id="p", state="suspended")
+    child = agent(id="c", parent=agent(id="p"), expires_at=NOW + dt.timedelta(days=20))
+    orphaned = agent(id="c2", parent=parent, expires_at=NOW + dt.timedelta(days=20))
+    decisions = engine.decide_many(
+        actor(Role.PLATFORM),
+        [proposal(parent, "update"), proposal(child, "create"), proposal(orphaned, "create")],
+        NOW,
+    )
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert decisions[2].policy_ids == ("tenure.delegation.parent_active",)
+
+
 def test_actions_are_refined_from_what_a_write_changes() -> None:
     before = agent()
     later = agent(expires_at=NOW + dt.timedelta(days=40))
