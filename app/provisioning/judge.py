@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import msgspec
 
 from app.domain.actor import Actor
+from app.domain.lifecycle import State
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import Tenant
 from app.policy import proposal as p
@@ -109,6 +110,8 @@ class Judge:
             )
             for i, r in enumerate(subtree)
         ]
+        # As the cascade would leave them: each child's parent is torn down with it.
+        proposals[1:] = [_parent_gone(q) for q in proposals[1:]]
         decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
         for resource, decision in zip(subtree, decisions, strict=True):
             self._enforce(tenant, actor, resource, decision)
@@ -190,3 +193,13 @@ class Judge:
             )
             raise Denied(decision)
         return decision
+
+
+def _parent_gone(proposal: p.Proposal) -> p.Proposal:
+    parent = proposal.identity.parent
+    if parent is None:
+        return proposal
+    gone = msgspec.structs.replace(parent, state=State.DEPROVISIONED.value)
+    return msgspec.structs.replace(
+        proposal, identity=msgspec.structs.replace(proposal.identity, parent=gone)
+    )
