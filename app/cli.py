@@ -190,7 +190,7 @@ def cmd_policy(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     from app.main import lifetimes_of
 
-    outcomes = scenarios.run(engine, loaded, SystemClock().now(), lifetimes_of(settings).limits_for)
+    outcomes = scenarios.run(engine, loaded, SystemClock().now(), lifetimes_of(settings).limits)
     for outcome in outcomes:
         mark = "ok  " if outcome.passed else "FAIL"
         print(

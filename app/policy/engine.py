@@ -23,13 +23,14 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.tenancy import TenantPolicy
-from app.policy.entities import build
+from app.policy.entities import Built, base, build
 from app.policy.proposal import Proposal
 
 log = logging.getLogger("tenure.policy")
 
 SCHEMA_FILE = "tenure.cedarschema"
 _TENANT_CACHE = 256
+_BASE_CACHE = 1024
 
 
 class PolicyError(ValueError):
@@ -133,6 +134,7 @@ class PolicyEngine:
         self._defaults = _Bundle(text, self._schema, {})
         self._default_text = text
         self._tenants: OrderedDict[tuple[str, ...], _Bundle] = OrderedDict()
+        self._bases: OrderedDict[tuple[Any, ...], cedarpy.Entities] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -242,25 +244,44 @@ class PolicyEngine:
             log.error("tenant policies invalid; denying", extra={"errors": [str(exc)]})
             return [Decision(allowed=False, errors=(str(exc),)) for _ in proposals]
         decisions: list[Decision] = []
-        for group in _batches([(p, *build(actor, p, now)) for p in proposals]):
-            decisions += self._decide(bundle, group)
+        for group in _batches([build(actor, p, now) for p in proposals]):
+            decisions += self._decide(bundle, actor, proposals[len(decisions) :], group)
         return decisions
 
-    def _decide(self, bundle: _Bundle, group: list[_Built]) -> list[Decision]:
-        requests = [r for _, batch, _ in group for r in batch]
-        entities = list({_key(e): e for _, _, found in group for e in found}.values())
+    def _base(self, built: Built, actor: Actor, proposal: Proposal) -> cedarpy.Entities:
+        """The caller and its tenant, parsed once per client and tenant settings."""
+        with self._lock:
+            found = self._bases.get(built.base_key)
+            if found is not None:
+                self._bases.move_to_end(built.base_key)
+                return found
+        parsed = cedarpy.Entities.from_json_str(json.dumps(base(actor, proposal)))
+        with self._lock:
+            self._bases[built.base_key] = parsed
+            if len(self._bases) > _BASE_CACHE:
+                self._bases.popitem(last=False)
+        return parsed
+
+    def _decide(
+        self, bundle: _Bundle, actor: Actor, proposals: list[Proposal], group: list[Built]
+    ) -> list[Decision]:
+        requests = [r for built in group for r in built.requests]
+        delta = list({_key(e): e for built in group for e in built.entities}.values())
         try:
-            results = cedarpy.is_authorized_batch(requests, bundle.policies, entities, self._schema)
+            first = self._base(group[0], actor, proposals[0])
+            entities = first.with_added_json_str(json.dumps(delta))
+            results = cedarpy.is_authorized_batch(requests, bundle.policies, entities)
         except (ValueError, RuntimeError) as exc:
             log.error("policy evaluation failed; denying", extra={"errors": [str(exc)]})
             return [
-                Decision(allowed=False, actions=p.actions, errors=(str(exc),)) for p, _, _ in group
+                Decision(allowed=False, actions=p.actions, errors=(str(exc),))
+                for p in proposals[: len(group)]
             ]
         decisions, start = [], 0
-        for proposal, batch, found in group:
-            mine = results[start : start + len(batch)]
-            start += len(batch)
-            decisions.append(self._summarise(bundle, proposal, batch, found, mine))
+        for proposal, built in zip(proposals, group, strict=False):
+            mine = results[start : start + len(built.requests)]
+            start += len(built.requests)
+            decisions.append(self._summarise(bundle, proposal, built.requests, entities, mine))
         return decisions
 
     def _summarise(
@@ -268,7 +289,7 @@ class PolicyEngine:
         bundle: _Bundle,
         proposal: Proposal,
         requests: list[dict[str, Any]],
-        entities: list[dict[str, Any]],
+        entities: cedarpy.Entities,
         results: list[cedarpy.AuthzResult],
     ) -> Decision:
         """One proposal's decision: allowed only if every one of its actions is."""
@@ -294,7 +315,7 @@ class PolicyEngine:
         unpermitted: tuple[str, ...] = ()
         if deciding and not errors:
             # A forbid hides a missing permit; the deny path is rare, so ask again.
-            again = cedarpy.is_authorized_batch(requests, bundle.permits, entities, self._schema)
+            again = cedarpy.is_authorized_batch(requests, bundle.permits, entities)
             unpermitted = tuple(
                 a for a, r in zip(proposal.actions, again, strict=True) if not r.allowed
             )
@@ -308,22 +329,19 @@ class PolicyEngine:
         )
 
 
-_Built = tuple[Proposal, list[dict[str, Any]], list[dict[str, Any]]]
-
-
 def _key(entity: dict[str, Any]) -> tuple[str, str]:
     return entity["uid"]["type"], entity["uid"]["id"]
 
 
-def _batches(built: list[_Built]) -> list[list[_Built]]:
-    """Consecutive proposals whose entities agree, so one Cedar call decides them all."""
-    groups: list[list[_Built]] = []
+def _batches(built: list[Built]) -> list[list[Built]]:
+    """Consecutive proposals one Cedar call can decide: same caller, entities that agree."""
+    groups: list[list[Built]] = []
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for item in built:
-        clash = any(seen.get(_key(e), e) != e for e in item[2])
-        if not groups or clash:
+        clash = any(seen.get(_key(e), e) != e for e in item.entities)
+        if not groups or clash or item.base_key != groups[-1][0].base_key:
             groups.append([])
             seen = {}
         groups[-1].append(item)
-        seen.update({_key(e): e for e in item[2]})
+        seen.update({_key(e): e for e in item.entities})
     return groups

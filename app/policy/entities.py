@@ -1,8 +1,10 @@
 """Pure: a Proposal as Cedar requests and the entities they name (no cedarpy here).
 
-Kept lean: the call into Cedar holds the GIL, so each request carries only the
-principal, the tenant, the identity after the change, its parent and its
-owners and sponsors (``policies/tenure.cedarschema``).
+Kept lean: the call into Cedar holds the GIL and its cost grows with every
+attribute it parses, so a request carries the principal and its tenant (parsed
+once per client and kept), the identity after the change, the few attributes
+policies read of its parent, and its owners and sponsors; empty values are
+left out (``policies/tenure.cedarschema``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
+
 from app.domain.actor import Actor
-from app.policy.proposal import Identity, Party, Proposal
+from app.policy.proposal import Identity, Limits, Party, Proposal
 
 NAMESPACE = "Tenure"
 
@@ -25,8 +29,8 @@ def _ref(kind: str, ident: str) -> dict[str, Any]:
 
 
 def _datetime(value: dt.datetime) -> dict[str, Any]:
-    text = value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return {"__extn": {"fn": "datetime", "arg": text}}
+    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    return {"__extn": {"fn": "datetime", "arg": text + "Z"}}
 
 
 def _duration(value: dt.timedelta) -> dict[str, Any]:
@@ -47,26 +51,20 @@ def _optional(attrs: dict[str, Any], **values: Any) -> dict[str, Any]:
 
 
 def _party(p: Party, tenant: str) -> dict[str, Any]:
-    attrs = {
-        "resourceType": p.resource_type,
-        "active": p.active,
-        "entitlements": list(p.entitlements),
-    }
+    attrs: dict[str, Any] = {"resourceType": p.resource_type, "active": p.active}
+    if p.entitlements:
+        attrs["entitlements"] = list(p.entitlements)
     return _entity("Party", p.id, attrs, tenant)
+
+
+def _refs(kind: str, parties: tuple[Party, ...]) -> list[dict[str, Any]] | None:
+    return [_ref(kind, p.id) for p in parties] or None
 
 
 def _identity(i: Identity) -> dict[str, Any]:
     attrs = _optional(
-        {
-            "resourceType": i.resource_type,
-            "tenant": _ref("Tenant", i.tenant_id),
-            "governed": i.governed,
-            "lifecycleState": i.state,
-            "created": _datetime(i.created),
-            "scopes": list(i.scopes),
-            "owners": [_ref("Party", p.id) for p in i.owners],
-            "sponsors": [_ref("Party", p.id) for p in i.sponsors],
-        },
+        {"resourceType": i.resource_type, "governed": i.governed, "lifecycleState": i.state},
+        created=i.created,
         kind=i.kind,
         purpose=i.purpose,
         environment=i.environment,
@@ -75,18 +73,45 @@ def _identity(i: Identity) -> dict[str, Any]:
         lastAttestedAt=i.last_attested_at,
         suspendedSince=i.suspended_since,
         orphanedSince=i.orphaned_since,
+        scopes=list(i.scopes) or None,
+        owners=_refs("Party", i.owners),
+        sponsors=_refs("Party", i.sponsors),
     )
     if i.registered_by is not None:
-        attrs["registeredBy"] = _ref("Token", i.registered_by)
+        attrs["registeredBy"] = i.registered_by
     if i.parent is not None:
         attrs["parent"] = _ref("Identity", i.parent.id)
     return _entity("Identity", i.id, attrs, i.tenant_id)
+
+
+def _parent(i: Identity) -> dict[str, Any]:
+    """Only what policies read of a parent: the call's cost grows with every attribute."""
+    attrs = _optional(
+        {"resourceType": i.resource_type, "governed": i.governed, "lifecycleState": i.state},
+        expiresAt=i.expires_at,
+        scopes=list(i.scopes) or None,
+    )
+    return _entity("Identity", i.id, attrs, i.tenant_id)
+
+
+def _tenant(ident: str, limits: Limits) -> dict[str, Any]:
+    attrs = {
+        "agentLifetime": _duration(limits.agent_lifetime),
+        "serviceAccountLifetime": _duration(limits.service_account_lifetime),
+        "hardCap": _duration(limits.hard_cap),
+        "maxDepth": limits.max_depth,
+        "attestationMaxAge": _duration(limits.attestation_max_age),
+        "teardownGrace": _duration(limits.teardown_grace),
+        "orphanGrace": _duration(limits.orphan_grace),
+    }
+    return {"uid": uid("Tenant", ident), "attrs": attrs, "parents": []}
 
 
 def _principal(actor: Actor) -> dict[str, Any]:
     tenant = actor.tenant_id or ""
     limits = actor.restrictions
     attrs: dict[str, Any] = {
+        "id": actor.token_id,
         "roles": sorted(actor.roles),
         "tenant": _ref("Tenant", tenant),
         "kinds": sorted(limits.kinds),
@@ -99,47 +124,56 @@ def _principal(actor: Actor) -> dict[str, Any]:
 
 def context(proposal: Proposal, now: dt.datetime) -> dict[str, Any]:
     """Facts Cedar cannot compute (the ``Facts`` record of the schema)."""
-    limits = proposal.limits
     owners = proposal.identity.owners
+    # Every field costs parsing time in Cedar: the empty and the default are left out.
     facts: dict[str, Any] = {
         "now": _datetime(now),
-        "changed": list(proposal.changed),
         "activeOwners": proposal.active_owners,
         "depth": proposal.depth,
-        "ownersEntitled": any(o.entitlements for o in owners),
-        "ownerEntitlements": sorted({e for o in owners for e in o.entitlements}),
-        "reason": proposal.reason,
-        "limits": {
-            "maxLifetime": _duration(limits.max_lifetime),
-            "hardCap": _duration(limits.hard_cap),
-            "maxDepth": limits.max_depth,
-            "attestationMaxAge": _duration(limits.attestation_max_age),
-            "teardownGrace": _duration(limits.teardown_grace),
-            "orphanGrace": _duration(limits.orphan_grace),
-        },
     }
-    before = proposal.before
+    if proposal.changed:
+        facts["changed"] = list(proposal.changed)
+    entitlements = {e for o in owners for e in o.entitlements}
+    if entitlements:
+        facts["ownerEntitlements"] = sorted(entitlements)
+    if proposal.reason != "request":
+        facts["reason"] = proposal.reason
+    before, after = proposal.before, proposal.identity
     if before is not None:
+        # Only what moved: an unchanged value needs no guard, and each one costs.
         facts["before"] = _optional(
             {"lifecycleState": before.state},
-            kind=before.kind,
-            environment=before.environment,
-            expiresAt=before.expires_at,
-            hardExpiresAt=before.hard_expires_at,
+            kind=before.kind if before.kind != after.kind else None,
+            environment=before.environment if before.environment != after.environment else None,
+            hardExpiresAt=before.hard_expires_at
+            if before.hard_expires_at != after.hard_expires_at
+            else None,
         )
     return facts
 
 
-def build(
-    actor: Actor, proposal: Proposal, now: dt.datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+class Built(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposal as Cedar input: the caller and its tenant (the same for every write
+    of one client, so parsed once and kept by ``base_key``) and what this write names."""
+
+    base_key: tuple[Any, ...]
+    entities: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
+
+
+def base(actor: Actor, proposal: Proposal) -> list[dict[str, Any]]:
+    """The caller and the tenants involved, with the tenant's bounds."""
+    tenants = sorted({proposal.identity.tenant_id, actor.tenant_id or ""})
+    return [_tenant(t, proposal.limits) for t in tenants] + [_principal(actor)]
+
+
+def build(actor: Actor, proposal: Proposal, now: dt.datetime) -> Built:
     """One Cedar request per action of the proposal, and the entities they share."""
     identity = proposal.identity
-    tenants = {identity.tenant_id, actor.tenant_id or ""}
-    entities = [{"uid": uid("Tenant", t), "attrs": {}, "parents": []} for t in sorted(tenants)]
-    entities += [_principal(actor), _identity(identity)]
+    limits = proposal.limits
+    entities = [_identity(identity)]
     if identity.parent is not None and identity.parent.id != identity.id:
-        entities.append(_identity(identity.parent))
+        entities.append(_parent(identity.parent))
     parties = {p.id: p for p in (*identity.owners, *identity.sponsors)}
     entities += [_party(p, identity.tenant_id) for p in parties.values()]
     facts = context(proposal, now)
@@ -152,4 +186,12 @@ def build(
         }
         for action in proposal.actions
     ]
-    return requests, entities
+    key = (
+        actor.token_id,
+        actor.roles,
+        actor.tenant_id,
+        actor.restrictions,
+        identity.tenant_id,
+        limits,
+    )
+    return Built(base_key=key, entities=entities, requests=requests)

@@ -65,9 +65,10 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
-    """The tenant's bounds for one identity's kind."""
+    """A tenant's bounds (its settings over the server's defaults)."""
 
-    max_lifetime: dt.timedelta
+    agent_lifetime: dt.timedelta  # the longest an agent, workload or bot is registered for
+    service_account_lifetime: dt.timedelta
     hard_cap: dt.timedelta
     max_depth: int
     attestation_max_age: dt.timedelta

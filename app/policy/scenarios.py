@@ -17,7 +17,6 @@ scenario states only what differs. Times are ISO 8601 or relative to now
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -163,9 +162,9 @@ def run(
     engine: PolicyEngine,
     scenarios: list[Scenario],
     now: dt.datetime,
-    limits: Callable[[str | None], Limits],
+    limits: Limits,
 ) -> list[Outcome]:
-    """Decide each scenario; ``limits`` gives the bounds for a kind (the server's defaults)."""
+    """Decide each scenario within ``limits`` (the server's defaults)."""
     outcomes = []
     for scenario in scenarios:
         subject = identity(scenario.resource, now)
@@ -176,7 +175,7 @@ def run(
             before=identity(context.before, now) if context.before else None,
             changed=tuple(context.changed),
             depth=context.depth,
-            limits=limits(subject.kind),
+            limits=limits,
             reason=context.reason,
         )
         decision = engine.decide(actor_of(scenario.principal), proposal, now)

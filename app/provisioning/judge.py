@@ -165,7 +165,7 @@ class Judge:
             before=before_identity,
             changed=names,
             depth=depth,
-            limits=lifetimes.limits_for(after_identity.kind),
+            limits=lifetimes.limits,
             reason=reason,
         )
 

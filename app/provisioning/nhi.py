@@ -42,10 +42,12 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
     def default_for(self, kind: str) -> dt.timedelta:
         return self.default.get(kind, self.default["agent"])
 
-    def limits_for(self, kind: str | None) -> Limits:
-        """What policies bound an identity of ``kind`` by; its default lifetime is its maximum."""
+    @property
+    def limits(self) -> Limits:
+        """What policies bound identities by: a kind's default lifetime is also its maximum."""
         return Limits(
-            max_lifetime=self.default_for(kind or "agent"),
+            agent_lifetime=self.default_for("agent"),
+            service_account_lifetime=self.default_for("service_account"),
             hard_cap=self.hard_cap,
             max_depth=self.max_depth,
             attestation_max_age=self.attestation,

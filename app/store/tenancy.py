@@ -19,6 +19,9 @@ from app.store.tables import tenants, tokens
 class TenantRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+        # Read once per transaction: a mutation asks for its tenant's settings and
+        # policies at several steps, and nothing in one mutation changes them.
+        self._seen: dict[str, Tenant | None] = {}
 
     async def add(self, tenant: Tenant) -> None:
         try:
@@ -30,11 +33,16 @@ class TenantRepository:
             raise Uniqueness(f"a tenant named {tenant.name!r} already exists") from None
 
     async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        if not lock and tenant_id in self._seen:
+            return self._seen[tenant_id]
         query = tenants.select().where(tenants.c.id == tenant_id)
         row = (await self._c.execute(query.with_for_update() if lock else query)).first()
-        return _tenant(row) if row else None
+        found = _tenant(row) if row else None
+        self._seen[tenant_id] = found
+        return found
 
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> None:
+        self._seen.pop(tenant_id, None)
         await self._c.execute(
             tenants.update()
             .where(tenants.c.id == tenant_id)
@@ -42,6 +50,7 @@ class TenantRepository:
         )
 
     async def set_policies(self, tenant_id: str, policies: tuple[TenantPolicy, ...]) -> None:
+        self._seen.pop(tenant_id, None)
         await self._c.execute(
             tenants.update()
             .where(tenants.c.id == tenant_id)

@@ -24,7 +24,7 @@ from app.policy.proposal import Identity, Party, Proposal, actions_for, changed_
 
 NOW = dt.datetime(2026, 11, 28, 9, tzinfo=dt.UTC)
 SCHEMA = (data_dir("policies") / "tenure.cedarschema").read_text()
-LIMITS = lifetimes_of(Settings(secret_key=b"k" * 32)).limits_for
+LIMITS = lifetimes_of(Settings(secret_key=b"k" * 32)).limits
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def agent(**changes: object) -> Identity:
 
 
 def proposal(identity: Identity, *actions: str, **extra: object) -> Proposal:
-    return Proposal(actions=actions, identity=identity, limits=LIMITS(identity.kind), **extra)
+    return Proposal(actions=actions, identity=identity, limits=LIMITS, **extra)
 
 
 def test_the_shipped_scenarios_pass(engine: PolicyEngine) -> None:
