@@ -249,3 +249,34 @@ def test_reload_swaps_only_a_valid_set(tmp_path: Path) -> None:
     # The previous set stays in force.
     decision = engine.decide(actor(Role.ADMIN), proposal(agent(), "update"), NOW)
     assert decision.policy_ids == ("local.freeze",)
+
+
+def test_what_the_engine_sends_conforms_to_the_schema(engine: PolicyEngine) -> None:
+    """Decisions skip schema checks for speed; this proves the entities and context conform."""
+    import json
+
+    import cedarpy
+
+    from app.policy import entities
+
+    schema = cedarpy.Schema.from_str(SCHEMA)
+    loaded = scenarios.read((data_dir("policies") / "scenarios.json").read_bytes())
+    for scenario in loaded:
+        subject = scenarios.identity(scenario.resource, NOW)
+        before = scenario.context.before
+        proposed = Proposal(
+            actions=(scenario.action,),
+            identity=subject,
+            before=scenarios.identity(before, NOW) if before else None,
+            changed=("displayName",),
+            limits=LIMITS,
+            reason=scenario.context.reason,
+        )
+        who = scenarios.actor_of(scenario.principal)
+        built = entities.build(who, proposed, NOW)
+        everything = entities.base(who, proposed) + built.entities
+        parsed = cedarpy.Entities.from_json_str(json.dumps(everything), schema)  # raises if not
+        checked = cedarpy.is_authorized(built.requests[0], engine._defaults.policies, parsed, schema)
+        assert not checked.diagnostics.errors, (scenario.name, checked.diagnostics.errors)
+        unchecked = engine.decide(who, proposed, NOW)
+        assert unchecked.allowed == checked.allowed, scenario.name
