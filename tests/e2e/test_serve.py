@@ -95,3 +95,57 @@ def test_a_second_start_prints_no_new_token(tmp_path: Path) -> None:
     second = subprocess.run([tenure, "demo"], env=env, check=True, capture_output=True, text=True)
     assert "Admin token" in first.stderr
     assert second.stderr == "" and second.stdout == ""
+
+
+def test_sighup_reloads_policies_and_keeps_the_old_set_if_the_new_one_is_invalid(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from app.config import data_dir
+
+    policies = tmp_path / "policies"
+    shutil.copytree(data_dir("policies"), policies)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TENURE_DATABASE_URL": f"sqlite:///{tmp_path}/tenure.db",
+        "TENURE_SECRET_KEY_FILE": str(tmp_path / "secret"),
+        "TENURE_PORT": str(port),
+        "TENURE_POLICIES_DIR": str(policies),
+    }
+    log_path = tmp_path / "log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")], cwd=tmp_path, env=env, stderr=log, stdout=log
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/readyz", process)
+            token = log_path.read_text().split("Admin token (shown once; keep it): ")[1].split()[0]
+            auth = {"Authorization": f"Bearer {token}"}
+
+            def ids() -> list[str]:
+                listed = httpx.get(f"http://127.0.0.1:{port}/admin/policies", headers=auth)
+                return [p["id"] for p in listed.json()["items"]]
+
+            before = ids()
+            (policies / "freeze.cedar").write_text(
+                '@id("ops.freeze")\n@reason("change freeze")\n'
+                "forbid (principal, action, resource);\n"
+            )
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while "ops.freeze" not in ids():
+                assert time.monotonic() < deadline, "SIGHUP did not reload the policies"
+                time.sleep(0.2)
+            assert len(ids()) == len(before) + 1
+            (policies / "broken.cedar").write_text("forbid (principal, action, resource")
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while "policies not reloaded" not in log_path.read_text():
+                assert time.monotonic() < deadline, "the failed reload was not logged"
+                time.sleep(0.2)
+            assert "ops.freeze" in ids() and process.poll() is None
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
