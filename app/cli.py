@@ -156,8 +156,19 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 expires = token.expires_at.isoformat() if token.expires_at else "never"
                 used = token.last_used_at.isoformat() if token.last_used_at else "never"
                 roles = ",".join(sorted(token.roles))
+                reach = token.restrictions
+                limits = "".join(
+                    f"\t{label}={value}"
+                    for label, value in (
+                        ("kinds", ",".join(sorted(reach.kinds))),
+                        ("environments", ",".join(sorted(reach.environments))),
+                        ("agent", reach.agent_id or ""),
+                    )
+                    if value
+                )
                 print(
-                    f"{token.id}\t{token.name}\t{roles}\t{state}\texpires={expires}\tlast_used={used}"
+                    f"{token.id}\t{token.name}\t{roles}\t{state}\texpires={expires}"
+                    f"\tlast_used={used}{limits}"
                 )
         else:
             await tenancy.revoke_token(tenant_id, args.token_id)

@@ -147,3 +147,32 @@ def test_policy_commands_fail_loudly(capsys: Any, env: dict[str, str], tmp_path:
     malformed.write_text('[{"name": "x"}]')
     code, _, err = run(capsys, env, "policy", "test", str(malformed))
     assert code == 2 and "not a scenario file" in err
+
+
+def test_tokens_can_be_issued_for_some_kinds_and_environments(
+    capsys: Any, env: dict[str, str]
+) -> None:
+    assert run(capsys, env, "migrate")[0] == 0
+    assert run(capsys, env, "tenant", "create", "acme")[0] == 0
+    code, token, _ = run(
+        capsys, env, "token", "issue", "--tenant", "acme", "--role", "platform",
+        "--name", "bots", "--kinds", "bot, workload", "--environments", "staging",
+    )  # fmt: skip
+    assert code == 0
+    code, out, _ = run(capsys, env, "token", "list", "--tenant", "acme")
+    line = next(row for row in out.splitlines() if "\tbots\t" in row)
+    assert line.endswith("\tkinds=bot,workload\tenvironments=staging")
+    code, _, err = run(
+        capsys, env, "token", "issue", "--tenant", "acme", "--role", "platform",
+        "--name", "ghost", "--agent", "no-such-agent",
+    )  # fmt: skip
+    assert code == 2 and "is not an Agent of this tenant" in err
+    with TestClient(create_app(from_env(env))) as client:
+        refused = client.post(
+            "/scim/v2/Agents",
+            json={"name": "prod-bot", "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance":
+                  {"kind": "bot", "environment": "prod", "purpose": "x"}},
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )  # fmt: skip
+        assert refused.status_code == 403
+        assert "tenure.platform.reach" in refused.json()["detail"]
