@@ -184,10 +184,45 @@ def test_malformed_requests_and_roles(harness: Harness, tenant: TenantAccess) ->
         assert_error(response, 400, "invalidSyntax")
     response = bulk(harness, tenant, failOnErrors=0)
     assert_error(response, 400, "invalidValue")
+    # No role check comes before the body: a malformed request is a 400 from anyone.
+    malformed = harness.client.post(
+        "/scim/v2/Bulk", json={"Operations": "nope"}, headers=tenant.headers("auditor")
+    )
+    assert_error(malformed, 400, "invalidSyntax")
+
+    # An auditor's operations are each refused by policy (tenure.roles.auditor).
+    existing = create(harness, tenant, "Users", user("existing"))
     auditor = harness.client.post(
         "/scim/v2/Bulk",
-        json={"Operations": [{"method": "POST", "path": "/Users", "bulkId": "x", "data": user()}]},
+        json={
+            "schemas": [BULK],
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "x", "data": user()},
+                {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "G"}},
+                {
+                    "method": "PATCH",
+                    "path": f"/Users/{existing['id']}",
+                    "data": {
+                        "schemas": [PATCH_OP],
+                        "Operations": [{"op": "replace", "path": "title", "value": "Boss"}],
+                    },
+                },
+                {"method": "DELETE", "path": f"/Users/{existing['id']}"},
+            ],
+        },
         headers=tenant.headers("auditor"),
     )
-    assert_error(auditor, 403)
-    assert _total(harness, tenant, "Users") == 0
+    assert auditor.status_code == 200, auditor.text
+    assert auditor.json()["schemas"] == [BULK_RESPONSE]
+    results = auditor.json()["Operations"]
+    assert [r["status"] for r in results] == ["403", "403", "403", "403"]
+    assert [r["method"] for r in results] == ["POST", "POST", "PATCH", "DELETE"]
+    for result in results:
+        error = result["response"]
+        assert error["status"] == "403"
+        assert "scimType" not in error
+        assert error["detail"].startswith("denied by tenure.roles.auditor ("), error
+    assert _total(harness, tenant, "Users") == 1
+    assert _total(harness, tenant, "Groups") == 0
+    after = harness.client.get(f"/scim/v2/Users/{existing['id']}", headers=tenant.headers())
+    assert after.json() == existing

@@ -34,8 +34,6 @@ def test_query_benchmark_runs_end_to_end() -> None:
 
 
 def test_policy_benchmark_runs() -> None:
-    out = _run(
-        "scripts/bench/policy.py", "--decisions", "140", "--requests", "20", "--rounds", "2"
-    )
+    out = _run("scripts/bench/policy.py", "--decisions", "140", "--requests", "20", "--rounds", "2")
     assert "one decision, 140 in process" in out and "< 200 µs" in out
     assert "POST /Agents, policies off (20)" in out and "policies' share of POST /Agents" in out

@@ -276,7 +276,9 @@ def test_what_the_engine_sends_conforms_to_the_schema(engine: PolicyEngine) -> N
         built = entities.build(who, proposed, NOW)
         everything = entities.base(who, proposed) + built.entities
         parsed = cedarpy.Entities.from_json_str(json.dumps(everything), schema)  # raises if not
-        checked = cedarpy.is_authorized(built.requests[0], engine._defaults.policies, parsed, schema)
+        checked = cedarpy.is_authorized(
+            built.requests[0], engine._defaults.policies, parsed, schema
+        )
         assert not checked.diagnostics.errors, (scenario.name, checked.diagnostics.errors)
         unchecked = engine.decide(who, proposed, NOW)
         assert unchecked.allowed == checked.allowed, scenario.name

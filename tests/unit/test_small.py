@@ -41,12 +41,37 @@ def test_roles_and_permissions() -> None:
     for bad in ("", "root", ["operator", "idp"]):
         with pytest.raises(ValueError):
             parse_roles(bad)
-    auditor = Actor(token_id="t", name="a", roles=frozenset({Role.AUDITOR}), tenant_id="x")
-    assert auditor.may(Permission.READ_DIRECTORY)
-    assert not auditor.may(Permission.WRITE_DIRECTORY)
-    both = Actor(token_id="t", name="a", roles=frozenset({Role.AUDITOR, Role.IDP}), tenant_id="x")
-    assert both.may(Permission.WRITE_DIRECTORY)
-    assert not both.may(Permission.MANAGE_TOKENS)
+    # The scheduler is the server's own sweeper: no issued token carries it.
+    with pytest.raises(ValueError, match="scheduler") as refused:
+        parse_roles("idp,scheduler")
+    assert "scheduler" not in str(refused.value).split("one of:")[1]
+
+    # Permissions cover reads and administration only: writes are Cedar's to decide.
+    assert {p.value for p in Permission} == {
+        "read_directory",
+        "manage_tokens",
+        "manage_policies",
+        "reload_policies",
+        "manage_tenants",
+    }
+
+    def may(*roles: Role) -> set[Permission]:
+        actor = Actor(token_id="t", name="a", roles=frozenset(roles), tenant_id="x")
+        return {p for p in Permission if actor.may(p)}
+
+    reader = {Permission.READ_DIRECTORY}
+    assert may(Role.AUDITOR) == reader
+    assert may(Role.IDP) == reader
+    assert may(Role.PLATFORM) == reader
+    assert may(Role.SCHEDULER) == reader
+    assert may(Role.AUDITOR, Role.IDP) == reader
+    assert may(Role.ADMIN) == {
+        Permission.READ_DIRECTORY,
+        Permission.MANAGE_TOKENS,
+        Permission.MANAGE_POLICIES,
+        Permission.RELOAD_POLICIES,
+    }
+    assert may(Role.OPERATOR) == {Permission.MANAGE_TENANTS, Permission.RELOAD_POLICIES}
 
 
 def test_token_secrets() -> None:
