@@ -138,6 +138,10 @@ def context(proposal: Proposal, now: dt.datetime) -> dict[str, Any]:
         facts["ownerEntitlements"] = sorted(entitlements)
     if proposal.reason != "request":
         facts["reason"] = proposal.reason
+    if proposal.children_end is not None:
+        facts["childrenEnd"] = _datetime(proposal.children_end)
+    if proposal.children_scopes is not None:
+        facts["childrenScopes"] = list(proposal.children_scopes)
     before, after = proposal.before, proposal.identity
     if before is not None:
         # Only what moved: an unchanged value needs no guard, and each one costs.

@@ -86,6 +86,9 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     depth: int = 1
     limits: Limits
     reason: str = "request"
+    # A parent's live children, when the change moves its end or its scopes.
+    children_end: dt.datetime | None = None
+    children_scopes: tuple[str, ...] | None = None
 
     @property
     def active_owners(self) -> int:

@@ -76,6 +76,8 @@ class Context(_Strict):
     depth: int = 1
     reason: str = "request"
     before: Target | None = None
+    childrenEnd: str | None = None  # a parent's children: their latest end date
+    childrenScopes: list[str] | None = None  # and all their scopes
 
 
 class Scenario(_Strict):
@@ -177,6 +179,8 @@ def run(
             depth=context.depth,
             limits=limits,
             reason=context.reason,
+            children_end=_time(context.childrenEnd, now),
+            children_scopes=tuple(context.childrenScopes) if context.childrenScopes else None,
         )
         decision = engine.decide(actor_of(scenario.principal), proposal, now)
         got = "allow" if decision.allowed else "deny"

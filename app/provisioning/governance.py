@@ -37,6 +37,15 @@ def named_refs(body: dict[str, Any], resource_type: ResourceType) -> set[str]:
     return named
 
 
+def sends_governance(body: dict[str, Any]) -> bool:
+    """Does a PUT body carry the Governance extension at all (nested or URN-qualified)?"""
+    urn = nhi.GOVERNANCE.lower()
+    return any(
+        isinstance(key, str) and (key.lower() == urn or key.lower().startswith(urn + ":"))
+        for key in body
+    )
+
+
 def with_aliases(body: dict[str, Any]) -> dict[str, Any]:
     """``agentUserName`` (IETF agent drafts) is another name for ``name``."""
     alias = next((k for k in body if isinstance(k, str) and k.lower() == "agentusername"), None)
@@ -75,9 +84,17 @@ class Governance:
         return msgspec.structs.replace(draft, doc=doc), refs
 
     def changed(
-        self, before: Resource, after: Resource, *, active_named: bool, now: dt.datetime
+        self,
+        before: Resource,
+        after: Resource,
+        *,
+        active_named: bool,
+        now: dt.datetime,
+        extension_sent: bool = True,
     ) -> Resource:
-        doc = nhi.on_change(before.doc, after.doc, active_named=active_named, now=now)
+        doc = nhi.on_change(
+            before.doc, after.doc, active_named=active_named, now=now, extension_sent=extension_sent
+        )
         return msgspec.structs.replace(after, doc=doc, owners=None)
 
     async def resolve_refs(

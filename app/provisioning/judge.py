@@ -159,6 +159,9 @@ class Judge:
             else None
         )
         names = p.changed_names(changed)
+        children = None
+        if governed and before is not None and {"expiresAt", "scopes"} & set(names):
+            children = await uow.resources.children_bounds(after.tenant_id, after.id)
         return p.Proposal(
             actions=p.actions_for(kind, before_identity, after_identity, names),
             identity=after_identity,
@@ -167,6 +170,8 @@ class Judge:
             depth=depth,
             limits=lifetimes.limits,
             reason=reason,
+            children_end=children[0] if children else None,
+            children_scopes=tuple(sorted(children[1])) or None if children else None,
         )
 
     def _enforce(

@@ -25,7 +25,7 @@ from app.provisioning.compute import (
     draft_create,
     draft_replace,
 )
-from app.provisioning.governance import Governance, named_refs, with_aliases
+from app.provisioning.governance import Governance, named_refs, sends_governance, with_aliases
 from app.provisioning.judge import Judge, Verdict, trial
 from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, NotFound
@@ -191,6 +191,7 @@ class Provisioning:
                 msgspec.structs.replace(after, doc=doc),
                 active_named=asserts(body, resource_type, "active"),
                 now=now,
+                extension_sent=sends_governance(body),
             )
             changed = changed_paths(before, after) | _named(refs)
         return await self._write(

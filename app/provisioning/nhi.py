@@ -184,7 +184,12 @@ def on_create(
 
 
 def on_change(
-    before: dict[str, Any], after: dict[str, Any], *, active_named: bool, now: dt.datetime
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    active_named: bool,
+    now: dt.datetime,
+    extension_sent: bool = True,
 ) -> dict[str, Any]:
     """Keep server-managed values and move the lifecycle as ``active`` asks.
 
@@ -193,7 +198,7 @@ def on_change(
     """
     after = copy_doc(after)
     old = before.get(GOVERNANCE) or {}
-    if GOVERNANCE not in after:
+    if not extension_sent or GOVERNANCE not in after:
         # A client that knows nothing of governance (a plain IETF PUT) does not
         # erase it: the extension it did not send is not asserted.
         after[GOVERNANCE] = copy_doc(old)

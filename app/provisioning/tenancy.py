@@ -135,7 +135,8 @@ class Tenancy:
             if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             if owner_id is not None and (
-                tenant_id is None or not await uow.resources.find_members(tenant_id, [owner_id])
+                tenant_id is None
+                or not await uow.resources.find_members(tenant_id, [owner_id], ("User", "Group"))
             ):
                 raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
             agent_id = token.restrictions.agent_id

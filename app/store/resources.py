@@ -372,6 +372,27 @@ class ResourceRepository:
         )
         return [row.id for row in rows]
 
+    async def children_bounds(
+        self, tenant_id: str, parent_id: str
+    ) -> tuple[dt.datetime | None, frozenset[str]] | None:
+        """The latest end and all scopes of a parent's live children; None if it has none."""
+        rows = (
+            await self._c.execute(
+                sa.select(resources.c.expires_at, resources.c.doc[GOVERNANCE]["scopes"]).where(
+                    resources.c.tenant_id == tenant_id,
+                    resources.c.parent_id == parent_id,
+                    resources.c.deleted_at.is_(None),
+                )
+            )
+        ).all()
+        if not rows:
+            return None
+        ends = [row[0] for row in rows if row[0] is not None]
+        scopes = {
+            s for row in rows if isinstance(row[1], list) for s in row[1] if isinstance(s, str)
+        }
+        return (max(ends) if ends else None), frozenset(scopes)
+
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
         result = await self._c.execute(

@@ -15,8 +15,6 @@ import re
 import uuid
 from typing import Any
 
-import pytest
-
 from tests.conftest import Harness, TenantAccess, create
 from tests.samples import LIST, USER, assert_error, group, user
 
@@ -1005,15 +1003,6 @@ def test_a_put_without_expiry_leaves_the_identity_expiring(
     assert found_ids(harness, tenant, filter="active eq true") == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug: carry_immutable (app/scim/validate.py) puts the Governance key back"
-        " with the immutable kind/hardExpiresAt, so nhi.on_change never sees a PUT"
-        " without the extension and drops purpose, scopes and lastAttestedAt;"
-        " tenure.accountability.purpose then refuses every plain IETF PUT (403)"
-    ),
-)
 def test_a_plain_ietf_put_keeps_the_governance_extension(
     harness: Harness, tenant: TenantAccess
 ) -> None:
@@ -1165,15 +1154,6 @@ def test_expires_at_is_bounded_by_now_and_the_hard_cap(
     assert renewed.json()["active"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app gap: moving expiresAt earlier is a plain update that tenure.expiry.future"
-        " does not judge, so it may be set in the past; the identity then counts as"
-        " suspended since that date and tenure.teardown.disable_first lets it be"
-        " deleted at once, without any grace"
-    ),
-)
 def test_a_backdated_end_does_not_skip_the_teardown_grace(
     harness: Harness, tenant: TenantAccess
 ) -> None:

@@ -558,3 +558,39 @@ def test_a_subtree_is_torn_down_with_its_parent_in_one_decision(
         assert (
             harness.client.get(f"/scim/v2/Agents/{gone['id']}", headers=platform).status_code == 404
         )
+
+
+def test_a_parent_keeps_covering_its_children(harness: Harness, tenant: TenantAccess) -> None:
+    platform = tenant.headers("platform")
+    parent = register(
+        harness, tenant, agent("parent", expiresAt=later(harness, days=30), scopes=["a", "b"])
+    )
+    child = register(
+        harness,
+        tenant,
+        agent("child", parent=parent["id"], expiresAt=later(harness, days=20), scopes=["b"]),
+    )
+    shorter = replace(f"{GOV}:expiresAt", later(harness, days=10))
+    denied(patch(harness, parent["id"], platform, shorter), "tenure.delegation.children")
+    narrower = replace(f"{GOV}:scopes", ["a"])
+    denied(patch(harness, parent["id"], platform, narrower), "tenure.delegation.children")
+    assert read(harness, tenant, parent["id"]) == parent
+    # Children first, then the parent.
+    child_change = patch(
+        harness, child["id"], platform,
+        replace(f"{GOV}:expiresAt", later(harness, days=5)), replace(f"{GOV}:scopes", ["a"]),
+    )  # fmt: skip
+    assert child_change.status_code == 200, child_change.text
+    assert patch(harness, parent["id"], platform, shorter, narrower).status_code == 200
+    # An unrelated change of the parent needs no look at its children.
+    assert patch(harness, parent["id"], platform, replace("description", "d")).status_code == 200
+
+
+def test_a_token_is_owned_by_a_user_or_group_only(harness: Harness, tenant: TenantAccess) -> None:
+    bot = register(harness, tenant, agent("bot"))
+    refused = harness.client.post(
+        "/admin/tokens",
+        json={"name": "x", "roles": "platform", "owner": bot["id"], "purpose": "p"},
+        headers=tenant.headers("admin"),
+    )
+    assert "is not a User or Group" in assert_error(refused, 400, "invalidValue")["detail"]

@@ -271,6 +271,8 @@ def test_what_the_engine_sends_conforms_to_the_schema(engine: PolicyEngine) -> N
             changed=("displayName",),
             limits=LIMITS,
             reason=scenario.context.reason,
+            children_end=NOW,
+            children_scopes=("a",),
         )
         who = scenarios.actor_of(scenario.principal)
         built = entities.build(who, proposed, NOW)
