@@ -185,6 +185,11 @@ class TenantAccess:
         self._tokens: dict[str, str] = {}
         self._owner: str | None = None
 
+    @property
+    def owners(self) -> set[str]:
+        """The accountable owner, if a platform token made one (a User of the tenant)."""
+        return {self._owner} if self._owner else set()
+
     def owner(self) -> str:
         """The User accountable for what the tenant's platform token registers."""
         if self._owner is None:

@@ -85,8 +85,9 @@ class _Bundle:
         result = cedarpy.validate_policies(text, schema)
         if not result.validation_passed:
             raise PolicyError("; ".join(str(e) for e in result.errors))
-        static: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
-        if json.loads(cedarpy.policies_to_json_str(text)).get("templates"):
+        parsed: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(text))
+        static: dict[str, Any] = parsed["staticPolicies"]
+        if parsed.get("templates"):
             raise PolicyError("policy templates are not supported; write static policies")
         self.annotations: dict[str, tuple[str, str]] = {}
         self.sources: list[PolicySource] = []
@@ -244,7 +245,8 @@ class PolicyEngine:
             log.error("tenant policies invalid; denying", extra={"errors": [str(exc)]})
             return [Decision(allowed=False, errors=(str(exc),)) for _ in proposals]
         decisions: list[Decision] = []
-        for group in _batches([build(actor, p, now) for p in proposals]):
+        built = [build(actor, p, now) for p in proposals]
+        for group in _batches(built) if len(built) > 1 else [built]:
             decisions += self._decide(bundle, actor, proposals[len(decisions) :], group)
         return decisions
 
@@ -269,8 +271,8 @@ class PolicyEngine:
         delta = list({_key(e): e for built in group for e in built.entities}.values())
         try:
             first = self._base(group[0], actor, proposals[0])
-            entities = first.with_added_json_str(json.dumps(delta))
-            results = cedarpy.is_authorized_batch(requests, bundle.policies, entities)
+            entities = first.with_added_json_str(_encode(delta).decode())
+            results = _authorize(requests, bundle.policies, entities)
         except (ValueError, RuntimeError) as exc:
             log.error("policy evaluation failed; denying", extra={"errors": [str(exc)]})
             return [
@@ -290,14 +292,14 @@ class PolicyEngine:
         proposal: Proposal,
         requests: list[dict[str, Any]],
         entities: cedarpy.Entities,
-        results: list[cedarpy.AuthzResult],
+        results: list[_Result],
     ) -> Decision:
         """One proposal's decision: allowed only if every one of its actions is."""
         allowed, errors = True, []
         deciding: list[tuple[str, str]] = []
         for result in results:
-            errors += [str(e) for e in result.diagnostics.errors]
-            named = [bundle.annotations.get(r, (r, "")) for r in result.diagnostics.reasons]
+            errors += [e if isinstance(e, str) else str(e) for e in result.diagnostics.errors]
+            named = [bundle.annotations.get(r, (r, "")) for r in result.diagnostics.reason]
             if not result.allowed:
                 if allowed:
                     deciding = []
@@ -315,7 +317,7 @@ class PolicyEngine:
         unpermitted: tuple[str, ...] = ()
         if deciding and not errors:
             # A forbid hides a missing permit; the deny path is rare, so ask again.
-            again = cedarpy.is_authorized_batch(requests, bundle.permits, entities)
+            again = _authorize(requests, bundle.permits, entities)
             unpermitted = tuple(
                 a for a, r in zip(proposal.actions, again, strict=True) if not r.allowed
             )
@@ -327,6 +329,38 @@ class PolicyEngine:
             errors=tuple(errors),
             unpermitted=unpermitted,
         )
+
+
+class _Diagnostics(msgspec.Struct, frozen=True):
+    reason: list[str] = []
+    errors: list[Any] = []
+
+
+class _Result(msgspec.Struct):
+    """One answer of Cedar's batch call, read straight from its JSON."""
+
+    decision: str
+    diagnostics: _Diagnostics = _Diagnostics()
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "Allow"
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_result = msgspec.json.Decoder(_Result).decode
+
+
+def _authorize(
+    requests: list[dict[str, Any]], policies: cedarpy.PolicySet, entities: cedarpy.Entities
+) -> list[_Result]:
+    """cedarpy's batch call without its wrapper's per-call JSON round trips.
+
+    Contexts arrive encoded once per proposal (``entities.build``); the answers
+    are decoded by msgspec. Pinned to cedarpy 4.12, whose wrapper does the same.
+    """
+    raw = cedarpy._internal.is_authorized_batch(requests, policies, entities._inner, None, False)
+    return [_decode_result(r) for r in raw]
 
 
 def _key(entity: dict[str, Any]) -> tuple[str, str]:

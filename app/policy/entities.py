@@ -18,6 +18,7 @@ from app.domain.actor import Actor
 from app.policy.proposal import Identity, Limits, Party, Proposal
 
 NAMESPACE = "Tenure"
+_encode = msgspec.json.Encoder().encode
 
 
 def uid(kind: str, ident: str) -> dict[str, str]:
@@ -180,7 +181,8 @@ def build(actor: Actor, proposal: Proposal, now: dt.datetime) -> Built:
         entities.append(_parent(identity.parent))
     parties = {p.id: p for p in (*identity.owners, *identity.sponsors)}
     entities += [_party(p, identity.tenant_id) for p in parties.values()]
-    facts = context(proposal, now)
+    # Encoded once, shared by the requests of every action.
+    facts = _encode(context(proposal, now)).decode()
     requests = [
         {
             "principal": uid("Token", actor.token_id),
