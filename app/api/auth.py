@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request
 
+from app.api.logs import REQUEST_ID
 from app.api.services import services
 from app.domain.actor import Actor, Permission
 from app.scim.errors import Forbidden, Unauthorized
@@ -22,6 +24,8 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     actor = await services(request).tenancy.authenticate(credentials.strip())
     if actor is None:
         raise Unauthorized("the bearer token is invalid, expired or revoked")
+    client = request.client.host if request.client else None
+    actor = msgspec.structs.replace(actor, request_id=REQUEST_ID.get(), client=client)
     request.state.actor = actor  # for the access log
     return actor
 

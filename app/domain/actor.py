@@ -77,6 +77,9 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     owner_id: str | None = None
     purpose: str | None = None
     restrictions: Restrictions = Restrictions()
+    # Where the request came from, for the audit trail.
+    request_id: str | None = None
+    client: str | None = None
 
     def may(self, permission: Permission) -> bool:
         return any(permission in _GRANTS[role] for role in self.roles)

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 
 import msgspec
 
+from app.audit.events import event as audit_event
 from app.domain.actor import Actor
+from app.domain.audit import AuditEvent
 from app.domain.lifecycle import State
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import Tenant
@@ -31,11 +33,16 @@ log = logging.getLogger("tenure.policy")
 
 
 class Denied(Forbidden):
-    """A policy deny: 403 whose detail names the deciding policies (RFC 7644 §3.12)."""
+    """A policy deny: 403 whose detail names the deciding policies (RFC 7644 §3.12).
 
-    def __init__(self, decision: Decision) -> None:
+    Carries its audit event: the change's transaction rolls back, and the
+    pipeline records the denial in a short transaction of its own.
+    """
+
+    def __init__(self, decision: Decision, event: AuditEvent) -> None:
         super().__init__(decision.explain())
         self.decision = decision
+        self.event = event
 
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,7 +97,9 @@ class Judge:
             uow, tenant, kind, before, after, now=now, changed=changed, owners=owners, reason=reason
         )
         decision = self.engine.decide(actor, proposal, now, tenant.policies)
-        return self._enforce(tenant, actor, after, decision)
+        shown = after if owners is None else msgspec.structs.replace(after, owners=owners)
+        await self._enforce(uow, tenant, actor, before, shown, changed, proposal, decision, now)
+        return decision
 
     async def decide_subtree(
         self,
@@ -113,8 +122,8 @@ class Judge:
         # As the cascade would leave them: each child's parent is torn down with it.
         proposals[1:] = [_parent_gone(q) for q in proposals[1:]]
         decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
-        for resource, decision in zip(subtree, decisions, strict=True):
-            self._enforce(tenant, actor, resource, decision)
+        for resource, proposal, decision in zip(subtree, proposals, decisions, strict=True):
+            await self._enforce(uow, tenant, actor, resource, resource, (), proposal, decision, now)
 
     async def _tenant(self, uow: UnitOfWork, tenant_id: str) -> Tenant:
         tenant = await uow.tenants.get(tenant_id)
@@ -174,30 +183,52 @@ class Judge:
             children_scopes=tuple(sorted(children[1])) or None if children else None,
         )
 
-    def _enforce(
-        self, tenant: Tenant, actor: Actor, after: Resource, decision: Decision
-    ) -> Decision:
+    async def _enforce(
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        actor: Actor,
+        before: Resource | None,
+        after: Resource,
+        changed: tuple[str, ...] | list[str] | set[str],
+        proposal: p.Proposal,
+        decision: Decision,
+        now: dt.datetime,
+    ) -> None:
+        """Record the decision: audit it with the change, or refuse with its event."""
         verdicts = _trial.get()
         if verdicts is not None:
             verdicts.append(
                 Verdict(resource_type=after.resource_type, resource_id=after.id, decision=decision)
             )
-            return decision
-        if not decision.allowed:
-            # The audit event for a deny lands with the audit log; until then, a loud log line.
-            log.warning(
-                "policy denied a change",
-                extra={
-                    "tenant": tenant.id,
-                    "token": actor.token_id,
-                    "actions": list(decision.actions),
-                    "resource_type": after.resource_type,
-                    "resource_id": after.id,
-                    "policies": list(decision.policy_ids),
-                },
-            )
-            raise Denied(decision)
-        return decision
+            return
+        event = audit_event(
+            actor,
+            actions=decision.actions or proposal.actions,
+            before=before,
+            after=after,
+            changed=changed,
+            allowed=decision.allowed,
+            policy_ids=decision.policy_ids,
+            at=now,
+            reason=proposal.reason,
+            detail=None if decision.allowed else decision.explain(),
+        )
+        if decision.allowed:
+            await uow.audit.append(event)
+            return
+        log.warning(
+            "policy denied a change",
+            extra={
+                "tenant": tenant.id,
+                "token": actor.token_id,
+                "actions": list(decision.actions),
+                "resource_type": after.resource_type,
+                "resource_id": after.id,
+                "policies": list(decision.policy_ids),
+            },
+        )
+        raise Denied(decision, event)
 
 
 def _parent_gone(proposal: p.Proposal) -> p.Proposal:

@@ -26,7 +26,7 @@ from app.provisioning.compute import (
     draft_replace,
 )
 from app.provisioning.governance import Governance, named_refs, sends_governance, with_aliases
-from app.provisioning.judge import Judge, Verdict, trial
+from app.provisioning.judge import Denied, Judge, Verdict, trial
 from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, NotFound
 from app.scim.filter import AttrPath, ValuePath
@@ -93,11 +93,18 @@ class Provisioning:
         """Apply ``mutation``; returns the state after (None for a delete)."""
         tenant_id = _tenant_of(mutation.actor)
         resource_type = self._registry.resource_type(mutation.resource_type)
-        async with self._db.uow(write=True) as uow:
-            after = await self._apply(uow, mutation, tenant_id, resource_type)
-            if after is not None:
-                after = await self._with_relations(uow, after, mutation)
-            await uow.commit()
+        try:
+            async with self._db.uow(write=True) as uow:
+                after = await self._apply(uow, mutation, tenant_id, resource_type)
+                if after is not None:
+                    after = await self._with_relations(uow, after, mutation)
+                await uow.commit()
+        except Denied as denied:
+            # The change rolled back; its denial is recorded on its own.
+            async with self._db.uow(write=True) as uow:
+                await uow.audit.append(denied.event)
+                await uow.commit()
+            raise
         return after
 
     async def evaluate(self, mutation: Mutation) -> tuple[list[Verdict], Resource | None]:

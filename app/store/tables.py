@@ -183,3 +183,45 @@ resource_counts = sa.Table(
     sa.Column("resource_type", sa.String(32), primary_key=True),
     sa.Column("live", sa.BigInteger(), nullable=False),
 )
+
+# The audit trail: append-only, hash-chained per tenant (app/audit/events.py).
+# No foreign keys: events outlive what they describe, tenants included.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),  # 1, 2, … per tenant
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor_token", sa.String(32), nullable=False),
+    sa.Column("actor_name", sa.String(200), nullable=False),
+    sa.Column("actor_roles", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(36), nullable=False),
+    sa.Column("resource_name", sa.String(512)),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("policy_ids", Json, nullable=False),
+    sa.Column("changed", Json, nullable=False),
+    sa.Column("before", Json, nullable=False),
+    sa.Column("after", Json, nullable=False),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("detail", sa.Text()),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("client", sa.String(64)),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("tenant_id", "seq", name="uq_audit_events_tenant_id_seq"),
+    sa.Index("ix_audit_events_resource", "tenant_id", "resource_id"),
+    sa.Index("ix_audit_events_at", "tenant_id", "at"),
+)
+
+# The head of each tenant's chain: locked while an event is appended, so that
+# concurrent writers (several replicas) extend the chain one at a time.
+audit_heads = sa.Table(
+    "audit_heads",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

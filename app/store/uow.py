@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store import migrate
+from app.store.audit import AuditRepository
 from app.store.db import create_engine, write_options
 from app.store.resources import ResourceRepository
 from app.store.tenancy import TenantRepository, TokenRepository
@@ -19,6 +20,7 @@ class UnitOfWork:
     resources: ResourceRepository
     tenants: TenantRepository
     tokens: TokenRepository
+    audit: AuditRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -34,6 +36,7 @@ class UnitOfWork:
         self.resources = ResourceRepository(connection)
         self.tenants = TenantRepository(connection)
         self.tokens = TokenRepository(connection)
+        self.audit = AuditRepository(connection)
         return self
 
     async def commit(self) -> None:

@@ -113,3 +113,33 @@ def test_a_secret_key_file_is_created_once_and_private(tmp_path: Path) -> None:
     assert first.secret_key == second.secret_key
     assert len(first.secret_key) >= 32
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_audit_events_name_secrets_but_never_copy_them() -> None:
+    import datetime as dt
+
+    from app.audit.events import event
+    from app.domain.actor import Actor, Role
+    from app.domain.resource import Resource
+
+    urn = "urn:example:params:scim:schemas:extension:Vault"
+    now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    before = Resource(
+        tenant_id="t", id="a", resource_type="Agent", external_id=None,
+        doc={"name": "bot", urn: {"clientSecret": "s1", "label": "x"}},
+        version=1, created=now, last_modified=now,
+    )  # fmt: skip
+    after = Resource(
+        tenant_id="t", id="a", resource_type="Agent", external_id=None,
+        doc={"name": "bot", urn: {"clientSecret": "s2", "label": "y"}},
+        version=2, created=now, last_modified=now,
+    )  # fmt: skip
+    actor = Actor(token_id="k", name="c", roles=frozenset({Role.ADMIN}), tenant_id="t")
+    made = event(
+        actor, actions=("update",), before=before, after=after,
+        changed={f"{urn}:clientSecret", f"{urn}:label"}, allowed=True,
+        policy_ids=("tenure.roles.admin",), at=now,
+    )  # fmt: skip
+    assert made.changed == (f"{urn}:clientSecret", f"{urn}:label")
+    assert made.before == {f"{urn}:label": "x"} and made.after == {f"{urn}:label": "y"}
+    assert "s1" not in repr(made) and "s2" not in repr(made)

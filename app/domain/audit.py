@@ -1,0 +1,49 @@
+"""Audit events as plain data, and their hash chain.
+
+Each tenant's events form a chain: an event's hash covers the hash before it,
+its sequence number and its canonical encoding, so an edit or a deletion of
+any event shows when the chain is walked again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import msgspec
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    at: dt.datetime
+    actor_token: str
+    actor_name: str
+    actor_roles: tuple[str, ...]
+    action: str  # the Cedar actions, e.g. "update,extend"
+    resource_type: str
+    resource_id: str
+    resource_name: str | None
+    decision: str  # "allow" | "deny"
+    policy_ids: tuple[str, ...]
+    changed: tuple[str, ...] = ()
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    reason: str | None = None  # the scheduler's, or "cascade"
+    detail: str | None = None  # a deny's explanation
+    request_id: str | None = None
+    client: str | None = None
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+def chain_hash(prev_hash: str, seq: int, item: AuditEvent) -> str:
+    """SHA-256 over the previous hash, the sequence number and the canonical event."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode())
+    digest.update(str(seq).encode())
+    digest.update(_canonical.encode(item))
+    return digest.hexdigest()
