@@ -125,15 +125,35 @@ def bench_decisions(count: int) -> tuple[dict[str, float], list[tuple[str, float
 
 
 class _AllowAll:
-    """Stand-in judge for the 'off' server: no facts loaded, no Cedar call."""
+    """Stand-in judge for the 'off' server: no facts loaded, no Cedar call.
+
+    It still writes the change's audit event, which is not a policy cost.
+    """
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
 
-    async def decide(self, *args: Any, **kwargs: Any) -> Any:
+    async def decide(
+        self, uow: Any, actor: Any, kind: str, before: Any, after: Any, *, now: Any,
+        changed: Any = (), owners: Any = None, reason: str = "request",
+    ) -> Any:  # fmt: skip
+        from app.audit.events import event
         from app.policy.engine import Decision
 
-        return Decision(allowed=True)
+        await uow.audit.append(
+            event(
+                actor,
+                actions=(kind,),
+                before=before,
+                after=after,
+                changed=changed,
+                allowed=True,
+                policy_ids=(),
+                at=now,
+                reason=reason,
+            )
+        )
+        return Decision(allowed=True, actions=(kind,))
 
     async def decide_subtree(self, *args: Any, **kwargs: Any) -> None:
         return None
