@@ -18,6 +18,20 @@ from app.domain.actor import Actor
 from app.policy.proposal import Identity, Limits, Party, Proposal
 
 NAMESPACE = "Tenure"
+# The action groups of policies/tenure.cedarschema. Decisions are made without
+# the schema (it costs), so the groups travel as entities; a test checks that
+# decisions with and without the schema agree.
+ACTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "create": ("keep", "renew"),
+    "extend": ("keep", "renew"),
+    "reactivate": ("keep", "renew"),
+    "update": ("keep",),
+    "transferOwnership": ("keep",),
+    "attest": ("keep",),
+    "delete": ("retire",),
+    "teardown": ("retire", "sweep"),
+    "suspend": ("sweep",),
+}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -146,14 +160,17 @@ def context(proposal: Proposal, now: dt.datetime) -> dict[str, Any]:
     before, after = proposal.before, proposal.identity
     if before is not None:
         # Only what moved: an unchanged value needs no guard, and each one costs.
-        facts["before"] = _optional(
-            {"lifecycleState": before.state},
+        moved = _optional(
+            {},
+            lifecycleState=before.state if before.state != after.state else None,
             kind=before.kind if before.kind != after.kind else None,
             environment=before.environment if before.environment != after.environment else None,
             hardExpiresAt=before.hard_expires_at
             if before.hard_expires_at != after.hard_expires_at
             else None,
         )
+        if moved:
+            facts["before"] = moved
     return facts
 
 
@@ -166,10 +183,23 @@ class Built(msgspec.Struct, frozen=True, kw_only=True):
     requests: list[dict[str, Any]]
 
 
+def _actions() -> list[dict[str, Any]]:
+    action = f"{NAMESPACE}::Action"
+    groups = sorted({g for parents in ACTION_GROUPS.values() for g in parents})
+    return [
+        {
+            "uid": {"type": action, "id": name},
+            "attrs": {},
+            "parents": [{"type": action, "id": g} for g in parents],
+        }
+        for name, parents in ACTION_GROUPS.items()
+    ] + [{"uid": {"type": action, "id": g}, "attrs": {}, "parents": []} for g in groups]
+
+
 def base(actor: Actor, proposal: Proposal) -> list[dict[str, Any]]:
-    """The caller and the tenants involved, with the tenant's bounds."""
+    """The caller, the tenants involved with their bounds, and the action groups."""
     tenants = sorted({proposal.identity.tenant_id, actor.tenant_id or ""})
-    return [_tenant(t, proposal.limits) for t in tenants] + [_principal(actor)]
+    return [_tenant(t, proposal.limits) for t in tenants] + [_principal(actor), *_actions()]
 
 
 def build(actor: Actor, proposal: Proposal, now: dt.datetime) -> Built:

@@ -284,3 +284,32 @@ def test_what_the_engine_sends_conforms_to_the_schema(engine: PolicyEngine) -> N
         assert not checked.diagnostics.errors, (scenario.name, checked.diagnostics.errors)
         unchecked = engine.decide(who, proposed, NOW)
         assert unchecked.allowed == checked.allowed, scenario.name
+
+
+def test_the_action_groups_sent_as_entities_are_the_schemas() -> None:
+    import json
+
+    import cedarpy
+
+    from app.policy import entities
+
+    schema = cedarpy.Schema.from_str(SCHEMA)
+    groups = sorted({g for parents in entities.ACTION_GROUPS.values() for g in parents})
+    text = "\n".join(
+        f'@id("{g}") permit (principal, action in Tenure::Action::"{g}", resource);' for g in groups
+    )
+    policies = cedarpy.PolicySet.from_str(text)
+    for action, expected in entities.ACTION_GROUPS.items():
+        who = actor(Role.ADMIN)
+        built = entities.build(who, proposal(agent(), action), NOW)
+        with_groups = entities.base(who, proposal(agent(), action)) + built.entities
+        without = [e for e in with_groups if not e["uid"]["type"].endswith("Action")]
+        by_schema = cedarpy.is_authorized(
+            built.requests[0],
+            policies,
+            cedarpy.Entities.from_json_str(json.dumps(without), schema),
+            schema,
+        )
+        by_entities = cedarpy.is_authorized(built.requests[0], policies, with_groups)
+        assert sorted(by_schema.diagnostics.reasons) == sorted(by_entities.diagnostics.reasons)
+        assert len(by_schema.diagnostics.reasons) == len(expected), action
