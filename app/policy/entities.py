@@ -44,8 +44,10 @@ def _ref(kind: str, ident: str) -> dict[str, Any]:
 
 
 def _datetime(value: dt.datetime) -> dict[str, Any]:
-    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
-    return {"__extn": {"fn": "datetime", "arg": text + "Z"}}
+    if value.tzinfo is not dt.UTC:  # the store and the clock hand out UTC already
+        value = value.astimezone(dt.UTC)
+    text = value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"__extn": {"fn": "datetime", "arg": text}}
 
 
 def _duration(value: dt.timedelta) -> dict[str, Any]:
