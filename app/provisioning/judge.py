@@ -1,9 +1,11 @@
-"""Step 3 of every mutation (DESIGN.md): gather what Cedar needs, decide, refuse with 403.
+"""Step 3 of every mutation (DESIGN.md): gather what Cedar needs, decide, audit, or refuse.
 
 The facts come from the same transaction as the change: the tenant's limits
-and own policies, the owners' live status and entitlements, the parent and
-the depth of its chain. A dry run (``trial``) records decisions instead of
-refusing, and its transaction is rolled back.
+and own policies, the owners' live status and entitlements, the parent, the
+depth of its chain and its children's bounds. An allowed change's audit event
+joins its transaction; a denied one travels with the 403 (``Denied``) to be
+recorded on its own. A dry run (``trial``) records decisions instead, and its
+transaction is rolled back.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The one path every change takes (DESIGN.md): load (locked) → compute (pure) → decide → write.
 
-All of it in one transaction: Cedar decides on the identity as it would be
-after the change, and a deny (or any error) rolls back whatever the step
-before it staged.
+All of it in one transaction, with the change's audit event: Cedar decides on
+the identity as it would be after the change, and a deny (or any error) rolls
+back whatever the step before it staged; a deny's audit event is then written
+on its own.
 """
 
 from __future__ import annotations
