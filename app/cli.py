@@ -212,6 +212,47 @@ def cmd_policy(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    """``sweep --once``: one lifecycle sweep from here, with progress, then what it did."""
+    from app.lifecycle.sweeper import Outcome, Sweeper
+    from app.main import build_services
+
+    if not args.once:
+        _say("error: the scheduler sweeps inside 'tenure serve'; use --once for one sweep here")
+        return 2
+
+    async def work(db: Database) -> int:
+        tenancy = await _ready_tenancy(db, settings)
+        tenant_id = (await tenancy.tenant(args.tenant)).id if args.tenant else None
+        services = build_services(settings, SystemClock())
+        try:
+            sweeper = Sweeper(services.db, services.provisioning, services.clock)
+            seen = [0, 0]
+
+            def progress(outcome: Outcome) -> None:
+                seen[0 if outcome.done else 1] += 1
+                verb = "would settle" if args.dry_run else "settled"
+                print(f"\r{verb} {seen[0]}, left {seen[1]}", end="", file=sys.stderr, flush=True)
+
+            outcomes = await sweeper.sweep(
+                tenant_id=tenant_id, dry_run=args.dry_run, progress=progress
+            )
+        finally:
+            await services.db.dispose()
+        if outcomes:
+            print(file=sys.stderr)
+        for o in outcomes:
+            state = ("would " if args.dry_run else "") + o.action if o.done else "left alone"
+            why = f"\t{o.detail}" if o.detail else ""
+            print(f"{o.resource_type}\t{o.resource_id}\t{state}\t{o.reason}{why}")
+        done = sum(o.done for o in outcomes)
+        verb = "would be settled" if args.dry_run else "settled"
+        _say(f"{done} {verb}, {len(outcomes) - done} left alone")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tenure", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -245,6 +286,11 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("file", help="a JSON scenario file, e.g. policies/scenarios.json")
         sub.set_defaults(run=cmd_policy)
 
+    sweep = commands.add_parser("sweep", help="suspend and tear down what is due")
+    sweep.add_argument("--once", action="store_true", help="run one sweep and exit")
+    sweep.add_argument("--dry-run", action="store_true", help="say what would be done")
+    sweep.add_argument("--tenant", help="only this tenant (name or id)")
+    sweep.set_defaults(run=cmd_sweep)
     token = commands.add_parser(
         "token", help="issue, list and revoke bearer tokens"
     ).add_subparsers(dest="action", required=True)

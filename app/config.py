@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nhi_attestation_days: int = 90
     nhi_teardown_grace_hours: int = 168
     nhi_orphan_grace_hours: int = 72
+    # The lifecycle sweeper: off for API-only replicas; how often it runs at least.
+    scheduler: bool = True
+    sweep_interval_seconds: int = 60
     token_touch_interval: int = 60  # seconds between last_used_at writes
     token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
@@ -66,6 +69,7 @@ class ConfigError(ValueError):
 
 
 _INTS = {
+    "TENURE_SWEEP_INTERVAL_SECONDS": "sweep_interval_seconds",
     "TENURE_PORT": "port",
     "TENURE_DATABASE_POOL_SIZE": "database_pool_size",
     "TENURE_MAX_PAYLOAD_SIZE": "max_payload_size",
@@ -107,6 +111,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
                 values[field] = int(env[variable])
             except ValueError:
                 raise ConfigError(f"{variable} must be an integer, not {env[variable]!r}") from None
+    if env.get("TENURE_SCHEDULER"):
+        switch = env["TENURE_SCHEDULER"].strip().lower()
+        if switch not in ("on", "off"):
+            raise ConfigError(f"TENURE_SCHEDULER must be on or off, not {switch!r}")
+        values["scheduler"] = switch == "on"
     values["secret_key"] = _secret_key(env)
     if isinstance(values.get("public_url"), str):
         values["public_url"] = str(values["public_url"]).rstrip("/")

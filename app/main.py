@@ -24,6 +24,8 @@ from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
+from app.lifecycle.scheduler import SweepScheduler
+from app.lifecycle.sweeper import Sweeper
 from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
@@ -120,6 +122,13 @@ def _ignore_sighup() -> None:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     services = build_services(settings, clock or SystemClock())
+    sweeper = Sweeper(services.db, services.provisioning, services.clock)
+    timer = SweepScheduler(
+        sweeper, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)
+    )
+    # A change that makes something due sooner than planned re-arms the alarm.
+    services.provisioning.on_due = timer.wake
+    started = [timer.start] if settings.scheduler else []
     app = Litestar(
         route_handlers=[
             DiscoveryController,
@@ -137,11 +146,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
-        on_startup=[lambda: _reload_on_sighup(services.policies.engine)],
-        on_shutdown=[_ignore_sighup, services.db.dispose],
+        on_startup=[lambda: _reload_on_sighup(services.policies.engine), *started],
+        on_shutdown=[_ignore_sighup, timer.stop, services.db.dispose],
         openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
     )
     app.state.services = services
+    app.state.sweeper = sweeper
     # Outside the router, so that unknown paths and methods (404/405) get a
     # request id and an access line too; route middleware would miss them.
     app.asgi_handler = request_context(app.asgi_handler)

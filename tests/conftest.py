@@ -80,13 +80,21 @@ async def _pg_schema(statement: str) -> None:
 def empty_settings(backend: str, tmp_path: Any) -> Iterator[Settings]:
     """Settings for a database of this test's own, not yet migrated."""
     if backend == "sqlite":
-        yield Settings(database_url=f"sqlite:///{tmp_path}/tenure.db", secret_key=SECRET_KEY)
+        # The lifecycle scheduler is off: tests sweep when they mean to (test_sweeper.py).
+        yield Settings(
+            database_url=f"sqlite:///{tmp_path}/tenure.db", secret_key=SECRET_KEY, scheduler=False
+        )
         return
     assert POSTGRES_URL is not None
     schema = f"t_{uuid.uuid4().hex[:16]}"
     asyncio.run(_pg_schema(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield Settings(database_url=POSTGRES_URL, database_schema=schema, secret_key=SECRET_KEY)
+        yield Settings(
+            database_url=POSTGRES_URL,
+            database_schema=schema,
+            secret_key=SECRET_KEY,
+            scheduler=False,
+        )
     finally:
         asyncio.run(_pg_schema(f'DROP SCHEMA "{schema}" CASCADE'))
 

@@ -61,6 +61,9 @@ class Governance:
     def __init__(self, lifetimes: nhi.Lifetimes) -> None:
         self.defaults = lifetimes
 
+    async def teardown_grace(self, uow: UnitOfWork, tenant_id: str) -> dt.timedelta:
+        return (await self._lifetimes(uow, tenant_id)).teardown_grace
+
     async def _lifetimes(self, uow: UnitOfWork, tenant_id: str) -> nhi.Lifetimes:
         """The server's defaults with the tenant's settings laid over them."""
         tenant = await uow.tenants.get(tenant_id)

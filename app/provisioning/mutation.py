@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -35,6 +36,7 @@ from app.scim.match import element_matches
 from app.scim.patch import apply_patch, read_patch
 from app.scim.resolve import resolve_filter
 from app.scim.schema import Registry, ResourceType
+from app.store.promoted import due_at
 from app.store.uow import Database, UnitOfWork
 
 
@@ -89,6 +91,8 @@ class Provisioning:
         self._clock = clock
         self._governance = governance
         self.judge = judge
+        # Told when a change makes an identity due (the lifecycle scheduler's alarm).
+        self.on_due: Callable[[dt.datetime], None] | None = None
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -106,6 +110,9 @@ class Provisioning:
                 await uow.audit.append(denied.event)
                 await uow.commit()
             raise
+        due = due_at(after.doc) if after is not None else None
+        if due is not None and self.on_due is not None:
+            self.on_due(due)
         return after
 
     async def evaluate(self, mutation: Mutation) -> tuple[list[Verdict], Resource | None]:
@@ -258,16 +265,22 @@ class Provisioning:
     async def _suspend(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
     ) -> Resource:
-        """The scheduler's suspension: inactive, with its reason and since when."""
+        """The scheduler's suspension: inactive, out of its Groups, torn down after the grace.
+
+        All in the one transaction, so no identity is ever left half suspended.
+        """
         if not nhi.governed(before.resource_type, before.doc):
             raise InvalidValue(f"a {before.resource_type} without governance cannot be suspended")
+        grace = await self._governance.teardown_grace(uow, before.tenant_id)
         doc = nhi.copy_doc(before.doc)
-        nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), mutation.reason, now)
+        nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), mutation.reason, now, teardown_in=grace)
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
         )
-        changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState"}
-        return await self._write(uow, mutation, before, after, changed, None, now)
+        changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
+        written = await self._write(uow, mutation, before, after, changed, None, now)
+        await uow.resources.leave_groups(before.tenant_id, before.id, now)
+        return written
 
     async def _patch(
         self,

@@ -26,7 +26,7 @@ GOVERNANCE = GOVERNANCE_URN
 NHI_TYPES = frozenset({"Agent", "ServiceAccount"})
 DEFAULT_KIND = {"Agent": "agent", "ServiceAccount": "service_account"}
 # Set by the server only: a PUT that omits them keeps them.
-SERVER_MANAGED = ("lifecycleState", "suspendedReason", "suspendedAt", "registeredBy")
+SERVER_MANAGED = ("lifecycleState", "suspendedReason", "suspendedAt", "teardownAt", "registeredBy")
 
 
 class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
@@ -222,16 +222,34 @@ def on_change(
         if wanted is State.SUSPENDED and current is not State.SUSPENDED:
             suspend(governance, "requested", now)
         elif wanted is State.ACTIVE:
-            governance.pop("suspendedReason", None)
-            governance.pop("suspendedAt", None)
+            for name in ("suspendedReason", "suspendedAt", "teardownAt"):
+                governance.pop(name, None)
     return after
 
 
-def suspend(governance: dict[str, Any], reason: str, now: dt.datetime) -> None:
-    """Suspended, why and since when (the teardown grace counts from then)."""
+def suspend(
+    governance: dict[str, Any],
+    reason: str,
+    now: dt.datetime,
+    *,
+    teardown_in: dt.timedelta | None = None,
+) -> None:
+    """Suspended, why and since when (the teardown grace counts from then).
+
+    The scheduler's suspensions also say when the teardown follows.
+    """
+    # Suspended already (on request): it has been so since then, now for this reason.
+    since = (
+        _time(governance.get("suspendedAt"))
+        if governance.get("lifecycleState") == (State.SUSPENDED.value)
+        else None
+    )
+    since = since or now
     governance["lifecycleState"] = State.SUSPENDED.value
     governance["suspendedReason"] = reason
-    governance["suspendedAt"] = format_datetime(now)
+    governance["suspendedAt"] = format_datetime(since)
+    if teardown_in is not None:
+        governance["teardownAt"] = format_datetime(max(since + teardown_in, now))
 
 
 def _time(value: Any) -> dt.datetime | None:

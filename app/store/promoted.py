@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from app.scim.codec import parse_datetime
 from app.scim.schema import GOVERNANCE_URN
 
 # The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
@@ -15,6 +19,26 @@ UNIQUE_NAME = {
 # Resource types that may be Group members or hold Group memberships.
 MEMBER_TYPES = ("User", "Group", "Agent", "ServiceAccount")
 GOVERNANCE = GOVERNANCE_URN
+
+
+def due_at(doc: dict[str, Any]) -> dt.datetime | None:
+    """When the sweeper must next look at a governed identity (DESIGN.md "Lifecycle").
+
+    An active one at its end; a suspended one at its teardown time, or, when
+    none is set yet (suspended on request), at its end; a deprovisioned or an
+    ungoverned one never.
+    """
+    governance = doc.get(GOVERNANCE)
+    if not isinstance(governance, dict):
+        return None
+    state = governance.get("lifecycleState")
+    if state == "active":
+        value = governance.get("expiresAt")
+    elif state == "suspended":
+        value = governance.get("teardownAt") or governance.get("expiresAt")
+    else:
+        return None
+    return parse_datetime(value) if isinstance(value, str) else None
 
 
 def fold(text: str) -> str:

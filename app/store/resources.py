@@ -20,7 +20,14 @@ from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
 from app.store.filtering import FilterCompiler
-from app.store.promoted import GOVERNANCE, MAX_NESTING, MEMBER_TYPES, UNIQUE_NAME, fold
+from app.store.promoted import (
+    GOVERNANCE,
+    MAX_NESTING,
+    MEMBER_TYPES,
+    UNIQUE_NAME,
+    due_at,
+    fold,
+)
 from app.store.sorting import sort_key
 from app.store.tables import group_members, nhi_owners, resource_counts, resources
 
@@ -113,6 +120,7 @@ def _promoted(resource: Resource) -> dict[str, Any]:
         "expires_at": parse_datetime(expires) if isinstance(expires, str) else None,
         "parent_id": parent.get("value") if isinstance(parent, dict) else None,
         "lifecycle_state": state,
+        "due_at": due_at(doc),
     }
 
 
@@ -120,6 +128,14 @@ def _uniqueness(resource: Resource) -> Uniqueness:
     attribute = UNIQUE_NAME[resource.resource_type]
     value = resource.doc.get(attribute)
     return Uniqueness(f"a {resource.resource_type} with {attribute} {value!r} already exists")
+
+
+class Due(msgspec.Struct, frozen=True, kw_only=True):
+    """A governed identity the sweeper must look at."""
+
+    tenant_id: str
+    resource_type: str
+    resource_id: str
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
@@ -329,6 +345,81 @@ class ResourceRepository:
             )
         )
         return [row.group_id for row in rows]
+
+    async def claim_due(
+        self,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        limit: int,
+        tenant_id: str | None = None,
+        *,
+        claim: bool = True,
+    ) -> list[Due]:
+        """Governed identities due by ``now``, earliest first, claimed until ``lease_until``.
+
+        On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` and leased in
+        one statement, so concurrent sweepers (several replicas) never pick the
+        same identity; a sweeper that dies leaves leases that simply run out.
+        ``claim=False`` only looks (a dry run).
+        """
+        picked = (
+            sa.select(resources.c.seq)
+            .where(
+                resources.c.deleted_at.is_(None),
+                resources.c.due_at <= now,
+                sa.or_(resources.c.sweep_lease.is_(None), resources.c.sweep_lease < now),
+                *([resources.c.tenant_id == tenant_id] if tenant_id else []),
+            )
+            .order_by(resources.c.due_at)
+            .limit(limit)
+        )
+        columns = (resources.c.tenant_id, resources.c.resource_type, resources.c.id)
+        if not claim:
+            rows = await self._c.execute(
+                sa.select(*columns).where(resources.c.seq.in_(picked.scalar_subquery()))
+            )
+        else:
+            rows = await self._c.execute(
+                resources.update()
+                .where(
+                    resources.c.seq.in_(picked.with_for_update(skip_locked=True).scalar_subquery())
+                )
+                .values(sweep_lease=lease_until)
+                .returning(*columns)
+            )
+        return [Due(tenant_id=r[0], resource_type=r[1], resource_id=r[2]) for r in rows]
+
+    async def hold(self, tenant_id: str, resource_id: str, until: dt.datetime) -> None:
+        """Leave an identity the sweeper could not settle alone until ``until``."""
+        await self._c.execute(
+            resources.update()
+            .where(resources.c.tenant_id == tenant_id, resources.c.id == resource_id)
+            .values(sweep_lease=until)
+        )
+
+    async def next_due(self) -> dt.datetime | None:
+        """The earliest moment any live identity is due (the sweeper's next alarm)."""
+        row = await self._c.execute(
+            sa.select(sa.func.min(resources.c.due_at)).where(
+                resources.c.deleted_at.is_(None), resources.c.due_at.is_not(None)
+            )
+        )
+        value = row.scalar()
+        if value is not None and value.tzinfo is None:  # SQLite's min() loses the type
+            value = value.replace(tzinfo=dt.UTC)
+        return value  # type: ignore[no-any-return]
+
+    async def leave_groups(self, tenant_id: str, member_id: str, now: dt.datetime) -> list[str]:
+        """Take ``member_id`` out of every Group it is in; those Groups' ids (now changed)."""
+        groups = await self.groups_with_member(tenant_id, member_id)
+        if groups:
+            await self._c.execute(
+                group_members.delete().where(
+                    group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id
+                )
+            )
+            await self.touch(tenant_id, groups, now)
+        return groups
 
     async def touch(self, tenant_id: str, resource_ids: Sequence[str], now: dt.datetime) -> None:
         """Bump version and lastModified: a Group whose members changed is a changed Group."""

@@ -101,6 +101,10 @@ resources = sa.Table(
     sa.Column("expires_at", UTCDateTime()),
     sa.Column("parent_id", sa.String(36)),
     sa.Column("lifecycle_state", sa.String(16)),
+    # When the sweeper must next look at a governed identity (its end, then its
+    # teardown), and until when a sweeper has claimed it.
+    sa.Column("due_at", UTCDateTime()),
+    sa.Column("sweep_lease", UTCDateTime()),
     sa.Index(
         "uq_resources_name",
         "tenant_id",
@@ -121,6 +125,12 @@ resources = sa.Table(
         postgresql_where=sa.text("deleted_at IS NULL"),
     ),
     sa.Index("ix_resources_expires_at", "tenant_id", "expires_at"),
+    sa.Index(
+        "ix_resources_due_at",
+        "due_at",
+        sqlite_where=sa.text("deleted_at IS NULL AND due_at IS NOT NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL AND due_at IS NOT NULL"),
+    ),
     sa.Index("ix_resources_parent_id", "tenant_id", "parent_id"),
 )
 

@@ -176,3 +176,42 @@ def test_tokens_can_be_issued_for_some_kinds_and_environments(
         )  # fmt: skip
         assert refused.status_code == 403
         assert "tenure.platform.reach" in refused.json()["detail"]
+
+
+def test_one_sweep_from_the_cli(capsys: Any, env: dict[str, str]) -> None:
+    import datetime as dt
+
+    from app.domain.clock import FixedClock
+
+    assert run(capsys, env, "migrate")[0] == 0
+    assert run(capsys, env, "tenant", "create", "acme")[0] == 0
+    code, admin, _ = run(
+        capsys, env, "token", "issue", "--tenant", "acme", "--role", "admin", "--name", "a"
+    )
+    assert code == 0
+    auth = {"Authorization": f"Bearer {admin.strip()}"}
+    # Registered three days ago for one day: due now, by the real clock the CLI reads.
+    then = FixedClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    quiet = {**env, "TENURE_SCHEDULER": "off"}
+    with TestClient(create_app(from_env(quiet), clock=then)) as client:
+        owner = client.post("/scim/v2/Users", json={"userName": "owner"}, headers=auth).json()
+        ends = (then.now() + dt.timedelta(days=1)).isoformat()
+        governance = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+        agent = client.post(
+            "/scim/v2/Agents",
+            json={"name": "old-bot", "owners": [{"value": owner["id"]}],
+                  governance: {"purpose": "ci", "expiresAt": ends}},
+            headers=auth,
+        )  # fmt: skip
+        assert agent.status_code == 201, agent.text
+    agent_id = agent.json()["id"]
+
+    code, out, err = run(capsys, env, "sweep", "--once", "--dry-run")
+    assert code == 0 and out == f"Agent\t{agent_id}\twould suspend\texpired\n"
+    assert "1 would be settled, 0 left alone" in err
+    code, out, err = run(capsys, env, "sweep", "--once", "--tenant", "acme")
+    assert code == 0 and out == f"Agent\t{agent_id}\tsuspend\texpired\n"
+    assert "settled 1" in err and "1 settled, 0 left alone" in err
+    code, out, err = run(capsys, env, "sweep", "--once")
+    assert code == 0 and out == "" and "0 settled" in err
+    assert run(capsys, env, "sweep")[0] == 2

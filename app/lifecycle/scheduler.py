@@ -1,0 +1,84 @@
+"""When the sweeper runs: on an interval, and at the next identity's due time.
+
+APScheduler 3 (``AsyncIOScheduler``, in memory, one per process). Replicas
+coordinate in the database (the sweeper's leases), not here. Missed runs
+after downtime coalesce into one run at start, never skipped; a mutation that
+sets an earlier due time re-arms the alarm (``wake``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from app.domain.clock import Clock
+from app.lifecycle.sweeper import Sweeper
+
+log = logging.getLogger("tenure.scheduler")
+
+_SWEEP, _ALARM = "sweep", "next-due"
+
+
+class SweepScheduler:
+    def __init__(self, sweeper: Sweeper, clock: Clock, interval: dt.timedelta) -> None:
+        self._sweeper = sweeper
+        self._clock = clock
+        self._interval = interval
+        self._scheduler: AsyncIOScheduler | None = None
+        self._alarm: dt.datetime | None = None
+
+    async def start(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self._scheduler.add_job(
+            self._run,
+            "interval",
+            seconds=self._interval.total_seconds(),
+            id=_SWEEP,
+            next_run_time=dt.datetime.now(dt.UTC),  # catch up at once after downtime
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def wake(self, due: dt.datetime) -> None:
+        """A change made something due at ``due``: sweep then if that is sooner than planned."""
+        if self._scheduler is None or (self._alarm is not None and self._alarm <= due):
+            return
+        self._alarm = due
+        # The app's clock may be a test's; the scheduler counts in wall time.
+        delay = max((due - self._clock.now()).total_seconds(), 0.0)
+        self._scheduler.add_job(
+            self._run,
+            "date",
+            run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay),
+            id=_ALARM,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def _run(self) -> None:
+        self._alarm = None
+        try:
+            outcomes = await self._sweeper.sweep()
+            if outcomes:
+                log.info(
+                    "swept",
+                    extra={
+                        "done": sum(o.done for o in outcomes),
+                        "skipped": sum(not o.done for o in outcomes),
+                    },
+                )
+            following = await self._sweeper.next_due()
+        except Exception:  # a failed sweep must not stop the next ones
+            log.exception("sweep failed")
+            return
+        if following is not None:
+            self.wake(following)

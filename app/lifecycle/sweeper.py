@@ -1,0 +1,171 @@
+"""The sweeper (DESIGN.md "Lifecycle"): claim due identities, tear each down as a Mutation.
+
+Expiry: at ``expiresAt`` an identity is suspended (inactive, out of its
+Groups, ``suspendedReason: expired``, a ``teardownAt`` after the tenant's
+grace); at ``teardownAt`` it is deprovisioned, its subtree with it. Each step
+is an ordinary Mutation with the scheduler as principal, so Cedar decides it
+(``tenure.scheduler.due``) and the audit log records it. Claims are leases:
+several sweepers share the work without doing any identity twice, and one
+that dies leaves nothing half done (each identity is one transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import msgspec
+
+from app.domain.actor import Actor, Role
+from app.domain.clock import Clock
+from app.provisioning.judge import Denied
+from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.scim.errors import ScimError
+from app.store.promoted import GOVERNANCE
+from app.store.resources import Due
+from app.store.uow import Database
+
+log = logging.getLogger("tenure.sweeper")
+
+SCHEDULER_TOKEN = "scheduler"
+
+
+def scheduler(tenant_id: str) -> Actor:
+    """The scheduler as a principal of one tenant (role ``scheduler``, never a token's)."""
+    return Actor(
+        token_id=SCHEDULER_TOKEN,
+        name="scheduler",
+        roles=frozenset({Role.SCHEDULER}),
+        tenant_id=tenant_id,
+    )
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What the sweep did (or, dry, would do) to one identity."""
+
+    tenant_id: str
+    resource_type: str
+    resource_id: str
+    action: str  # "suspend" | "teardown"
+    reason: str
+    done: bool
+    detail: str | None = None  # why not
+
+
+class Sweeper:
+    def __init__(
+        self,
+        db: Database,
+        provisioning: Provisioning,
+        clock: Clock,
+        *,
+        batch: int = 200,
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+        backoff: dt.timedelta = dt.timedelta(hours=1),
+    ) -> None:
+        self._db = db
+        self._provisioning = provisioning
+        self._clock = clock
+        self._batch = batch
+        self._lease = lease
+        self._backoff = backoff
+
+    async def next_due(self) -> dt.datetime | None:
+        async with self._db.uow() as uow:
+            return await uow.resources.next_due()
+
+    async def sweep(
+        self,
+        *,
+        tenant_id: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Settle everything due now, batch by batch; what was done, in order.
+
+        A dry run claims nothing and writes nothing: it asks Cedar (in a
+        rolled-back transaction) what each step would meet.
+        """
+        outcomes: list[Outcome] = []
+        seen: set[str] = set()
+        while True:
+            now = self._clock.now()
+            async with self._db.uow(write=not dry_run) as uow:
+                due = await uow.resources.claim_due(
+                    now,
+                    now + self._lease,
+                    self._batch if not dry_run else 100_000,
+                    tenant_id,
+                    claim=not dry_run,
+                )
+                if not dry_run:
+                    await uow.commit()
+            fresh = [d for d in due if d.resource_id not in seen]
+            for item in fresh:
+                seen.add(item.resource_id)
+                outcome = await self._settle(item, dry_run=dry_run)
+                if outcome is None:
+                    continue  # torn down meanwhile, with its parent
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            if dry_run or not fresh:
+                return outcomes
+
+    async def _settle(self, item: Due, *, dry_run: bool) -> Outcome | None:
+        async with self._db.uow() as uow:
+            current = await uow.resources.get(
+                item.tenant_id, item.resource_type, item.resource_id, members=False, groups=False
+            )
+        if current is None:
+            return None
+        governance = current.doc.get(GOVERNANCE) or {}
+        state = governance.get("lifecycleState")
+        # Suspended with a teardown time: deprovision; otherwise (active, or
+        # suspended on request and now past its end): suspend, setting one.
+        teardown = state == "suspended" and "teardownAt" in governance
+        kind = MutationKind.TEARDOWN if teardown else MutationKind.SUSPEND
+        reason = str(governance.get("suspendedReason") or "expired") if teardown else "expired"
+        if reason == "requested":
+            reason = "expired"
+        outcome = Outcome(
+            tenant_id=item.tenant_id,
+            resource_type=item.resource_type,
+            resource_id=item.resource_id,
+            action=kind.value,
+            reason=reason,
+            done=False,
+        )
+        mutation = Mutation(
+            kind=kind,
+            actor=scheduler(item.tenant_id),
+            resource_type=item.resource_type,
+            resource_id=item.resource_id,
+            reason=reason,
+            with_members=False,
+            with_groups=False,
+        )
+        try:
+            if dry_run:
+                verdicts, _ = await self._provisioning.evaluate(mutation)
+                denied = [v.decision for v in verdicts if not v.decision.allowed]
+                detail = denied[0].explain() if denied else None
+                return msgspec.structs.replace(outcome, done=not denied, detail=detail)
+            await self._provisioning.run(mutation)
+        except Denied as exc:
+            # Not due after all (renewed meanwhile) or refused: look again later, not now.
+            await self._hold(item)
+            return msgspec.structs.replace(outcome, detail=exc.detail)
+        except ScimError as exc:
+            await self._hold(item)
+            log.warning("sweep step failed", extra={"resource_id": item.resource_id})
+            return msgspec.structs.replace(outcome, detail=exc.detail)
+        return msgspec.structs.replace(outcome, done=True)
+
+    async def _hold(self, item: Due) -> None:
+        async with self._db.uow(write=True) as uow:
+            await uow.resources.hold(
+                item.tenant_id, item.resource_id, self._clock.now() + self._backoff
+            )
+            await uow.commit()
