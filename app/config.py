@@ -49,6 +49,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The lifecycle sweeper: off for API-only replicas; how often it runs at least.
     scheduler: bool = True
     sweep_interval_seconds: int = 60
+    # Owners are warned this many days before an identity's end.
+    nhi_warning_days: str = "14,3,1"
+
+    @property
+    def warning_days(self) -> tuple[int, ...]:
+        return tuple(sorted({int(d) for d in self.nhi_warning_days.split(",") if d.strip()}))
+
     token_touch_interval: int = 60  # seconds between last_used_at writes
     token_cache_seconds: int = 5  # how long a replica may serve a token row from memory
     schemas_dir: str = ""
@@ -87,6 +94,7 @@ _INTS = {
     "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }
 _STRINGS = {
+    "TENURE_NHI_WARNING_DAYS": "nhi_warning_days",
     "TENURE_DATABASE_URL": "database_url",
     "TENURE_DATABASE_SCHEMA": "database_schema",
     "TENURE_HOST": "host",
@@ -119,7 +127,15 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     values["secret_key"] = _secret_key(env)
     if isinstance(values.get("public_url"), str):
         values["public_url"] = str(values["public_url"]).rstrip("/")
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    try:
+        if any(d < 1 for d in settings.warning_days):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            "TENURE_NHI_WARNING_DAYS must be whole days before the end, e.g. 14,3,1"
+        ) from None
+    return settings
 
 
 def _secret_key(env: Mapping[str, str]) -> bytes:

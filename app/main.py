@@ -19,6 +19,7 @@ from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
 from app.api.logs import request_context
+from app.api.notifications import OutboxAdminController, WebhookAdminController
 from app.api.policies import PolicyAdminController
 from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
@@ -26,12 +27,14 @@ from app.config import Settings
 from app.domain.clock import Clock, SystemClock
 from app.lifecycle.scheduler import SweepScheduler
 from app.lifecycle.sweeper import Sweeper
+from app.notify.delivery import Deliverer
 from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
 from app.provisioning.judge import Judge
 from app.provisioning.mutation import Provisioning
 from app.provisioning.nhi import Lifetimes
+from app.provisioning.notifications import Notifications
 from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
@@ -96,6 +99,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         reader=Reader(db, registry, settings.secret_key, clock),
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
         policies=TenantPolicies(db, judge.engine),
+        notifications=Notifications(db, clock),
         clock=clock,
     )
     return services
@@ -122,9 +126,18 @@ def _ignore_sighup() -> None:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     services = build_services(settings, clock or SystemClock())
-    sweeper = Sweeper(services.db, services.provisioning, services.clock)
+    services.provisioning.base_url = (
+        settings.public_url or f"http://{settings.host}:{settings.port}"
+    )
+    sweeper = Sweeper(
+        services.db,
+        services.provisioning,
+        services.clock,
+        warning_days=settings.warning_days,
+    )
+    deliverer = Deliverer(services.db, services.clock)
     timer = SweepScheduler(
-        sweeper, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)
+        sweeper, deliverer, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)
     )
     # A change that makes something due sooner than planned re-arms the alarm.
     services.provisioning.on_due = timer.wake
@@ -139,6 +152,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             SettingsAdminController,
             TenantAdminController,
             PolicyAdminController,
+            WebhookAdminController,
+            OutboxAdminController,
             healthz,
             readyz,
         ],
@@ -152,6 +167,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     )
     app.state.services = services
     app.state.sweeper = sweeper
+    app.state.deliverer = deliverer
     # Outside the router, so that unknown paths and methods (404/405) get a
     # request id and an access line too; route middleware would miss them.
     app.asgi_handler = request_context(app.asgi_handler)

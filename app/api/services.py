@@ -11,6 +11,7 @@ from app.config import Settings
 from app.domain.clock import Clock
 from app.provisioning.bulk import Bulk
 from app.provisioning.mutation import Provisioning
+from app.provisioning.notifications import Notifications
 from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
@@ -28,6 +29,7 @@ class Services:
     reader: Reader
     bulk: Bulk
     policies: TenantPolicies
+    notifications: Notifications
     clock: Clock
 
 

@@ -34,6 +34,8 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     created: dt.datetime
     settings: TenantSettings = TenantSettings()
     policies: tuple[TenantPolicy, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # signs its webhooks; never shown after it is made
 
 
 class Token(msgspec.Struct, frozen=True, kw_only=True):

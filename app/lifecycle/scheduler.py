@@ -1,4 +1,4 @@
-"""When the sweeper runs: on an interval, and at the next identity's due time.
+"""When the sweeper runs: on an interval, and at the next identity's due time; and delivery.
 
 APScheduler 3 (``AsyncIOScheduler``, in memory, one per process). Replicas
 coordinate in the database (the sweeper's leases), not here. Missed runs
@@ -15,15 +15,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.domain.clock import Clock
 from app.lifecycle.sweeper import Sweeper
+from app.notify.delivery import Deliverer
 
 log = logging.getLogger("tenure.scheduler")
 
-_SWEEP, _ALARM = "sweep", "next-due"
+_SWEEP, _ALARM, _DELIVER = "sweep", "next-due", "deliver"
+# How often due notifications (retries included) are sent, between sweeps.
+_DELIVERY_INTERVAL = dt.timedelta(seconds=5)
 
 
 class SweepScheduler:
-    def __init__(self, sweeper: Sweeper, clock: Clock, interval: dt.timedelta) -> None:
+    def __init__(
+        self, sweeper: Sweeper, deliverer: Deliverer, clock: Clock, interval: dt.timedelta
+    ) -> None:
         self._sweeper = sweeper
+        self._deliverer = deliverer
         self._clock = clock
         self._interval = interval
         self._scheduler: AsyncIOScheduler | None = None
@@ -37,6 +43,15 @@ class SweepScheduler:
             seconds=self._interval.total_seconds(),
             id=_SWEEP,
             next_run_time=dt.datetime.now(dt.UTC),  # catch up at once after downtime
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self._scheduler.add_job(
+            self._deliver,
+            "interval",
+            seconds=_DELIVERY_INTERVAL.total_seconds(),
+            id=_DELIVER,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
@@ -76,9 +91,17 @@ class SweepScheduler:
                         "skipped": sum(not o.done for o in outcomes),
                     },
                 )
+            await self._sweeper.plan_warnings()
             following = await self._sweeper.next_due()
         except Exception:  # a failed sweep must not stop the next ones
             log.exception("sweep failed")
             return
         if following is not None:
             self.wake(following)
+        await self._deliver()
+
+    async def _deliver(self) -> None:
+        try:
+            await self._deliverer.deliver_due()
+        except Exception:  # delivery failures are retried; the timer must live on
+            log.exception("delivery failed")

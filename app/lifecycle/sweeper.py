@@ -19,6 +19,8 @@ import msgspec
 
 from app.domain.actor import Actor, Role
 from app.domain.clock import Clock
+from app.domain.notifications import Message
+from app.notify import plan
 from app.provisioning.judge import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
 from app.scim.errors import ScimError
@@ -29,6 +31,7 @@ from app.store.uow import Database
 log = logging.getLogger("tenure.sweeper")
 
 SCHEDULER_TOKEN = "scheduler"
+_WARNINGS = "expiry_warnings"
 
 
 def scheduler(tenant_id: str) -> Actor:
@@ -63,6 +66,7 @@ class Sweeper:
         batch: int = 200,
         lease: dt.timedelta = dt.timedelta(minutes=5),
         backoff: dt.timedelta = dt.timedelta(hours=1),
+        warning_days: tuple[int, ...] = (14, 3, 1),
     ) -> None:
         self._db = db
         self._provisioning = provisioning
@@ -70,6 +74,40 @@ class Sweeper:
         self._batch = batch
         self._lease = lease
         self._backoff = backoff
+        self._warning_days = warning_days
+
+    async def plan_warnings(self) -> int:
+        """Plan the pre-expiry warnings whose moment came since the last scan; how many.
+
+        Each lead (days before ``expiresAt``) is one range query on the end
+        date; the de-duplication keys make a repeated or concurrent scan harmless.
+        """
+        now = self._clock.now()
+        planned = 0
+        async with self._db.uow(write=True) as uow:
+            since = await uow.outbox.mark(_WARNINGS)
+            if since is None:
+                since = now - dt.timedelta(days=max(self._warning_days, default=0))
+            by_tenant: dict[str, list[Message]] = {}
+            for days in self._warning_days:
+                lead = dt.timedelta(days=days)
+                for resource in await uow.resources.expiring(since + lead, now + lead):
+                    by_tenant.setdefault(resource.tenant_id, []).extend(
+                        plan.expiry_warnings(
+                            resource,
+                            leads=(days,),
+                            since=since,
+                            now=now,
+                            base_url=self._provisioning.base_url,
+                        )
+                    )
+            for tenant_id, messages in by_tenant.items():
+                tenant = await uow.tenants.get(tenant_id)
+                if tenant is not None and tenant.webhook_url:
+                    planned += await uow.outbox.plan(messages)
+            await uow.outbox.set_mark(_WARNINGS, now)
+            await uow.commit()
+        return planned
 
     async def next_due(self) -> dt.datetime | None:
         async with self._db.uow() as uow:

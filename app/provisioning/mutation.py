@@ -18,7 +18,9 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.clock import Clock
+from app.domain.notifications import Message
 from app.domain.resource import Member, Resource
+from app.notify import plan
 from app.provisioning import members, nhi
 from app.provisioning.compute import (
     Draft,
@@ -93,6 +95,8 @@ class Provisioning:
         self.judge = judge
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
+        # Where notifications link to (TENURE_PUBLIC_URL, else the listening address).
+        self.base_url = ""
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -261,6 +265,20 @@ class Provisioning:
         )
         for resource in reversed(subtree):
             await self._governance.tombstone(uow, resource, now)
+        if mutation.kind is MutationKind.TEARDOWN:
+            await _notify(
+                uow,
+                [
+                    plan.teardown_step(
+                        r,
+                        step="deprovisioned",
+                        reason=mutation.reason if r is before else "cascade",
+                        now=now,
+                        base_url=self.base_url,
+                    )
+                    for r in subtree
+                ],
+            )
 
     async def _suspend(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
@@ -280,6 +298,10 @@ class Provisioning:
         changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
         written = await self._write(uow, mutation, before, after, changed, None, now)
         await uow.resources.leave_groups(before.tenant_id, before.id, now)
+        step = plan.teardown_step(
+            written, step="suspended", reason=mutation.reason, now=now, base_url=self.base_url
+        )
+        await _notify(uow, [step])
         return written
 
     async def _patch(
@@ -359,6 +381,15 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
+
+
+async def _notify(uow: UnitOfWork, messages: list[Message]) -> None:
+    """Plan ``messages`` in this transaction, if their tenant has somewhere to send them."""
+    if not messages:
+        return
+    tenant = await uow.tenants.get(messages[0].tenant_id)
+    if tenant is not None and tenant.webhook_url:
+        await uow.outbox.plan(messages)
 
 
 async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:

@@ -389,6 +389,25 @@ class ResourceRepository:
             )
         return [Due(tenant_id=r[0], resource_type=r[1], resource_id=r[2]) for r in rows]
 
+    async def expiring(
+        self, after: dt.datetime, until: dt.datetime, limit: int = 10_000
+    ) -> list[Resource]:
+        """Active governed identities whose end lies in ``(after, until]``, with their owners."""
+        rows = (
+            await self._c.execute(
+                sa.select(resources)
+                .where(
+                    resources.c.deleted_at.is_(None),
+                    resources.c.lifecycle_state == "active",
+                    resources.c.expires_at > after,
+                    resources.c.expires_at <= until,
+                )
+                .order_by(resources.c.expires_at, resources.c.seq)
+                .limit(limit)
+            )
+        ).all()
+        return await self._hydrate(rows, members=False, groups=False)
+
     async def hold(self, tenant_id: str, resource_id: str, until: dt.datetime) -> None:
         """Leave an identity the sweeper could not settle alone until ``until``."""
         await self._c.execute(

@@ -53,6 +53,10 @@ tenants = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("settings", Json),  # TenantSettings; NULL: the server's defaults
     sa.Column("policies", Json),  # [{"id", "text"}]: Cedar policies on top of the defaults
+    # Where the tenant's notifications go, and the key they are signed with
+    # (Standard Webhooks; it must be kept to sign, so it is never shown again).
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_secret", sa.String(100)),
 )
 
 tokens = sa.Table(
@@ -234,4 +238,36 @@ audit_heads = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("seq", sa.BigInteger(), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Notifications planned in the same transaction as their cause (DESIGN.md
+# "Lifecycle"), delivered at least once; a de-duplication key per tenant means
+# a retried cause never plans a message twice.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("dedup_key", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # "webhook"
+    sa.Column("message_id", sa.String(40), nullable=False),  # webhook-id: the same on every try
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),  # "pending" | "sent" | "dead"
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("lease", UTCDateTime()),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.UniqueConstraint("tenant_id", "dedup_key", name="uq_outbox_tenant_id_dedup_key"),
+    sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+# How far a periodic scan has got (e.g. pre-expiry warnings planned up to when).
+sweep_marks = sa.Table(
+    "sweep_marks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
 )

@@ -57,6 +57,14 @@ class TenantRepository:
             .values(policies=msgspec.to_builtins(policies) or None)
         )
 
+    async def set_webhook(self, tenant_id: str, url: str | None, secret: str | None) -> None:
+        self._seen.pop(tenant_id, None)
+        await self._c.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(webhook_url=url, webhook_secret=secret)
+        )
+
     async def by_name(self, name: str) -> Tenant | None:
         row = (await self._c.execute(tenants.select().where(tenants.c.name == name))).first()
         return _tenant(row) if row else None

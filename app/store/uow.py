@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.db import create_engine, write_options
+from app.store.outbox import OutboxRepository
 from app.store.resources import ResourceRepository
 from app.store.tenancy import TenantRepository, TokenRepository
 
@@ -21,6 +22,7 @@ class UnitOfWork:
     tenants: TenantRepository
     tokens: TokenRepository
     audit: AuditRepository
+    outbox: OutboxRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -37,6 +39,7 @@ class UnitOfWork:
         self.tenants = TenantRepository(connection)
         self.tokens = TokenRepository(connection)
         self.audit = AuditRepository(connection)
+        self.outbox = OutboxRepository(connection)
         return self
 
     async def commit(self) -> None:

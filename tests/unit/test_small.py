@@ -143,3 +143,19 @@ def test_audit_events_name_secrets_but_never_copy_them() -> None:
     assert made.changed == (f"{urn}:clientSecret", f"{urn}:label")
     assert made.before == {f"{urn}:label": "x"} and made.after == {f"{urn}:label": "y"}
     assert "s1" not in repr(made) and "s2" not in repr(made)
+
+
+def test_webhook_signatures_match_the_standard_webhooks_reference() -> None:
+    import datetime as dt
+
+    from standardwebhooks import Webhook
+
+    from app.notify.webhooks import headers, new_secret
+
+    secret = new_secret()
+    body = b'{"type":"identity.suspended","data":{"id":"a1"}}'
+    made = headers(secret, "msg_1", 1_764_320_000, body)
+    when = dt.datetime.fromtimestamp(1_764_320_000, dt.UTC)
+    assert made["webhook-signature"] == Webhook(secret).sign("msg_1", when, body.decode())
+    assert made["webhook-id"] == "msg_1" and made["webhook-timestamp"] == "1764320000"
+    assert new_secret() != secret

@@ -1,0 +1,1 @@
+"""Notifications: planned into the outbox with their cause, delivered at least once."""

@@ -1,0 +1,105 @@
+"""Delivering the outbox: at least once, with exponential backoff and jitter, then dead.
+
+A message is claimed with a lease, POSTed to its tenant's webhook, and marked
+sent on a 2xx. Anything else is tried again later — 30 s, 1 min, 2 min …
+(± half, so a recovering receiver is not hit by every retry at once) — until
+``max_attempts``; then it is dead, visible to admins, and can be retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+import httpx
+import msgspec
+
+from app.domain.clock import Clock
+from app.domain.notifications import Delivery
+from app.notify.webhooks import headers
+from app.store.uow import Database
+
+log = logging.getLogger("tenure.notify")
+
+
+class Deliverer:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+        first_retry: dt.timedelta = dt.timedelta(seconds=30),
+        timeout: float = 10.0,
+        batch: int = 100,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._first_retry = first_retry
+        self._timeout = timeout
+        self._batch = batch
+
+    async def deliver_due(self) -> int:
+        """Send what is due now; how many were sent."""
+        sent = 0
+        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+            while True:
+                now = self._clock.now()
+                async with self._db.uow(write=True) as uow:
+                    due = await uow.outbox.claim(now, now + dt.timedelta(minutes=5), self._batch)
+                    await uow.commit()
+                if not due:
+                    return sent
+                for item in due:
+                    sent += await self._send(client, item)
+
+    async def _send(self, client: httpx.AsyncClient, item: Delivery) -> int:
+        attempts = item.attempts + 1
+        error = None
+        if not item.webhook_url or not item.webhook_secret:
+            error = "the tenant has no webhook configured"
+        else:
+            body = msgspec.json.encode(item.payload)
+            stamp = int(self._clock.now().timestamp())
+            try:
+                response = await client.post(
+                    item.webhook_url,
+                    content=body,
+                    headers=headers(item.webhook_secret, item.message_id, stamp, body),
+                )
+                if 200 <= response.status_code < 300:
+                    await self._settle(item, "sent", attempts)
+                    return 1
+                error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+        if attempts >= self._max_attempts:
+            log.error("notification dead", extra={"outbox_id": item.id, "error": error})
+            await self._settle(item, "dead", attempts, error=error)
+        else:
+            delay = self._first_retry * (2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
+            await self._settle(item, "pending", attempts, error=error, after=delay)
+        return 0
+
+    async def _settle(
+        self,
+        item: Delivery,
+        state: str,
+        attempts: int,
+        *,
+        error: str | None = None,
+        after: dt.timedelta | None = None,
+    ) -> None:
+        now = self._clock.now()
+        async with self._db.uow(write=True) as uow:
+            await uow.outbox.settle(
+                item.id,
+                state=state,
+                attempts=attempts,
+                now=now,
+                next_attempt_at=now + after if after else None,
+                error=error,
+            )
+            await uow.commit()

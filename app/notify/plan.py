@@ -1,0 +1,93 @@
+"""Pure: which messages a lifecycle step causes, each with its de-duplication key.
+
+The key names the cause (identity, step, and the end date or suspension it
+is about), so planning the same cause again — a retried sweep, two replicas —
+adds nothing, while a renewed identity that later expires again is warned again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from app.domain.notifications import Message
+from app.domain.resource import Resource
+from app.scim.codec import format_datetime, parse_datetime
+from app.scim.schema import GOVERNANCE_URN
+
+WEBHOOK = "webhook"
+_ENDPOINTS = {"Agent": "Agents", "ServiceAccount": "ServiceAccounts", "User": "Users"}
+
+
+def _message_id(tenant_id: str, key: str) -> str:
+    """``msg_…``: derived from the cause, so a message keeps its id across every retry."""
+    return "msg_" + hashlib.sha256(f"{tenant_id}\x00{key}".encode()).hexdigest()[:32]
+
+
+def _identity(resource: Resource, base_url: str) -> dict[str, Any]:
+    governance = resource.doc.get(GOVERNANCE_URN) or {}
+    endpoint = _ENDPOINTS.get(resource.resource_type, resource.resource_type + "s")
+    return {
+        "id": resource.id,
+        "resourceType": resource.resource_type,
+        "name": resource.doc.get("name") or resource.doc.get("userName"),
+        "kind": governance.get("kind"),
+        "purpose": governance.get("purpose"),
+        "expiresAt": governance.get("expiresAt"),
+        "owners": [
+            {"value": r.value, "type": r.type, "display": r.display, "status": r.status}
+            for r in resource.owners or ()
+            if r.relation == "owner"
+        ],
+        "link": f"{base_url.rstrip('/')}/scim/v2/{endpoint}/{resource.id}",
+    }
+
+
+def _message(
+    resource: Resource, kind: str, key: str, body: dict[str, Any], now: dt.datetime
+) -> Message:
+    return Message(
+        tenant_id=resource.tenant_id,
+        dedup_key=key,
+        kind=kind,
+        channel=WEBHOOK,
+        message_id=_message_id(resource.tenant_id, key),
+        payload={"type": f"identity.{kind}", "timestamp": format_datetime(now), "data": body},
+        created=now,
+    )
+
+
+def teardown_step(
+    resource: Resource, *, step: str, reason: str, now: dt.datetime, base_url: str
+) -> Message:
+    """``suspended`` or ``deprovisioned`` by the scheduler: the owners hear of it."""
+    governance = resource.doc.get(GOVERNANCE_URN) or {}
+    since = governance.get("suspendedAt") if step == "suspended" else format_datetime(now)
+    body = {
+        "identity": _identity(resource, base_url),
+        "reason": reason,
+        "due": governance.get("teardownAt") if step == "suspended" else None,
+    }
+    return _message(resource, step, f"{step}:{resource.id}:{since}", body, now)
+
+
+def expiry_warnings(
+    resource: Resource, *, leads: tuple[int, ...], since: dt.datetime, now: dt.datetime,
+    base_url: str,
+) -> list[Message]:  # fmt: skip
+    """Warnings whose moment (``expiresAt`` minus a lead, in days) fell in ``(since, now]``."""
+    governance = resource.doc.get(GOVERNANCE_URN) or {}
+    raw = governance.get("expiresAt")
+    expires = parse_datetime(raw) if isinstance(raw, str) else None
+    if expires is None or expires <= now:
+        return []
+    out = []
+    for days in leads:
+        moment = expires - dt.timedelta(days=days)
+        if since < moment <= now:
+            body = {"identity": _identity(resource, base_url), "reason": "expiring", "due": raw,
+                    "daysLeft": days}  # fmt: skip
+            key = f"expiry_warning:{resource.id}:{raw}:{days}d"
+            out.append(_message(resource, "expiry_warning", key, body, now))
+    return out
