@@ -110,6 +110,7 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     attestationDays: int | None = None
     teardownGraceHours: int | None = None
     orphanGraceHours: int | None = None
+    orphanHandover: bool | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -130,6 +131,7 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
             settings.teardown_grace_hours, defaults.nhi_teardown_grace_hours
         ),
         "orphanGraceHours": _either(settings.orphan_grace_hours, defaults.nhi_orphan_grace_hours),
+        "orphanHandover": settings.orphan_handover is not False,
     }
 
 
@@ -158,6 +160,7 @@ class SettingsAdminController(Controller):
                 attestation_days=wanted.attestationDays,
                 teardown_grace_hours=wanted.teardownGraceHours,
                 orphan_grace_hours=wanted.orphanGraceHours,
+                orphan_handover=wanted.orphanHandover,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

@@ -85,6 +85,16 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
         return any(permission in _GRANTS[role] for role in self.roles)
 
 
+def scheduler(tenant_id: str) -> Actor:
+    """The server's lifecycle sweeper as a principal of one tenant (never a token's)."""
+    return Actor(
+        token_id="scheduler",
+        name="scheduler",
+        roles=frozenset({Role.SCHEDULER}),
+        tenant_id=tenant_id,
+    )
+
+
 def parse_roles(text: str | list[str]) -> frozenset[Role]:
     """Parse ``"idp,platform"`` or ``["idp", "platform"]``; raise ValueError on an unknown role.
 

@@ -19,6 +19,8 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     attestation_days: int | None = None  # an owner's attestation counts this long
     teardown_grace_hours: int | None = None  # suspended this long before a teardown
     orphan_grace_hours: int | None = None  # ownerless this long before suspension
+    # Hand an orphan to its departed owner's manager (enterprise extension)?
+    orphan_handover: bool | None = None  # unset: yes
 
 
 class TenantPolicy(msgspec.Struct, frozen=True, kw_only=True):

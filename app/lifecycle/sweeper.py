@@ -17,12 +17,13 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.domain.actor import Actor, Role
+from app.domain.actor import scheduler
 from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.notify import plan
 from app.provisioning.judge import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.scim.codec import parse_datetime
 from app.scim.errors import ScimError
 from app.store.promoted import GOVERNANCE
 from app.store.resources import Due
@@ -30,18 +31,7 @@ from app.store.uow import Database
 
 log = logging.getLogger("tenure.sweeper")
 
-SCHEDULER_TOKEN = "scheduler"
 _WARNINGS = "expiry_warnings"
-
-
-def scheduler(tenant_id: str) -> Actor:
-    """The scheduler as a principal of one tenant (role ``scheduler``, never a token's)."""
-    return Actor(
-        token_id=SCHEDULER_TOKEN,
-        name="scheduler",
-        roles=frozenset({Role.SCHEDULER}),
-        tenant_id=tenant_id,
-    )
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,7 +154,14 @@ class Sweeper:
         # suspended on request and now past its end): suspend, setting one.
         teardown = state == "suspended" and "teardownAt" in governance
         kind = MutationKind.TEARDOWN if teardown else MutationKind.SUSPEND
-        reason = str(governance.get("suspendedReason") or "expired") if teardown else "expired"
+        if teardown:
+            reason = str(governance.get("suspendedReason") or "expired")
+        else:
+            # Active and due: past its end, or ownerless past its grace (suspendAt).
+            ends = parse_datetime(str(governance.get("expiresAt", "")))
+            reason = "expired" if ends is None or ends <= self._clock.now() else "orphaned"
+            if state == "suspended":
+                reason = "expired"  # suspended on request, and now past its end
         if reason == "requested":
             reason = "expired"
         outcome = Outcome(

@@ -58,16 +58,21 @@ def _message(
     )
 
 
+# For each step: what marks its occasion (for the key) and what comes next, when.
+_SINCE = {"suspended": "suspendedAt", "orphaned": "orphanedAt"}
+_DUE = {"suspended": "teardownAt", "orphaned": "suspendAt"}
+
+
 def teardown_step(
     resource: Resource, *, step: str, reason: str, now: dt.datetime, base_url: str
 ) -> Message:
-    """``suspended`` or ``deprovisioned`` by the scheduler: the owners hear of it."""
+    """``suspended``, ``deprovisioned``, ``orphaned`` or ``handed_over``: the owners hear of it."""
     governance = resource.doc.get(GOVERNANCE_URN) or {}
-    since = governance.get("suspendedAt") if step == "suspended" else format_datetime(now)
+    since = governance.get(_SINCE.get(step, ""), format_datetime(now))
     body = {
         "identity": _identity(resource, base_url),
         "reason": reason,
-        "due": governance.get("teardownAt") if step == "suspended" else None,
+        "due": governance.get(_DUE[step]) if step in _DUE else None,
     }
     return _message(resource, step, f"{step}:{resource.id}:{since}", body, now)
 

@@ -31,6 +31,7 @@ ACTION_GROUPS: dict[str, tuple[str, ...]] = {
     "delete": ("retire",),
     "teardown": ("retire", "sweep"),
     "suspend": ("sweep",),
+    "flag": (),
 }
 _encode = msgspec.json.Encoder().encode
 

@@ -21,13 +21,15 @@ from app.scim.schema import GOVERNANCE_URN
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 EXTEND, TRANSFER, SUSPEND = "extend", "transferOwnership", "suspend"
 REACTIVATE, ATTEST, TEARDOWN = "reactivate", "attest", "teardown"
-ACTIONS = (CREATE, UPDATE, DELETE, EXTEND, TRANSFER, SUSPEND, REACTIVATE, ATTEST, TEARDOWN)
+FLAG = "flag"
+ACTIONS = (CREATE, UPDATE, DELETE, EXTEND, TRANSFER, SUSPEND, REACTIVATE, ATTEST, TEARDOWN, FLAG)
 
 # Paths (URN prefix dropped) that name a refined action rather than a plain update.
 # Server-managed ones follow from ``active`` and are no update of their own.
 _REFINED = frozenset(
     {"active", "expiresAt", "owners", "lastAttestedAt"}
-    | {"lifecycleState", "suspendedReason", "suspendedAt", "registeredBy"}
+    | {"lifecycleState", "suspendedReason", "suspendedAt", "teardownAt", "registeredBy"}
+    | {"orphanedAt", "suspendAt"}
 )
 
 
@@ -175,7 +177,7 @@ def actions_for(
     rest of what it changes is ``update``. A plain User or Group is
     create, update or delete only.
     """
-    if kind in (CREATE, DELETE, SUSPEND, TEARDOWN) or before is None or not after.governed:
+    if kind in (CREATE, DELETE, SUSPEND, TEARDOWN, FLAG) or before is None or not after.governed:
         return (kind,) if kind in ACTIONS else (UPDATE,)
     actions = []
     if before.state != after.state:

@@ -31,6 +31,7 @@ from app.provisioning.compute import (
 )
 from app.provisioning.governance import Governance, named_refs, sends_governance, with_aliases
 from app.provisioning.judge import Denied, Judge, Verdict, trial
+from app.provisioning.orphans import Orphans
 from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, NotFound
 from app.scim.filter import AttrPath, ValuePath
@@ -93,6 +94,7 @@ class Provisioning:
         self._clock = clock
         self._governance = governance
         self.judge = judge
+        self.orphans = Orphans(judge, governance)
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
         # Where notifications link to (TENURE_PUBLIC_URL, else the listening address).
@@ -230,8 +232,16 @@ class Provisioning:
         *,
         members_changed: bool = False,
     ) -> Resource:
-        """Decide the change, then write it with its owners (replace, patch, suspend)."""
+        """Decide the change, then write it with its owners (replace, patch, suspend).
+
+        An orphan given an active owner is no orphan any more; a User or Group
+        that stops being an active owner leaves its identities to ``orphans``.
+        """
         resolved = await self._governance.resolve_refs(uow, before, refs) if refs else None
+        if resolved is not None and any(
+            r.relation == "owner" and r.status == "active" for r in resolved
+        ):
+            after, changed = _unflagged(after, changed)
         await self.judge.decide(
             uow, mutation.actor, _ACTIONS[mutation.kind], before, after,
             now=now, changed=changed, owners=resolved, reason=mutation.reason,
@@ -239,6 +249,8 @@ class Provisioning:
         await uow.resources.replace(after, members_changed=members_changed)
         if refs is not None and resolved is not None:
             await self._governance.write_refs(uow, after, refs, resolved)
+        if after.resource_type == "User" and before.doc.get("active") != after.doc.get("active"):
+            await _notify(uow, await self.orphans.owner_changed(uow, after, now, self.base_url))
         return after
 
     async def _delete(
@@ -258,6 +270,8 @@ class Provisioning:
             containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
             await uow.resources.delete(before.tenant_id, before.resource_type, before.id)
             await uow.resources.touch(before.tenant_id, containing, now)
+            # What it owned keeps the reference (status "removed") and is settled now.
+            await _notify(uow, await self.orphans.owner_changed(uow, before, now, self.base_url))
             return
         subtree = await _subtree(uow, before)
         await self.judge.decide_subtree(
@@ -404,6 +418,18 @@ async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
                 found.append(child)
         index += 1
     return found
+
+
+def _unflagged(after: Resource, changed: set[str]) -> tuple[Resource, set[str]]:
+    """``after`` without the orphan flags, if it carries them."""
+    governance = after.doc.get(nhi.GOVERNANCE) or {}
+    if not any(name in governance for name in nhi.ORPHAN_FLAGS):
+        return after, changed
+    doc = nhi.copy_doc(after.doc)
+    for name in nhi.ORPHAN_FLAGS:
+        doc[nhi.GOVERNANCE].pop(name, None)
+    flags = {f"{nhi.GOVERNANCE}:{name}" for name in nhi.ORPHAN_FLAGS}
+    return msgspec.structs.replace(after, doc=doc), changed | flags
 
 
 def _tenant_of(actor: Actor) -> str:

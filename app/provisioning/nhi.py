@@ -26,7 +26,16 @@ GOVERNANCE = GOVERNANCE_URN
 NHI_TYPES = frozenset({"Agent", "ServiceAccount"})
 DEFAULT_KIND = {"Agent": "agent", "ServiceAccount": "service_account"}
 # Set by the server only: a PUT that omits them keeps them.
-SERVER_MANAGED = ("lifecycleState", "suspendedReason", "suspendedAt", "teardownAt", "registeredBy")
+SERVER_MANAGED = (
+    "lifecycleState",
+    "suspendedReason",
+    "suspendedAt",
+    "teardownAt",
+    "registeredBy",
+    "orphanedAt",
+    "suspendAt",
+)
+ORPHAN_FLAGS = ("orphanedAt", "suspendAt")
 
 
 class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):

@@ -74,6 +74,8 @@ class Tenancy:
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
         """Replace a tenant's governance defaults (unset values: the server's)."""
         for name, value in msgspec.structs.asdict(settings).items():
+            if isinstance(value, bool):
+                continue
             # Days up to ten years; grace periods in hours, and 0 means none.
             low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
             limit = 10 if name == "delegation_max_depth" else limit

@@ -33,7 +33,14 @@ def due_at(doc: dict[str, Any]) -> dt.datetime | None:
         return None
     state = governance.get("lifecycleState")
     if state == "active":
-        value = governance.get("expiresAt")
+        # At its end, or sooner when, ownerless, it is to be suspended.
+        moments = [
+            parse_datetime(v)
+            for v in (governance.get("expiresAt"), governance.get("suspendAt"))
+            if isinstance(v, str)
+        ]
+        found = [m for m in moments if m is not None]
+        return min(found) if found else None
     elif state == "suspended":
         value = governance.get("teardownAt") or governance.get("expiresAt")
     else:

@@ -449,6 +449,21 @@ class ResourceRepository:
                 .values(version=resources.c.version + 1, last_modified=now)
             )
 
+    async def owned_by(self, tenant_id: str, owner_id: str) -> list[tuple[str, str]]:
+        """The live identities ``owner_id`` is an owner of: (id, resource type) pairs."""
+        rows = await self._c.execute(
+            sa.select(resources.c.id, resources.c.resource_type)
+            .join(nhi_owners, nhi_owners.c.nhi_id == resources.c.id)
+            .where(
+                nhi_owners.c.tenant_id == tenant_id,
+                nhi_owners.c.owner_id == owner_id,
+                nhi_owners.c.relation == "owner",
+                resources.c.deleted_at.is_(None),
+            )
+            .order_by(resources.c.seq)
+        )
+        return [(row.id, row.resource_type) for row in rows]
+
     async def set_owners(self, nhi: Resource, relation: str, refs: Sequence[OwnerRef]) -> None:
         """Replace an identity's owners (or sponsors) with ``refs``."""
         await self._c.execute(
