@@ -24,7 +24,7 @@ from app.notify import plan
 from app.provisioning.judge import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
 from app.scim.codec import parse_datetime
-from app.scim.errors import ScimError
+from app.scim.errors import NotFound, ScimError
 from app.store.promoted import GOVERNANCE
 from app.store.resources import Due
 from app.store.uow import Database
@@ -130,18 +130,47 @@ class Sweeper:
                 if not dry_run:
                     await uow.commit()
             fresh = [d for d in due if d.resource_id not in seen]
-            for item in fresh:
-                seen.add(item.resource_id)
-                outcome = await self._settle(item, dry_run=dry_run)
-                if outcome is None:
-                    continue  # torn down meanwhile, with its parent
+            seen.update(d.resource_id for d in fresh)
+            settled = await self._settle_all(fresh, dry_run=dry_run)
+            for outcome in settled:
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
             if dry_run or not fresh:
                 return outcomes
 
-    async def _settle(self, item: Due, *, dry_run: bool) -> Outcome | None:
+    async def _settle_all(self, items: list[Due], *, dry_run: bool) -> list[Outcome]:
+        """Suspensions of one tenant in one transaction each batch; teardowns one by one.
+
+        A teardown takes its subtree along and may find a child already gone.
+        """
+        planned = [(item, await self._step(item)) for item in items]
+        outcomes: list[Outcome] = []
+        groups: dict[tuple[str, str], list[Due]] = {}
+        for item, step in planned:
+            if step is None:
+                continue  # torn down meanwhile, with its parent
+            kind, reason = step
+            if kind is MutationKind.SUSPEND and not dry_run:
+                groups.setdefault((item.tenant_id, reason), []).append(item)
+            else:
+                outcome = await self._settle(item, kind, reason, dry_run=dry_run)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        for (tenant_id, reason), batch in groups.items():
+            results = await self._provisioning.suspend_many(
+                tenant_id, [(d.resource_type, d.resource_id) for d in batch], reason
+            )
+            why = dict(results)
+            for item in batch:
+                detail = why.get(item.resource_id)
+                if detail is not None:
+                    await self._hold(item)  # not due after all, or refused: later, not now
+                outcomes.append(_outcome(item, "suspend", reason, detail is None, detail))
+        return outcomes
+
+    async def _step(self, item: Due) -> tuple[MutationKind, str] | None:
+        """What is due for ``item``: suspend or tear down, and why; None if it is gone."""
         async with self._db.uow() as uow:
             current = await uow.resources.get(
                 item.tenant_id, item.resource_type, item.resource_id, members=False, groups=False
@@ -152,26 +181,17 @@ class Sweeper:
         state = governance.get("lifecycleState")
         # Suspended with a teardown time: deprovision; otherwise (active, or
         # suspended on request and now past its end): suspend, setting one.
-        teardown = state == "suspended" and "teardownAt" in governance
-        kind = MutationKind.TEARDOWN if teardown else MutationKind.SUSPEND
-        if teardown:
+        if state == "suspended" and "teardownAt" in governance:
             reason = str(governance.get("suspendedReason") or "expired")
-        else:
-            # Active and due: past its end, or ownerless past its grace (suspendAt).
-            ends = parse_datetime(str(governance.get("expiresAt", "")))
-            reason = "expired" if ends is None or ends <= self._clock.now() else "orphaned"
-            if state == "suspended":
-                reason = "expired"  # suspended on request, and now past its end
-        if reason == "requested":
-            reason = "expired"
-        outcome = Outcome(
-            tenant_id=item.tenant_id,
-            resource_type=item.resource_type,
-            resource_id=item.resource_id,
-            action=kind.value,
-            reason=reason,
-            done=False,
-        )
+            return MutationKind.TEARDOWN, "expired" if reason == "requested" else reason
+        # Active and due: past its end, or ownerless past its grace (suspendAt).
+        ends = parse_datetime(str(governance.get("expiresAt", "")))
+        past_end = ends is None or ends <= self._clock.now() or state == "suspended"
+        return MutationKind.SUSPEND, "expired" if past_end else "orphaned"
+
+    async def _settle(
+        self, item: Due, kind: MutationKind, reason: str, *, dry_run: bool
+    ) -> Outcome | None:
         mutation = Mutation(
             kind=kind,
             actor=scheduler(item.tenant_id),
@@ -186,17 +206,19 @@ class Sweeper:
                 verdicts, _ = await self._provisioning.evaluate(mutation)
                 denied = [v.decision for v in verdicts if not v.decision.allowed]
                 detail = denied[0].explain() if denied else None
-                return msgspec.structs.replace(outcome, done=not denied, detail=detail)
+                return _outcome(item, kind.value, reason, not denied, detail)
             await self._provisioning.run(mutation)
         except Denied as exc:
             # Not due after all (renewed meanwhile) or refused: look again later, not now.
             await self._hold(item)
-            return msgspec.structs.replace(outcome, detail=exc.detail)
+            return _outcome(item, kind.value, reason, False, exc.detail)
+        except NotFound:
+            return None  # torn down meanwhile, with its parent
         except ScimError as exc:
             await self._hold(item)
             log.warning("sweep step failed", extra={"resource_id": item.resource_id})
-            return msgspec.structs.replace(outcome, detail=exc.detail)
-        return msgspec.structs.replace(outcome, done=True)
+            return _outcome(item, kind.value, reason, False, exc.detail)
+        return _outcome(item, kind.value, reason, True, None)
 
     async def _hold(self, item: Due) -> None:
         async with self._db.uow(write=True) as uow:
@@ -204,3 +226,15 @@ class Sweeper:
                 item.tenant_id, item.resource_id, self._clock.now() + self._backoff
             )
             await uow.commit()
+
+
+def _outcome(item: Due, action: str, reason: str, done: bool, detail: str | None) -> Outcome:
+    return Outcome(
+        tenant_id=item.tenant_id,
+        resource_type=item.resource_type,
+        resource_id=item.resource_id,
+        action=action,
+        reason=reason,
+        done=done,
+        detail=detail,
+    )

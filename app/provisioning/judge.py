@@ -127,6 +127,38 @@ class Judge:
         for resource, proposal, decision in zip(subtree, proposals, decisions, strict=True):
             await self._enforce(uow, tenant, actor, resource, resource, (), proposal, decision, now)
 
+    async def decide_each(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        kind: str,
+        changes: list[tuple[Resource, Resource, set[str]]],
+        *,
+        now: dt.datetime,
+        reason: str,
+    ) -> list[Decision]:
+        """Many independent changes of one tenant in one batch (the sweeper's).
+
+        Unlike ``decide`` a deny raises nothing: its audit event joins this
+        transaction and the caller leaves that one change out.
+        """
+        tenant = await self._tenant(uow, changes[0][1].tenant_id)
+        proposals = [
+            await self._proposal(uow, tenant, kind, b, a, now=now, changed=c, reason=reason)
+            for b, a, c in changes
+        ]
+        decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
+        for (before, after, changed), proposal, decision in zip(
+            changes, proposals, decisions, strict=True
+        ):
+            try:
+                await self._enforce(
+                    uow, tenant, actor, before, after, changed, proposal, decision, now
+                )
+            except Denied as denied:
+                await uow.audit.append(denied.event)
+        return decisions
+
     async def _tenant(self, uow: UnitOfWork, tenant_id: str) -> Tenant:
         tenant = await uow.tenants.get(tenant_id)
         if tenant is None:

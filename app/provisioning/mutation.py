@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.actor import Actor
+from app.domain.actor import Actor, scheduler
 from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.domain.resource import Member, Resource
@@ -120,6 +120,53 @@ class Provisioning:
         if due is not None and self.on_due is not None:
             self.on_due(due)
         return after
+
+    async def suspend_many(
+        self, tenant_id: str, targets: list[tuple[str, str]], reason: str
+    ) -> list[tuple[str, str | None]]:
+        """The scheduler's suspensions of many identities of one tenant, in one transaction.
+
+        Each is what ``_suspend`` does to one (decided, audited, out of its
+        Groups, notified), with one Cedar batch for all; a denied one is left
+        as it was. Returns (id, None) for each suspended, (id, why) for each not.
+        """
+        actor = scheduler(tenant_id)
+        now = self._clock.now()
+        async with self._db.uow(write=True) as uow:
+            grace = await self._governance.teardown_grace(uow, tenant_id)
+            changes: list[tuple[Resource, Resource, set[str]]] = []
+            skipped: list[tuple[str, str | None]] = []
+            for resource_type, resource_id in targets:
+                before = await uow.resources.get(
+                    tenant_id, resource_type, resource_id, lock=True, members=False, groups=False
+                )
+                if before is None or not nhi.governed(resource_type, before.doc):
+                    skipped.append((resource_id, "not found"))
+                    continue
+                after, changed = _suspended(before, reason, now, grace)
+                changes.append((before, after, changed))
+            if not changes:
+                return skipped
+            decisions = await self.judge.decide_each(
+                uow, actor, "suspend", changes, now=now, reason=reason
+            )
+            results: list[tuple[str, str | None]] = []
+            messages: list[Message] = []
+            for (_, after, _), decision in zip(changes, decisions, strict=True):
+                if not decision.allowed:
+                    results.append((after.id, decision.explain()))
+                    continue
+                await uow.resources.replace(after)
+                await uow.resources.leave_groups(tenant_id, after.id, now)
+                messages.append(
+                    plan.teardown_step(
+                        after, step="suspended", reason=reason, now=now, base_url=self.base_url
+                    )
+                )
+                results.append((after.id, None))
+            await _notify(uow, messages)
+            await uow.commit()
+        return results + skipped
 
     async def evaluate(self, mutation: Mutation) -> tuple[list[Verdict], Resource | None]:
         """A dry run: every decision ``mutation`` would meet, and nothing written.
@@ -304,12 +351,7 @@ class Provisioning:
         if not nhi.governed(before.resource_type, before.doc):
             raise InvalidValue(f"a {before.resource_type} without governance cannot be suspended")
         grace = await self._governance.teardown_grace(uow, before.tenant_id)
-        doc = nhi.copy_doc(before.doc)
-        nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), mutation.reason, now, teardown_in=grace)
-        after = msgspec.structs.replace(
-            before, doc=doc, version=before.version + 1, last_modified=now
-        )
-        changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
+        after, changed = _suspended(before, mutation.reason, now, grace)
         written = await self._write(uow, mutation, before, after, changed, None, now)
         await uow.resources.leave_groups(before.tenant_id, before.id, now)
         step = plan.teardown_step(
@@ -418,6 +460,17 @@ async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
                 found.append(child)
         index += 1
     return found
+
+
+def _suspended(
+    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta
+) -> tuple[Resource, set[str]]:
+    """A governed identity as the scheduler suspends it, and what that changes."""
+    doc = nhi.copy_doc(before.doc)
+    nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), reason, now, teardown_in=grace)
+    after = msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
+    changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
+    return after, changed
 
 
 def _unflagged(after: Resource, changed: set[str]) -> tuple[Resource, set[str]]:
