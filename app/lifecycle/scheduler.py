@@ -8,9 +8,12 @@ sets an earlier due time re-arms the alarm (``wake``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.domain.clock import Clock
@@ -34,6 +37,8 @@ class SweepScheduler:
         self._interval = interval
         self._scheduler: AsyncIOScheduler | None = None
         self._alarm: dt.datetime | None = None
+        self._alarm_job: Job | None = None
+        self._alarms = 0
 
     async def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
@@ -70,12 +75,17 @@ class SweepScheduler:
         self._alarm = due
         # The app's clock may be a test's; the scheduler counts in wall time.
         delay = max((due - self._clock.now()).total_seconds(), 0.0)
-        self._scheduler.add_job(
+        if self._alarm_job is not None:
+            with contextlib.suppress(JobLookupError):  # it may have fired already
+                self._alarm_job.remove()
+        # A new id each time: re-armed from inside a running alarm, the same id
+        # would count as a second instance of a running job and be skipped.
+        self._alarms += 1
+        self._alarm_job = self._scheduler.add_job(
             self._run,
             "date",
             run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay),
-            id=_ALARM,
-            replace_existing=True,
+            id=f"{_ALARM}-{self._alarms}",
             misfire_grace_time=None,
         )
 

@@ -23,9 +23,7 @@ from app.domain.notifications import Message
 from app.notify import plan
 from app.provisioning.judge import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
-from app.scim.codec import parse_datetime
 from app.scim.errors import NotFound, ScimError
-from app.store.promoted import GOVERNANCE
 from app.store.resources import Due
 from app.store.uow import Database
 
@@ -144,13 +142,10 @@ class Sweeper:
 
         A teardown takes its subtree along and may find a child already gone.
         """
-        planned = [(item, await self._step(item)) for item in items]
         outcomes: list[Outcome] = []
         groups: dict[tuple[str, str], list[Due]] = {}
-        for item, step in planned:
-            if step is None:
-                continue  # torn down meanwhile, with its parent
-            kind, reason = step
+        for item in items:
+            kind, reason = self._step(item)
             if kind is MutationKind.SUSPEND and not dry_run:
                 groups.setdefault((item.tenant_id, reason), []).append(item)
             else:
@@ -169,24 +164,18 @@ class Sweeper:
                 outcomes.append(_outcome(item, "suspend", reason, detail is None, detail))
         return outcomes
 
-    async def _step(self, item: Due) -> tuple[MutationKind, str] | None:
-        """What is due for ``item``: suspend or tear down, and why; None if it is gone."""
-        async with self._db.uow() as uow:
-            current = await uow.resources.get(
-                item.tenant_id, item.resource_type, item.resource_id, members=False, groups=False
-            )
-        if current is None:
-            return None
-        governance = current.doc.get(GOVERNANCE) or {}
-        state = governance.get("lifecycleState")
-        # Suspended with a teardown time: deprovision; otherwise (active, or
-        # suspended on request and now past its end): suspend, setting one.
-        if state == "suspended" and "teardownAt" in governance:
-            reason = str(governance.get("suspendedReason") or "expired")
+    def _step(self, item: Due) -> tuple[MutationKind, str]:
+        """What is due for ``item``: suspend or tear down, and why.
+
+        Suspended with a teardown time: deprovision; otherwise (active, or
+        suspended on request and now past its end): suspend, setting one —
+        because it ended, or because, ownerless, its grace ran out.
+        """
+        if item.state == "suspended" and item.teardown_at:
+            reason = item.suspended_reason or "expired"
             return MutationKind.TEARDOWN, "expired" if reason == "requested" else reason
-        # Active and due: past its end, or ownerless past its grace (suspendAt).
-        ends = parse_datetime(str(governance.get("expiresAt", "")))
-        past_end = ends is None or ends <= self._clock.now() or state == "suspended"
+        ends = item.expires_at
+        past_end = ends is None or ends <= self._clock.now() or item.state == "suspended"
         return MutationKind.SUSPEND, "expired" if past_end else "orphaned"
 
     async def _settle(

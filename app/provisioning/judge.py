@@ -148,15 +148,19 @@ class Judge:
             for b, a, c in changes
         ]
         decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
+        events: list[AuditEvent] = []
         for (before, after, changed), proposal, decision in zip(
             changes, proposals, decisions, strict=True
         ):
             try:
                 await self._enforce(
-                    uow, tenant, actor, before, after, changed, proposal, decision, now
-                )
+                    uow, tenant, actor, before, after, changed, proposal, decision, now,
+                    events=events,
+                )  # fmt: skip
             except Denied as denied:
-                await uow.audit.append(denied.event)
+                events.append(denied.event)
+        if events and _trial.get() is None:
+            await uow.audit.append_many(events)
         return decisions
 
     async def _tenant(self, uow: UnitOfWork, tenant_id: str) -> Tenant:
@@ -228,8 +232,13 @@ class Judge:
         proposal: p.Proposal,
         decision: Decision,
         now: dt.datetime,
+        events: list[AuditEvent] | None = None,
     ) -> None:
-        """Record the decision: audit it with the change, or refuse with its event."""
+        """Record the decision: audit it with the change, or refuse with its event.
+
+        ``events`` collects an allowed change's event for the caller to write
+        with its batch's.
+        """
         verdicts = _trial.get()
         if verdicts is not None:
             verdicts.append(
@@ -249,7 +258,10 @@ class Judge:
             detail=None if decision.allowed else decision.explain(),
         )
         if decision.allowed:
-            await uow.audit.append(event)
+            if events is not None:
+                events.append(event)
+            else:
+                await uow.audit.append(event)
             return
         log.warning(
             "policy denied a change",

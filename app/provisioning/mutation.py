@@ -135,11 +135,13 @@ class Provisioning:
         async with self._db.uow(write=True) as uow:
             grace = await self._governance.teardown_grace(uow, tenant_id)
             changes: list[tuple[Resource, Resource, set[str]]] = []
+            found = {
+                r.id: r
+                for r in await uow.resources.get_many(tenant_id, [i for _, i in targets], lock=True)
+            }
             skipped: list[tuple[str, str | None]] = []
             for resource_type, resource_id in targets:
-                before = await uow.resources.get(
-                    tenant_id, resource_type, resource_id, lock=True, members=False, groups=False
-                )
+                before = found.get(resource_id)
                 if before is None or not nhi.governed(resource_type, before.doc):
                     skipped.append((resource_id, "not found"))
                     continue
@@ -152,18 +154,20 @@ class Provisioning:
             )
             results: list[tuple[str, str | None]] = []
             messages: list[Message] = []
+            suspended = []
             for (_, after, _), decision in zip(changes, decisions, strict=True):
                 if not decision.allowed:
                     results.append((after.id, decision.explain()))
                     continue
                 await uow.resources.replace(after)
-                await uow.resources.leave_groups(tenant_id, after.id, now)
+                suspended.append(after.id)
                 messages.append(
                     plan.teardown_step(
                         after, step="suspended", reason=reason, now=now, base_url=self.base_url
                     )
                 )
                 results.append((after.id, None))
+            await uow.resources.leave_groups(tenant_id, suspended, now)
             await _notify(uow, messages)
             await uow.commit()
         return results + skipped

@@ -16,27 +16,37 @@ class AuditRepository:
 
     async def append(self, event: AuditEvent) -> int:
         """Add ``event`` at the head of its tenant's chain; its sequence number."""
-        head = await self._head(event.tenant_id)
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        digest = chain_hash(prev, seq, event)
-        values = msgspec.structs.asdict(event)
-        values["actor_roles"] = ",".join(event.actor_roles)
-        values["policy_ids"] = list(event.policy_ids)
-        values["changed"] = list(event.changed)
-        await self._c.execute(
-            audit_events.insert().values(**values, seq=seq, prev_hash=prev, hash=digest)
-        )
+        return (await self.append_many([event]))[-1]
+
+    async def append_many(self, events: list[AuditEvent]) -> list[int]:
+        """Add events of one tenant at the head of its chain, in order; their numbers."""
+        tenant_id = events[0].tenant_id
+        head = await self._head(tenant_id)
+        seq, prev = head if head else (0, GENESIS)
+        rows, numbers = [], []
+        for event in events:
+            assert event.tenant_id == tenant_id
+            seq += 1
+            digest = chain_hash(prev, seq, event)
+            values = msgspec.structs.asdict(event)
+            values["actor_roles"] = ",".join(event.actor_roles)
+            values["policy_ids"] = list(event.policy_ids)
+            values["changed"] = list(event.changed)
+            rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
+            numbers.append(seq)
+            prev = digest
+        await self._c.execute(audit_events.insert(), rows)
         if head is None:
             await self._c.execute(
-                audit_heads.insert().values(tenant_id=event.tenant_id, seq=seq, hash=digest)
+                audit_heads.insert().values(tenant_id=tenant_id, seq=seq, hash=prev)
             )
         else:
             await self._c.execute(
                 audit_heads.update()
-                .where(audit_heads.c.tenant_id == event.tenant_id)
-                .values(seq=seq, hash=digest)
+                .where(audit_heads.c.tenant_id == tenant_id)
+                .values(seq=seq, hash=prev)
             )
-        return seq
+        return numbers
 
     async def _head(self, tenant_id: str) -> tuple[int, str] | None:
         """The chain's head, locked until commit; created (and locked) on first use."""

@@ -131,11 +131,24 @@ def _uniqueness(resource: Resource) -> Uniqueness:
 
 
 class Due(msgspec.Struct, frozen=True, kw_only=True):
-    """A governed identity the sweeper must look at."""
+    """A governed identity the sweeper must look at, and what it needs to know of it."""
 
     tenant_id: str
     resource_type: str
     resource_id: str
+    state: str | None = None
+    expires_at: dt.datetime | None = None
+    teardown_at: str | None = None
+    suspended_reason: str | None = None
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A datetime read back from SQLite through a RETURNING clause keeps no zone."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,6 +199,20 @@ class ResourceRepository:
             return None
         found = await self._hydrate([row], members=members, groups=groups)
         return found[0]
+
+    async def get_many(
+        self, tenant_id: str, resource_ids: Sequence[str], *, lock: bool = False
+    ) -> list[Resource]:
+        """Live resources of the tenant among ``resource_ids`` (any type), with their owners."""
+        if not resource_ids:
+            return []
+        query = sa.select(resources).where(
+            resources.c.tenant_id == tenant_id,
+            resources.c.deleted_at.is_(None),
+            resources.c.id.in_(list(resource_ids)),
+        )
+        rows = (await self._c.execute(query.with_for_update() if lock else query)).all()
+        return await self._hydrate(rows, members=False, groups=False)
 
     async def search(
         self,
@@ -373,7 +400,16 @@ class ResourceRepository:
             .order_by(resources.c.due_at)
             .limit(limit)
         )
-        columns = (resources.c.tenant_id, resources.c.resource_type, resources.c.id)
+        governance = resources.c.doc[GOVERNANCE]
+        columns = (
+            resources.c.tenant_id,
+            resources.c.resource_type,
+            resources.c.id,
+            resources.c.lifecycle_state,
+            resources.c.expires_at,
+            governance["teardownAt"].as_string(),
+            governance["suspendedReason"].as_string(),
+        )
         if not claim:
             rows = await self._c.execute(
                 sa.select(*columns).where(resources.c.seq.in_(picked.scalar_subquery()))
@@ -387,7 +423,18 @@ class ResourceRepository:
                 .values(sweep_lease=lease_until)
                 .returning(*columns)
             )
-        return [Due(tenant_id=r[0], resource_type=r[1], resource_id=r[2]) for r in rows]
+        return [
+            Due(
+                tenant_id=r[0],
+                resource_type=r[1],
+                resource_id=r[2],
+                state=r[3],
+                expires_at=_utc(r[4]),
+                teardown_at=r[5],
+                suspended_reason=r[6],
+            )
+            for r in rows
+        ]
 
     async def expiring(
         self, after: dt.datetime, until: dt.datetime, limit: int = 10_000
@@ -428,13 +475,21 @@ class ResourceRepository:
             value = value.replace(tzinfo=dt.UTC)
         return value  # type: ignore[no-any-return]
 
-    async def leave_groups(self, tenant_id: str, member_id: str, now: dt.datetime) -> list[str]:
-        """Take ``member_id`` out of every Group it is in; those Groups' ids (now changed)."""
-        groups = await self.groups_with_member(tenant_id, member_id)
+    async def leave_groups(
+        self, tenant_id: str, member_ids: str | Sequence[str], now: dt.datetime
+    ) -> list[str]:
+        """Take the members out of every Group they are in; those Groups' ids (now changed)."""
+        wanted = [member_ids] if isinstance(member_ids, str) else list(member_ids)
+        rows = await self._c.execute(
+            sa.select(group_members.c.group_id)
+            .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(wanted))
+            .distinct()
+        )
+        groups = [row.group_id for row in rows]
         if groups:
             await self._c.execute(
                 group_members.delete().where(
-                    group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id
+                    group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(wanted)
                 )
             )
             await self.touch(tenant_id, groups, now)

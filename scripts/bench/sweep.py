@@ -200,7 +200,9 @@ def main() -> int:
     )
     print(f"| — teardown rate | {first['rate']:.0f} /s | | |")
     ok = second["done"] == second["count"] and second["p99"] <= 2
-    print(f"| {second['count']} ending over {args.seconds:g} s: lateness p50 "
+    print(f"| {second['count']} ending over {args.seconds:g} s: suspended "
+          f"| {second['done']:.0f} | all | |")  # fmt: skip
+    print(f"| — lateness p50 "
           f"| {second['p50']:.2f} s | | |")  # fmt: skip
     print(f"| — lateness p99 | {second['p99']:.2f} s | ≤ 2 s | {'PASS' if ok else 'FAIL'} |")
     return 0

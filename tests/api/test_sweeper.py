@@ -202,3 +202,35 @@ def test_the_scheduler_sweeps_inside_a_running_app(settings: Settings, clock: Fi
         while read(harness, tenant, agent["id"]).json()[GOV]["lifecycleState"] != "suspended":
             assert time.monotonic() < deadline, "the scheduler did not sweep"
             time.sleep(0.2)
+
+
+def test_the_scheduler_wakes_at_an_identitys_end_not_an_interval_later(
+    settings: Settings,
+) -> None:
+    """A registration re-arms the alarm: suspended within seconds of its end (the real clock)."""
+    from app.domain.clock import SystemClock
+
+    live = msgspec.structs.replace(settings, scheduler=True, sweep_interval_seconds=3600)
+    clock = SystemClock()
+    with TestClient(create_app(live, clock=clock)) as client:
+        harness = Harness(client, live, clock)  # type: ignore[arg-type]
+        tenant = harness.tenant()
+        ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+        body = {"schemas": [AGENT, GOV], "name": "brief", GOV: {"expiresAt": ends.isoformat()}}
+        created = client.post("/scim/v2/Agents", json=body, headers=tenant.headers("platform"))
+        assert created.status_code == 201, created.text
+        agent_id = created.json()["id"]
+        deadline = time.monotonic() + 20
+        while True:
+            rows = harness.sql(
+                "SELECT at FROM audit_events WHERE resource_id = :r AND action = 'suspend'",
+                r=agent_id,
+            )
+            if rows:
+                break
+            assert time.monotonic() < deadline, "the alarm did not fire"
+            time.sleep(0.2)
+        at = rows[0][0]
+        at = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
+        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+        assert dt.timedelta(0) <= at - ends < dt.timedelta(seconds=3)
