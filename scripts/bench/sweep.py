@@ -12,8 +12,8 @@ configured (so every suspension also plans an outbox row; nothing is sent):
    the last one was suspended, and the rate. Target: all within 30 s.
 2. **Spread**: N identities (default 1,000) ending evenly over S seconds
    (default 60), swept by the real scheduler (APScheduler, re-armed at each
-   next end). Lateness = the audit event's time − ``expiresAt``, p50 and p99.
-   Target: p99 within 2 s.
+   next end; its delivery job idles, since nothing here listens). Lateness =
+   the audit event's time − ``expiresAt``, p50 and p99. Target: p99 within 2 s.
 
 Every suspension is a full Mutation: Cedar decides it, the audit event and
 the outbox row are written in its transaction.
@@ -104,6 +104,13 @@ async def lateness(services, tenant_id: str) -> list[float]:  # type: ignore[no-
         return [(at - ends).total_seconds() for at, ends in rows]
 
 
+class _Idle(Deliverer):
+    """The outbox rows are the figure here; sending them is another benchmark's."""
+
+    async def deliver_due(self) -> int:
+        return 0
+
+
 async def prepare(directory: Path):  # type: ignore[no-untyped-def]
     settings = from_env(
         {"TENURE_DATABASE_URL": f"sqlite:///{directory}/sweep.db", "TENURE_SECRET_KEY": KEY}
@@ -137,7 +144,8 @@ async def burst(count: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         services, tenant_id, owner = await prepare(Path(scratch))
         try:
-            moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+            # Far enough ahead that seeding is over before the moment comes.
+            moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5 + count / 1000)
             await seed(services, tenant_id, owner, [moment] * count)
             sweeper = Sweeper(services.db, services.provisioning, services.clock)
             await asyncio.sleep(max((moment - dt.datetime.now(dt.UTC)).total_seconds(), 0))
@@ -160,7 +168,7 @@ async def spread(count: int, seconds: float) -> dict[str, float]:
             await seed(services, tenant_id, owner, ends)
             sweeper = Sweeper(services.db, services.provisioning, services.clock)
             timer = SweepScheduler(
-                sweeper, Deliverer(services.db, services.clock), services.clock,
+                sweeper, _Idle(services.db, services.clock), services.clock,
                 dt.timedelta(seconds=60),
             )  # fmt: skip
             await timer.start()

@@ -37,3 +37,9 @@ def test_policy_benchmark_runs() -> None:
     out = _run("scripts/bench/policy.py", "--decisions", "140", "--requests", "20", "--rounds", "2")
     assert "one decision, 140 in process" in out and "< 200 µs" in out
     assert "POST /Agents, policies off (20)" in out and "policies' share of POST /Agents" in out
+
+
+def test_sweep_benchmark_runs() -> None:
+    out = _run("scripts/bench/sweep.py", "--burst", "50", "--spread", "20", "--seconds", "2")
+    assert "50 ending at once: last suspended after" in out
+    assert "| 20 ending over 2 s: suspended | 20 | all | |" in out and "lateness p99" in out
