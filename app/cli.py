@@ -214,8 +214,8 @@ def cmd_policy(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
     """``sweep --once``: one lifecycle sweep from here, with progress, then what it did."""
-    from app.lifecycle.sweeper import Outcome, Sweeper
-    from app.main import build_services
+    from app.lifecycle.sweeper import Outcome
+    from app.main import build_services, sweeper_of
 
     if not args.once:
         _say("error: the scheduler sweeps inside 'tenure serve'; use --once for one sweep here")
@@ -226,7 +226,7 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
         tenant_id = (await tenancy.tenant(args.tenant)).id if args.tenant else None
         services = build_services(settings, SystemClock())
         try:
-            sweeper = Sweeper(services.db, services.provisioning, services.clock)
+            sweeper = sweeper_of(settings, services)
             seen = [0, 0]
 
             def progress(outcome: Outcome) -> None:

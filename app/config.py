@@ -49,6 +49,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The lifecycle sweeper: off for API-only replicas; how often it runs at least.
     scheduler: bool = True
     sweep_interval_seconds: int = 60
+    # A sweep stops rather than suspend more than this share of a tenant's active
+    # identities at once (unless fewer than the minimum are due).
+    blast_radius_percent: int = 20
+    blast_radius_minimum: int = 10
     # Owners are warned this many days before an identity's end.
     nhi_warning_days: str = "14,3,1"
 
@@ -76,6 +80,8 @@ class ConfigError(ValueError):
 
 
 _INTS = {
+    "TENURE_BLAST_RADIUS_PERCENT": "blast_radius_percent",
+    "TENURE_BLAST_RADIUS_MINIMUM": "blast_radius_minimum",
     "TENURE_SWEEP_INTERVAL_SECONDS": "sweep_interval_seconds",
     "TENURE_PORT": "port",
     "TENURE_DATABASE_POOL_SIZE": "database_pool_size",

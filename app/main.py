@@ -124,17 +124,23 @@ def _ignore_sighup() -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
-    services = build_services(settings, clock or SystemClock())
+def sweeper_of(settings: Settings, services: Services) -> Sweeper:
+    """The lifecycle sweeper over ``services``, as the settings tune it."""
     services.provisioning.base_url = (
         settings.public_url or f"http://{settings.host}:{settings.port}"
     )
-    sweeper = Sweeper(
+    return Sweeper(
         services.db,
         services.provisioning,
         services.clock,
         warning_days=settings.warning_days,
+        blast_radius=(settings.blast_radius_percent, settings.blast_radius_minimum),
     )
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    services = build_services(settings, clock or SystemClock())
+    sweeper = sweeper_of(settings, services)
     deliverer = Deliverer(services.db, services.clock)
     timer = SweepScheduler(
         sweeper, deliverer, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)

@@ -111,6 +111,7 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     teardownGraceHours: int | None = None
     orphanGraceHours: int | None = None
     orphanHandover: bool | None = None
+    blastRadiusPercent: int | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -132,6 +133,7 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         ),
         "orphanGraceHours": _either(settings.orphan_grace_hours, defaults.nhi_orphan_grace_hours),
         "orphanHandover": settings.orphan_handover is not False,
+        "blastRadiusPercent": settings.blast_radius_percent or defaults.blast_radius_percent,
     }
 
 
@@ -161,6 +163,7 @@ class SettingsAdminController(Controller):
                 teardown_grace_hours=wanted.teardownGraceHours,
                 orphan_grace_hours=wanted.orphanGraceHours,
                 orphan_handover=wanted.orphanHandover,
+                blast_radius_percent=wanted.blastRadiusPercent,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

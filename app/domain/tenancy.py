@@ -21,6 +21,8 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     orphan_grace_hours: int | None = None  # ownerless this long before suspension
     # Hand an orphan to its departed owner's manager (enterprise extension)?
     orphan_handover: bool | None = None  # unset: yes
+    # A sweep that would suspend more than this share of the active identities stops.
+    blast_radius_percent: int | None = None
 
 
 class TenantPolicy(msgspec.Struct, frozen=True, kw_only=True):

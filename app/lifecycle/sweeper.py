@@ -18,6 +18,7 @@ from collections.abc import Callable
 import msgspec
 
 from app.domain.actor import scheduler
+from app.domain.audit import AuditEvent
 from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.notify import plan
@@ -55,6 +56,7 @@ class Sweeper:
         lease: dt.timedelta = dt.timedelta(minutes=5),
         backoff: dt.timedelta = dt.timedelta(hours=1),
         warning_days: tuple[int, ...] = (14, 3, 1),
+        blast_radius: tuple[int, int] = (20, 10),
     ) -> None:
         self._db = db
         self._provisioning = provisioning
@@ -63,6 +65,7 @@ class Sweeper:
         self._lease = lease
         self._backoff = backoff
         self._warning_days = warning_days
+        self._blast_percent, self._blast_minimum = blast_radius
 
     async def plan_warnings(self) -> int:
         """Plan the pre-expiry warnings whose moment came since the last scan; how many.
@@ -115,6 +118,7 @@ class Sweeper:
         """
         outcomes: list[Outcome] = []
         seen: set[str] = set()
+        blocked = [] if dry_run else await self._guard(tenant_id)
         while True:
             now = self._clock.now()
             async with self._db.uow(write=not dry_run) as uow:
@@ -124,6 +128,7 @@ class Sweeper:
                     self._batch if not dry_run else 100_000,
                     tenant_id,
                     claim=not dry_run,
+                    exclude=blocked,
                 )
                 if not dry_run:
                     await uow.commit()
@@ -136,6 +141,56 @@ class Sweeper:
                     progress(outcome)
             if dry_run or not fresh:
                 return outcomes
+
+    async def _guard(self, tenant_id: str | None) -> list[str]:
+        """Tenants this run leaves alone: suspending what is due would take too much at once.
+
+        More than the tenant's share (``blastRadiusPercent``, 20 %) of its active
+        identities — and at least the minimum — due together smells of a wrong
+        clock or a bulk mistake, not of lifetimes running out: stop, record an
+        alert in the audit log, and tell the tenant's admins (once a day).
+        """
+        now = self._clock.now()
+        blocked: list[str] = []
+        async with self._db.uow(write=True) as uow:
+            for tid, due, active in await uow.resources.pressure(now):
+                if tenant_id is not None and tid != tenant_id:
+                    continue
+                tenant = await uow.tenants.get(tid)
+                if tenant is None:
+                    continue
+                percent = tenant.settings.blast_radius_percent or self._blast_percent
+                if due < self._blast_minimum or due * 100 <= percent * active:
+                    continue
+                blocked.append(tid)
+                mark = f"blast_radius:{tid}"
+                last = await uow.outbox.mark(mark)
+                if last is not None and now - last < dt.timedelta(days=1):
+                    continue
+                alert = plan.blast_radius(tid, due=due, active=active, percent=percent, now=now)
+                log.error("sweep stopped by the blast-radius guard", extra={"tenant": tid})
+                await uow.audit.append(
+                    AuditEvent(
+                        tenant_id=tid,
+                        at=now,
+                        actor_token="scheduler",
+                        actor_name="scheduler",
+                        actor_roles=("scheduler",),
+                        action="alert",
+                        resource_type="Tenant",
+                        resource_id=tid,
+                        resource_name=tenant.name,
+                        decision="deny",
+                        policy_ids=(),
+                        reason="blast_radius",
+                        detail=alert.payload["data"]["detail"],
+                    )
+                )
+                if tenant.webhook_url:
+                    await uow.outbox.plan([alert])
+                await uow.outbox.set_mark(mark, now)
+            await uow.commit()
+        return blocked
 
     async def _settle_all(self, items: list[Due], *, dry_run: bool) -> list[Outcome]:
         """Suspensions of one tenant in one transaction each batch; teardowns one by one.

@@ -96,3 +96,28 @@ def expiry_warnings(
             key = f"expiry_warning:{resource.id}:{raw}:{days}d"
             out.append(_message(resource, "expiry_warning", key, body, now))
     return out
+
+
+def blast_radius(
+    tenant_id: str, *, due: int, active: int, percent: int, now: dt.datetime
+) -> Message:
+    """The sweep stopped short of suspending too much of a tenant at once: its admins hear."""
+    key = f"blast_radius:{tenant_id}:{now.date().isoformat()}"
+    body = {
+        "tenant": tenant_id,
+        "due": due,
+        "active": active,
+        "limitPercent": percent,
+        "detail": f"the sweep would suspend {due} of {active} active identities, more than "
+        f"{percent}%; nothing was suspended. Check what ended, then raise the limit "
+        "(PUT /admin/settings blastRadiusPercent) or renew what should live on.",
+    }
+    return Message(
+        tenant_id=tenant_id,
+        dedup_key=key,
+        kind="blast_radius",
+        channel=WEBHOOK,
+        message_id=_message_id(tenant_id, key),
+        payload={"type": "tenant.blast_radius", "timestamp": format_datetime(now), "data": body},
+        created=now,
+    )

@@ -79,6 +79,7 @@ class Tenancy:
             # Days up to ten years; grace periods in hours, and 0 means none.
             low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
             limit = 10 if name == "delegation_max_depth" else limit
+            limit = 100 if name.endswith("_percent") else limit
             if value is not None and not low <= value <= limit:
                 raise InvalidValue(f"{name} must be between {low} and {limit}")
         async with self._db.uow(write=True) as uow:

@@ -381,6 +381,7 @@ class ResourceRepository:
         tenant_id: str | None = None,
         *,
         claim: bool = True,
+        exclude: Sequence[str] = (),
     ) -> list[Due]:
         """Governed identities due by ``now``, earliest first, claimed until ``lease_until``.
 
@@ -396,6 +397,7 @@ class ResourceRepository:
                 resources.c.due_at <= now,
                 sa.or_(resources.c.sweep_lease.is_(None), resources.c.sweep_lease < now),
                 *([resources.c.tenant_id == tenant_id] if tenant_id else []),
+                *([resources.c.tenant_id.not_in(list(exclude))] if exclude else []),
             )
             .order_by(resources.c.due_at)
             .limit(limit)
@@ -454,6 +456,17 @@ class ResourceRepository:
             )
         ).all()
         return await self._hydrate(rows, members=False, groups=False)
+
+    async def pressure(self, now: dt.datetime) -> list[tuple[str, int, int]]:
+        """Per tenant with identities to suspend now: (tenant, how many, active identities)."""
+        due = sa.func.sum(sa.case((resources.c.due_at <= now, 1), else_=0))
+        rows = await self._c.execute(
+            sa.select(resources.c.tenant_id, due.label("due"), sa.func.count().label("active"))
+            .where(resources.c.deleted_at.is_(None), resources.c.lifecycle_state == "active")
+            .group_by(resources.c.tenant_id)
+            .having(due > 0)
+        )
+        return [(row.tenant_id, int(row.due), int(row.active)) for row in rows]
 
     async def hold(self, tenant_id: str, resource_id: str, until: dt.datetime) -> None:
         """Leave an identity the sweeper could not settle alone until ``until``."""

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from app.config import from_env  # noqa: E402
 from app.domain.clock import SystemClock  # noqa: E402
 from app.domain.resource import OwnerRef, Resource  # noqa: E402
+from app.domain.tenancy import TenantSettings  # noqa: E402
 from app.lifecycle.scheduler import SweepScheduler  # noqa: E402
 from app.lifecycle.sweeper import Sweeper  # noqa: E402
 from app.main import build_services  # noqa: E402
@@ -119,6 +120,8 @@ async def prepare(directory: Path):  # type: ignore[no-untyped-def]
     await services.db.migrate()
     tenant = await services.tenancy.create_tenant(f"bench-{uuid.uuid4().hex[:6]}")
     await services.notifications.set_webhook(tenant.id, "http://127.0.0.1:9/unused")
+    # Everything ending at once is the scenario, not a mistake to stop (blast-radius guard).
+    await services.tenancy.set_settings(tenant.id, TenantSettings(blast_radius_percent=100))
     owner_id = str(uuid.uuid4())
     now = dt.datetime.now(dt.UTC)
     async with services.db.uow(write=True) as uow:

@@ -168,6 +168,10 @@ def test_two_sweepers_share_the_work_and_never_do_an_identity_twice(
 ) -> None:
     ids = [register(harness, tenant, f"bot-{i:03d}", 1)["id"] for i in range(120)]
     harness.clock.advance(dt.timedelta(days=2))
+    # All at once is the point here, not a mistake the blast-radius guard should stop.
+    harness.client.put(
+        "/admin/settings", json={"blastRadiusPercent": 100}, headers=tenant.headers("admin")
+    )
 
     async def both() -> list[list[Outcome]]:
         parts = [build_services(harness.settings, harness.clock) for _ in range(2)]
@@ -234,3 +238,36 @@ def test_the_scheduler_wakes_at_an_identitys_end_not_an_interval_later(
         at = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
         at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
         assert dt.timedelta(0) <= at - ends < dt.timedelta(seconds=3)
+
+
+def test_a_sweep_that_would_suspend_too_much_at_once_stops_and_alerts(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    webhook = harness.client.put(
+        "/admin/webhook", json={"url": "http://127.0.0.1:9/x"}, headers=tenant.headers("admin")
+    )
+    assert webhook.status_code == 200
+    ending = [register(harness, tenant, f"batch-{i}", 1)["id"] for i in range(12)]
+    for i in range(20):
+        register(harness, tenant, f"steady-{i}", 30)
+    harness.clock.advance(dt.timedelta(days=2))
+    assert sweep(harness) == []  # 12 of 32 active (37 %) > 20 %: nothing suspended
+    assert all(read(harness, tenant, i).json()[GOV].get("suspendedReason") is None for i in ending)
+    alerts = harness.sql(
+        "SELECT action, resource_type, reason, detail FROM audit_events "
+        "WHERE tenant_id = :t AND action = 'alert'",
+        t=tenant.id,
+    )
+    assert len(alerts) == 1 and alerts[0][:3] == ("alert", "Tenant", "blast_radius")
+    assert "12 of 32 active identities" in alerts[0][3]
+    planned = harness.sql(
+        "SELECT count(*) FROM outbox WHERE tenant_id = :t AND kind = 'blast_radius'", t=tenant.id
+    )
+    assert planned[0][0] == 1
+    assert sweep(harness) == []  # still stopped, and alerted once a day only
+    assert len(harness.sql("SELECT 1 FROM audit_events WHERE action = 'alert'")) == 1
+    raised = harness.client.put(
+        "/admin/settings", json={"blastRadiusPercent": 50}, headers=tenant.headers("admin")
+    )
+    assert raised.status_code == 200 and raised.json()["blastRadiusPercent"] == 50
+    assert sorted(o.resource_id for o in sweep(harness) if o.done) == sorted(ending)

@@ -21,6 +21,8 @@ def env(empty_settings: Settings) -> dict[str, str]:
         # The CLI revokes in another "process" than the app under test; a
         # replica would see it within TENURE_TOKEN_CACHE_SECONDS, here at once.
         "TENURE_TOKEN_CACHE_SECONDS": "0",
+        # The apps built here to look at the results need no sweeper of their own.
+        "TENURE_SCHEDULER": "off",
     }
     if empty_settings.database_schema:
         environ["TENURE_DATABASE_SCHEMA"] = empty_settings.database_schema

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.domain.clock import SystemClock
 from app.domain.resource import Member, OwnerRef, Resource
+from app.domain.tenancy import TenantSettings
 from app.main import build_services
 from app.scim.codec import format_datetime
 from app.scim.schema import GOVERNANCE_URN
@@ -36,6 +37,8 @@ async def _seed(settings: Settings, count: int) -> str:
         await services.db.migrate()
         tenant = await services.tenancy.create_tenant(f"t-{uuid.uuid4().hex[:8]}")
         await services.notifications.set_webhook(tenant.id, "http://127.0.0.1:9/nobody")
+        # All at once is the point here, not a mistake the blast-radius guard should stop.
+        await services.tenancy.set_settings(tenant.id, TenantSettings(blast_radius_percent=100))
         now = dt.datetime.now(dt.UTC)
 
         def row(kind: str, doc: dict[str, Any]) -> Resource:
