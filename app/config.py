@@ -51,6 +51,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sweep_interval_seconds: int = 60
     # A sweep stops rather than suspend more than this share of a tenant's active
     # identities at once (unless fewer than the minimum are due).
+    # E-mail to owners, when a server is given (else webhooks only).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "tenure@localhost"
     blast_radius_percent: int = 20
     blast_radius_minimum: int = 10
     # Owners are warned this many days before an identity's end.
@@ -80,6 +87,7 @@ class ConfigError(ValueError):
 
 
 _INTS = {
+    "TENURE_SMTP_PORT": "smtp_port",
     "TENURE_BLAST_RADIUS_PERCENT": "blast_radius_percent",
     "TENURE_BLAST_RADIUS_MINIMUM": "blast_radius_minimum",
     "TENURE_SWEEP_INTERVAL_SECONDS": "sweep_interval_seconds",
@@ -100,6 +108,10 @@ _INTS = {
     "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }
 _STRINGS = {
+    "TENURE_SMTP_HOST": "smtp_host",
+    "TENURE_SMTP_USERNAME": "smtp_username",
+    "TENURE_SMTP_PASSWORD": "smtp_password",
+    "TENURE_SMTP_FROM": "smtp_from",
     "TENURE_NHI_WARNING_DAYS": "nhi_warning_days",
     "TENURE_DATABASE_URL": "database_url",
     "TENURE_DATABASE_SCHEMA": "database_schema",
@@ -125,6 +137,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
                 values[field] = int(env[variable])
             except ValueError:
                 raise ConfigError(f"{variable} must be an integer, not {env[variable]!r}") from None
+    if env.get("TENURE_SMTP_STARTTLS"):
+        values["smtp_starttls"] = env["TENURE_SMTP_STARTTLS"].strip().lower() in ("1", "on", "true")
     if env.get("TENURE_SCHEDULER"):
         switch = env["TENURE_SCHEDULER"].strip().lower()
         if switch not in ("on", "off"):

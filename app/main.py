@@ -28,6 +28,7 @@ from app.domain.clock import Clock, SystemClock
 from app.lifecycle.scheduler import SweepScheduler
 from app.lifecycle.sweeper import Sweeper
 from app.notify.delivery import Deliverer
+from app.notify.email import Smtp
 from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
@@ -124,11 +125,25 @@ def _ignore_sighup() -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
+def smtp_of(settings: Settings) -> Smtp | None:
+    if not settings.smtp_host:
+        return None
+    return Smtp(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        sender=settings.smtp_from,
+    )
+
+
 def sweeper_of(settings: Settings, services: Services) -> Sweeper:
     """The lifecycle sweeper over ``services``, as the settings tune it."""
     services.provisioning.base_url = (
         settings.public_url or f"http://{settings.host}:{settings.port}"
     )
+    services.provisioning.email = bool(settings.smtp_host)
     return Sweeper(
         services.db,
         services.provisioning,
@@ -141,7 +156,7 @@ def sweeper_of(settings: Settings, services: Services) -> Sweeper:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     services = build_services(settings, clock or SystemClock())
     sweeper = sweeper_of(settings, services)
-    deliverer = Deliverer(services.db, services.clock)
+    deliverer = Deliverer(services.db, services.clock, smtp=smtp_of(settings))
     timer = SweepScheduler(
         sweeper, deliverer, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)
     )

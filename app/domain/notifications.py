@@ -26,6 +26,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     tenant_id: str
     kind: str
+    channel: str
     message_id: str
     payload: dict[str, Any]
     attempts: int

@@ -22,6 +22,7 @@ from app.domain.audit import AuditEvent
 from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.notify import plan
+from app.notify.routing import route
 from app.provisioning.judge import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
 from app.scim.errors import NotFound, ScimError
@@ -92,10 +93,8 @@ class Sweeper:
                             base_url=self._provisioning.base_url,
                         )
                     )
-            for tenant_id, messages in by_tenant.items():
-                tenant = await uow.tenants.get(tenant_id)
-                if tenant is not None and tenant.webhook_url:
-                    planned += await uow.outbox.plan(messages)
+            for messages in by_tenant.values():
+                planned += await route(uow, messages, email=self._provisioning.email)
             await uow.outbox.set_mark(_WARNINGS, now)
             await uow.commit()
         return planned
@@ -186,8 +185,7 @@ class Sweeper:
                         detail=alert.payload["data"]["detail"],
                     )
                 )
-                if tenant.webhook_url:
-                    await uow.outbox.plan([alert])
+                await route(uow, [alert], email=False)  # admins: by webhook
                 await uow.outbox.set_mark(mark, now)
             await uow.commit()
         return blocked

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import smtplib
 
 import httpx
 import msgspec
 
 from app.domain.clock import Clock
 from app.domain.notifications import Delivery
+from app.notify.email import Smtp, send
+from app.notify.plan import EMAIL
 from app.notify.webhooks import headers
 from app.store.uow import Database
 
@@ -33,8 +36,10 @@ class Deliverer:
         first_retry: dt.timedelta = dt.timedelta(seconds=30),
         timeout: float = 10.0,
         batch: int = 100,
+        smtp: Smtp | None = None,
     ) -> None:
         self._db = db
+        self._smtp = smtp
         self._clock = clock
         self._max_attempts = max_attempts
         self._first_retry = first_retry
@@ -58,7 +63,12 @@ class Deliverer:
     async def _send(self, client: httpx.AsyncClient, item: Delivery) -> int:
         attempts = item.attempts + 1
         error = None
-        if not item.webhook_url or not item.webhook_secret:
+        if item.channel == EMAIL:
+            error = await self._mail(item)
+            if error is None:
+                await self._settle(item, "sent", attempts)
+                return 1
+        elif not item.webhook_url or not item.webhook_secret:
             error = "the tenant has no webhook configured"
         else:
             body = msgspec.json.encode(item.payload)
@@ -82,6 +92,16 @@ class Deliverer:
             delay = self._first_retry * (2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
             await self._settle(item, "pending", attempts, error=error, after=delay)
         return 0
+
+    async def _mail(self, item: Delivery) -> str | None:
+        """Send an e-mail; the error, or None once the server took it."""
+        if self._smtp is None:
+            return "no SMTP server is configured"
+        try:
+            await send(self._smtp, item.payload, item.message_id)
+        except (OSError, smtplib.SMTPException) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        return None
 
     async def _settle(
         self,

@@ -16,7 +16,7 @@ from app.domain.resource import Resource
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.schema import GOVERNANCE_URN
 
-WEBHOOK = "webhook"
+WEBHOOK, EMAIL = "webhook", "email"
 _ENDPOINTS = {"Agent": "Agents", "ServiceAccount": "ServiceAccounts", "User": "Users"}
 
 
@@ -120,4 +120,50 @@ def blast_radius(
         message_id=_message_id(tenant_id, key),
         payload={"type": "tenant.blast_radius", "timestamp": format_datetime(now), "data": body},
         created=now,
+    )
+
+
+_SUBJECTS = {
+    "expiry_warning": "{name} ends in {days} day(s)",
+    "suspended": "{name} was suspended",
+    "deprovisioned": "{name} was torn down",
+    "orphaned": "{name} has no active owner",
+    "handed_over": "{name} is now yours",
+}
+
+
+def email(message: Message, recipients: list[str]) -> Message:
+    """The e-mail twin of a notification, to ``recipients``, in words a person acts on."""
+    data = message.payload["data"]
+    identity = data.get("identity") or {}
+    name = identity.get("name") or identity.get("id")
+    what = identity.get("resourceType", "identity")
+    subject = _SUBJECTS.get(message.kind, "{name}: " + message.kind).format(
+        name=f"{what} {name!r}", days=data.get("daysLeft")
+    )
+    lines = [f"{subject}.", ""]
+    lines.append(f"Reason: {data.get('reason')}")
+    if identity.get("purpose"):
+        lines.append(f"Purpose: {identity['purpose']}")
+    if identity.get("expiresAt"):
+        lines.append(f"Ends: {identity['expiresAt']}")
+    if data.get("due"):
+        lines.append(f"Next step on: {data['due']}")
+    owners = ", ".join(o.get("display") or o["value"] for o in identity.get("owners", []))
+    if owners:
+        lines.append(f"Owners: {owners}")
+    lines += ["", f"Review it: {identity.get('link', '')}", ""]
+    lines.append(
+        "To keep it, renew it (a new expiresAt with a fresh lastAttestedAt) or assign an "
+        "active owner; to let it go, do nothing."
+    )
+    key = message.dedup_key + ":email"
+    return Message(
+        tenant_id=message.tenant_id,
+        dedup_key=key,
+        kind=message.kind,
+        channel=EMAIL,
+        message_id=_message_id(message.tenant_id, key),
+        payload={"to": recipients, "subject": subject, "text": "\n".join(lines)},
+        created=message.created,
     )

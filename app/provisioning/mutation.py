@@ -21,6 +21,7 @@ from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.domain.resource import Member, Resource
 from app.notify import plan
+from app.notify.routing import route
 from app.provisioning import members, nhi
 from app.provisioning.compute import (
     Draft,
@@ -97,8 +98,10 @@ class Provisioning:
         self.orphans = Orphans(judge, governance)
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
-        # Where notifications link to (TENURE_PUBLIC_URL, else the listening address).
+        # Where notifications link to (TENURE_PUBLIC_URL, else the listening address),
+        # and whether owners are e-mailed too (SMTP is configured).
         self.base_url = ""
+        self.email = False
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -168,7 +171,7 @@ class Provisioning:
                 )
                 results.append((after.id, None))
             await uow.resources.leave_groups(tenant_id, suspended, now)
-            await _notify(uow, messages)
+            await route(uow, messages, email=self.email)
             await uow.commit()
         return results + skipped
 
@@ -301,7 +304,8 @@ class Provisioning:
         if refs is not None and resolved is not None:
             await self._governance.write_refs(uow, after, refs, resolved)
         if after.resource_type == "User" and before.doc.get("active") != after.doc.get("active"):
-            await _notify(uow, await self.orphans.owner_changed(uow, after, now, self.base_url))
+            left = await self.orphans.owner_changed(uow, after, now, self.base_url)
+            await route(uow, left, email=self.email)
         return after
 
     async def _delete(
@@ -322,7 +326,8 @@ class Provisioning:
             await uow.resources.delete(before.tenant_id, before.resource_type, before.id)
             await uow.resources.touch(before.tenant_id, containing, now)
             # What it owned keeps the reference (status "removed") and is settled now.
-            await _notify(uow, await self.orphans.owner_changed(uow, before, now, self.base_url))
+            left = await self.orphans.owner_changed(uow, before, now, self.base_url)
+            await route(uow, left, email=self.email)
             return
         subtree = await _subtree(uow, before)
         await self.judge.decide_subtree(
@@ -331,9 +336,10 @@ class Provisioning:
         for resource in reversed(subtree):
             await self._governance.tombstone(uow, resource, now)
         if mutation.kind is MutationKind.TEARDOWN:
-            await _notify(
+            await route(
                 uow,
-                [
+                email=self.email,
+                messages=[
                     plan.teardown_step(
                         r,
                         step="deprovisioned",
@@ -361,7 +367,7 @@ class Provisioning:
         step = plan.teardown_step(
             written, step="suspended", reason=mutation.reason, now=now, base_url=self.base_url
         )
-        await _notify(uow, [step])
+        await route(uow, [step], email=self.email)
         return written
 
     async def _patch(
@@ -441,15 +447,6 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
-
-
-async def _notify(uow: UnitOfWork, messages: list[Message]) -> None:
-    """Plan ``messages`` in this transaction, if their tenant has somewhere to send them."""
-    if not messages:
-        return
-    tenant = await uow.tenants.get(messages[0].tenant_id)
-    if tenant is not None and tenant.webhook_url:
-        await uow.outbox.plan(messages)
 
 
 async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:

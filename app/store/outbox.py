@@ -69,6 +69,7 @@ class OutboxRepository:
                 outbox.c.id,
                 outbox.c.tenant_id,
                 outbox.c.kind,
+                outbox.c.channel,
                 outbox.c.message_id,
                 outbox.c.payload,
                 outbox.c.attempts,

@@ -517,6 +517,28 @@ class ResourceRepository:
                 .values(version=resources.c.version + 1, last_modified=now)
             )
 
+    async def emails_of(self, tenant_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Each live, active User's primary e-mail (else its first), in the order asked."""
+        if not user_ids:
+            return []
+        rows = await self._c.execute(
+            sa.select(resources.c.id, resources.c.doc["emails"].label("emails")).where(
+                resources.c.tenant_id == tenant_id,
+                resources.c.resource_type == "User",
+                resources.c.deleted_at.is_(None),
+                resources.c.active.is_not(False),
+                resources.c.id.in_(list(user_ids)),
+            )
+        )
+        found: dict[str, str] = {}
+        for row in rows:
+            emails = [e for e in row.emails or () if isinstance(e, dict) and e.get("value")]
+            chosen = next((e for e in emails if e.get("primary") is True), None)
+            chosen = chosen or (emails[0] if emails else None)
+            if chosen is not None:
+                found[row.id] = str(chosen["value"])
+        return [found[u] for u in user_ids if u in found]
+
     async def owned_by(self, tenant_id: str, owner_id: str) -> list[tuple[str, str]]:
         """The live identities ``owner_id`` is an owner of: (id, resource type) pairs."""
         rows = await self._c.execute(

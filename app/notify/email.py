@@ -1,0 +1,48 @@
+"""E-mail over SMTP: a plain-text message a person can act on, to the owners' primary address.
+
+The standard library's client, run in a worker thread so the event loop keeps
+serving; STARTTLS and login when configured. Credentials never reach a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+import msgspec
+
+
+class Smtp(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "tenure@localhost"
+    timeout: float = 10.0
+
+
+def compose(sender: str, payload: dict[str, Any], message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(payload["to"])
+    message["Subject"] = payload["subject"]
+    message["Message-ID"] = f"<{message_id}@tenure>"  # the same on every retry
+    message.set_content(payload["text"])
+    return message
+
+
+def _send(smtp: Smtp, message: EmailMessage) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username:
+            client.login(smtp.username, smtp.password or "")
+        client.send_message(message)
+
+
+async def send(smtp: Smtp, payload: dict[str, Any], message_id: str) -> None:
+    """Send one planned e-mail; raises ``OSError``/``smtplib.SMTPException`` on failure."""
+    await asyncio.to_thread(_send, smtp, compose(smtp.sender, payload, message_id))
