@@ -1846,6 +1846,8 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "attestationDays": 90,
         "teardownGraceHours": 168,
         "orphanGraceHours": 72,
+        "orphanHandover": True,
+        "blastRadiusPercent": 20,
     }
     changed = harness.client.put(
         "/admin/settings",
@@ -1867,6 +1869,8 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "attestationDays": 90,
         "teardownGraceHours": 0,
         "orphanGraceHours": 24,
+        "orphanHandover": True,
+        "blastRadiusPercent": 20,
     }
     assert harness.client.get("/admin/settings", headers=admin).json() == changed.json()
     created = register(harness, tenant, agent("short-lived"))

@@ -183,7 +183,8 @@ def test_two_sweepers_share_the_work_and_never_do_an_identity_twice(
                 await s.db.dispose()
 
     first, second = harness.run(both())
-    assert first and second  # both took part
+    if harness.db.engine.dialect.name == "postgresql":
+        assert first and second  # both took part (SQLite serialises writers: maybe one)
     done = [o.resource_id for o in first + second if o.done]
     assert sorted(done) == sorted(ids)
     events = harness.sql(
