@@ -1,6 +1,8 @@
 """The sweeper (DESIGN.md "Lifecycle"): claim due identities, tear each down as a Mutation.
 
-Expiry: at ``expiresAt`` an identity is suspended (inactive, out of its
+What is due: an end (``expiresAt``), an orphan's ``suspendAt``, an
+attestation's ``attestBy``, a suspension's ``teardownAt``. Expiry: at
+``expiresAt`` an identity is suspended (inactive, out of its
 Groups, ``suspendedReason: expired``, a ``teardownAt`` after the tenant's
 grace); at ``teardownAt`` it is deprovisioned, its subtree with it. Each step
 is an ordinary Mutation with the scheduler as principal, so Cedar decides it
@@ -222,14 +224,19 @@ class Sweeper:
 
         Suspended with a teardown time: deprovision; otherwise (active, or
         suspended on request and now past its end): suspend, setting one —
-        because it ended, or because, ownerless, its grace ran out.
+        because it ended, because, ownerless, its grace ran out, or because
+        no owner attested to it in time (``attestBy``).
         """
         if item.state == "suspended" and item.teardown_at:
             reason = item.suspended_reason or "expired"
             return MutationKind.TEARDOWN, "expired" if reason == "requested" else reason
+        now = self._clock.now()
         ends = item.expires_at
-        past_end = ends is None or ends <= self._clock.now() or item.state == "suspended"
-        return MutationKind.SUSPEND, "expired" if past_end else "orphaned"
+        if ends is None or ends <= now or item.state == "suspended":
+            return MutationKind.SUSPEND, "expired"
+        if item.suspend_at is not None and item.suspend_at <= now:
+            return MutationKind.SUSPEND, "orphaned"
+        return MutationKind.SUSPEND, "unattested"
 
     async def _settle(
         self, item: Due, kind: MutationKind, reason: str, *, dry_run: bool

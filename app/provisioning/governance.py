@@ -84,7 +84,19 @@ class Governance:
             lifetimes=lifetimes,
             parent=parent.doc if parent else None,
         )
+        nhi.attest_by(doc.setdefault(nhi.GOVERNANCE, {}), now, lifetimes.attestation)
         return msgspec.structs.replace(draft, doc=doc), refs
+
+    async def reattested(self, uow: UnitOfWork, before: Resource, after: Resource) -> Resource:
+        """A new ``lastAttestedAt`` moves ``attestBy`` on by the tenant's attestation period."""
+        old = (before.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
+        new = (after.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
+        if new is None or new == old:
+            return after
+        lifetimes = await self._lifetimes(uow, after.tenant_id)
+        doc = nhi.copy_doc(after.doc)
+        nhi.attest_by(doc[nhi.GOVERNANCE], after.created, lifetimes.attestation)
+        return msgspec.structs.replace(after, doc=doc)
 
     def changed(
         self,

@@ -292,6 +292,8 @@ class Provisioning:
         that stops being an active owner leaves its identities to ``orphans``.
         """
         resolved = await self._governance.resolve_refs(uow, before, refs) if refs else None
+        if nhi.governed(after.resource_type, after.doc):
+            after = await self._governance.reattested(uow, before, after)
         if resolved is not None and any(
             r.relation == "owner" and r.status == "active" for r in resolved
         ):

@@ -34,6 +34,7 @@ SERVER_MANAGED = (
     "registeredBy",
     "orphanedAt",
     "suspendAt",
+    "attestBy",
 )
 ORPHAN_FLAGS = ("orphanedAt", "suspendAt")
 
@@ -234,6 +235,12 @@ def on_change(
             for name in ("suspendedReason", "suspendedAt", "teardownAt"):
                 governance.pop(name, None)
     return after
+
+
+def attest_by(governance: dict[str, Any], since: dt.datetime, period: dt.timedelta) -> None:
+    """When an owner must attest again: the last attestation (else ``since``) plus the period."""
+    last = _time(governance.get("lastAttestedAt")) or since
+    governance["attestBy"] = format_datetime(last + period)
 
 
 def suspend(

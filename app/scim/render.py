@@ -106,6 +106,10 @@ def _governance(
             r.status == "active" for r in refs if r.relation == "owner"
         ):
             issues.append("no_active_owner")
+        attest_by = governance.get("attestBy")
+        due = parse_datetime(attest_by) if isinstance(attest_by, str) else None
+        if now is not None and due is not None and due <= now and state is State.ACTIVE:
+            issues.append("attestation_overdue")
         if issues:
             governance["complianceIssues"] = issues
     if governance:

@@ -33,10 +33,14 @@ def due_at(doc: dict[str, Any]) -> dt.datetime | None:
         return None
     state = governance.get("lifecycleState")
     if state == "active":
-        # At its end, or sooner when, ownerless, it is to be suspended.
+        # At its end, or sooner when, ownerless or unattested, it is to be suspended.
         moments = [
             parse_datetime(v)
-            for v in (governance.get("expiresAt"), governance.get("suspendAt"))
+            for v in (
+                governance.get("expiresAt"),
+                governance.get("suspendAt"),
+                governance.get("attestBy"),
+            )
             if isinstance(v, str)
         ]
         found = [m for m in moments if m is not None]

@@ -140,6 +140,7 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime | None = None
     teardown_at: str | None = None
     suspended_reason: str | None = None
+    suspend_at: dt.datetime | None = None  # an orphan's
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -411,6 +412,7 @@ class ResourceRepository:
             resources.c.expires_at,
             governance["teardownAt"].as_string(),
             governance["suspendedReason"].as_string(),
+            governance["suspendAt"].as_string(),
         )
         if not claim:
             rows = await self._c.execute(
@@ -434,6 +436,7 @@ class ResourceRepository:
                 expires_at=_utc(r[4]),
                 teardown_at=r[5],
                 suspended_reason=r[6],
+                suspend_at=_utc(r[7]),
             )
             for r in rows
         ]

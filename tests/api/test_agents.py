@@ -331,6 +331,8 @@ def test_agent_takes_its_defaults_from_the_registering_platform_token(
         "purpose": "deploys the app",
         "expiresAt": days(90),
         "hardExpiresAt": days(730),
+        # Registration counts as the first word; an owner attests again by then.
+        "attestBy": days(90),
         "lifecycleState": "active",
         "registeredBy": token_id,
     }
@@ -354,6 +356,7 @@ def test_service_account_defaults_to_its_kind_and_a_year(
         "purpose": "billing sync",
         "expiresAt": days(365),
         "hardExpiresAt": days(730),
+        "attestBy": days(90),
         "lifecycleState": "active",
         "registeredBy": token_id,
     }

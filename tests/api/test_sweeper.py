@@ -272,3 +272,45 @@ def test_a_sweep_that_would_suspend_too_much_at_once_stops_and_alerts(
     )
     assert raised.status_code == 200 and raised.json()["blastRadiusPercent"] == 50
     assert sorted(o.resource_id for o in sweep(harness) if o.done) == sorted(ending)
+
+
+def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    def account(name: str) -> Any:
+        created = harness.client.post(
+            "/scim/v2/ServiceAccounts",
+            json={"schemas": ["urn:tenure:params:scim:schemas:core:1.0:ServiceAccount"],
+                  "name": name},
+            headers=tenant.headers("platform"),
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        return created.json()
+
+    forgotten, cared_for = account("forgotten"), account("cared-for")
+    assert forgotten[GOV]["attestBy"] == stamp(harness.clock.now() + dt.timedelta(days=90))
+    harness.clock.advance(dt.timedelta(days=60))
+    attested = harness.client.patch(
+        f"/scim/v2/ServiceAccounts/{cared_for['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": f"{GOV}:lastAttestedAt", "value": stamp(harness.clock.now())}
+        ]},
+        headers=tenant.headers("platform"),
+    )  # fmt: skip
+    assert attested.status_code == 200, attested.text
+    assert attested.json()[GOV]["attestBy"] == stamp(harness.clock.now() + dt.timedelta(days=90))
+
+    harness.clock.advance(dt.timedelta(days=31))
+    overdue = harness.client.get(
+        f"/scim/v2/ServiceAccounts/{forgotten['id']}", headers=tenant.headers("admin")
+    ).json()
+    assert overdue[GOV]["complianceIssues"] == ["attestation_overdue"]
+    swept = sweep(harness)
+    assert [(o.resource_id, o.action, o.reason, o.done) for o in swept] == [
+        (forgotten["id"], "suspend", "unattested", True)
+    ]
+    assert trail(harness, forgotten["id"])[-1] == ("suspend", "scheduler", "unattested", "allow")
+    harness.clock.advance(dt.timedelta(days=60))
+    assert [(o.resource_id, o.reason) for o in sweep(harness) if o.action == "suspend"] == [
+        (cared_for["id"], "unattested")
+    ]
