@@ -305,7 +305,10 @@ class Provisioning:
         await uow.resources.replace(after, members_changed=members_changed)
         if refs is not None and resolved is not None:
             await self._governance.write_refs(uow, after, refs, resolved)
-        if after.resource_type == "User" and before.doc.get("active") != after.doc.get("active"):
+        owner_moved = (
+            after.resource_type == "User" and before.doc.get("active") != after.doc.get("active")
+        ) or (after.resource_type == "Group" and ("members" in changed or members_changed))
+        if owner_moved:
             left = await self.orphans.owner_changed(uow, after, now, self.base_url)
             await route(uow, left, email=self.email)
         return after

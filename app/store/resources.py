@@ -72,6 +72,14 @@ def _governed(row: Any) -> bool:
 OWNER_TYPES = ("User", "Group")
 
 
+def _empty_group(table: Any) -> sa.ColumnElement[bool]:
+    """A Group owner with no members answers for nothing: it counts as inactive."""
+    has_members = (
+        sa.select(group_members.c.group_id).where(group_members.c.group_id == table.c.id).exists()
+    )
+    return sa.and_(table.c.resource_type == "Group", ~has_members)
+
+
 def _entitlements(raw: Any) -> tuple[str, ...]:
     """A User's RFC 7643 §4.1.2 entitlements as their values."""
     if not isinstance(raw, list):
@@ -770,6 +778,7 @@ class ResourceRepository:
         status = sa.case(
             (sa.or_(owner.c.id.is_(None), owner.c.deleted_at.is_not(None)), "removed"),
             (owner.c.active.is_(False), "inactive"),
+            (_empty_group(owner), "inactive"),
             else_="active",
         )
         doc = owner.c.doc
@@ -816,6 +825,7 @@ class ResourceRepository:
                 resources.c.id,
                 resources.c.resource_type,
                 resources.c.active,
+                _empty_group(resources).label("empty"),
                 _display().label("display"),
                 resources.c.doc["entitlements"].label("entitlements"),
             ).where(
@@ -831,7 +841,7 @@ class ResourceRepository:
                 type=row.resource_type,
                 relation=relation,
                 display=row.display,
-                status="inactive" if row.active is False else "active",
+                status="inactive" if row.active is False or row.empty else "active",
                 entitlements=_entitlements(row.entitlements),
             )
             for row in rows

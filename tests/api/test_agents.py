@@ -665,7 +665,8 @@ def test_groups_can_own_and_sponsors_live_under_governance(
 ) -> None:
     alice = create(harness, tenant, "Users", user("alice", displayName="Alice"))
     bob = create(harness, tenant, "Users", user("bob", displayName="Bob"))
-    team = create(harness, tenant, "Groups", group("Platform Team"))
+    # A team answers for what it owns while it has members (an empty one does not).
+    team = create(harness, tenant, "Groups", group("Platform Team", [bob["id"]]))
 
     created = register(
         harness,

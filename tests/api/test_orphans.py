@@ -166,3 +166,33 @@ def test_a_tenant_can_refuse_the_managers_hand_over_and_a_refused_heir_is_passed
     actions = [row[0] for row in trail(harness, scoped["id"])]
     decisions = [row[3] for row in trail(harness, scoped["id"])]
     assert actions[-2:] == ["transferOwnership", "flag"] and decisions[-2:] == ["deny", "allow"]
+
+
+def test_a_team_emptied_of_members_orphans_what_it_owned(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    member = person(harness, tenant, "member")
+    team = harness.client.post(
+        "/scim/v2/Groups",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+              "displayName": "Platform", "members": [{"value": member["id"]}]},
+        headers=tenant.headers(),
+    ).json()  # fmt: skip
+    bot = owned(harness, tenant, "team-bot", team["id"])
+    assert read(harness, tenant, bot["id"])["owners"][0]["status"] == "active"
+
+    def members(*ids: str) -> None:
+        changed = harness.client.patch(
+            f"/scim/v2/Groups/{team['id']}",
+            json={"schemas": [PATCH_OP], "Operations": [
+                {"op": "replace", "path": "members", "value": [{"value": i} for i in ids]}]},
+            headers=tenant.headers(),
+        )  # fmt: skip
+        assert changed.status_code == 200, changed.text
+
+    members()
+    emptied = read(harness, tenant, bot["id"])
+    assert emptied["owners"][0]["status"] == "inactive"
+    assert "orphanedAt" in emptied[GOV] and "no_active_owner" in emptied[GOV]["complianceIssues"]
+    members(member["id"])
+    assert "orphanedAt" not in read(harness, tenant, bot["id"])[GOV]
