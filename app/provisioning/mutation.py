@@ -171,6 +171,9 @@ class Provisioning:
                 )
                 results.append((after.id, None))
             await uow.resources.leave_groups(tenant_id, suspended, now)
+            for (_, after, _), decision in zip(changes, decisions, strict=True):
+                if decision.allowed:
+                    await self._suspend_subtree(uow, after, now)
             await route(uow, messages, email=self.email)
             await uow.commit()
         return results + skipped
@@ -305,6 +308,8 @@ class Provisioning:
         await uow.resources.replace(after, members_changed=members_changed)
         if refs is not None and resolved is not None:
             await self._governance.write_refs(uow, after, refs, resolved)
+        if _state(before) == "active" and _state(after) == "suspended":
+            await self._suspend_subtree(uow, after, now)
         owner_moved = (
             after.resource_type == "User" and before.doc.get("active") != after.doc.get("active")
         ) or (after.resource_type == "Group" and ("members" in changed or members_changed))
@@ -374,6 +379,31 @@ class Provisioning:
         )
         await route(uow, [step], email=self.email)
         return written
+
+    async def _suspend_subtree(self, uow: UnitOfWork, root: Resource, now: dt.datetime) -> None:
+        """A suspended parent's subtree is suspended with it, parents before children.
+
+        By the scheduler (reason ``cascade``): the suspension is the parent's
+        consequence, not a choice the caller must be allowed to make child by
+        child. A requested suspension is mirrored as one (no teardown follows);
+        the scheduler's sets each child's teardown time too.
+        """
+        descendants = [r for r in (await _subtree(uow, root))[1:] if _state(r) == "active"]
+        if not descendants:
+            return
+        requested = (root.doc.get(nhi.GOVERNANCE) or {}).get("suspendedReason") == "requested"
+        grace = None if requested else await self._governance.teardown_grace(uow, root.tenant_id)
+        done = []
+        for child in descendants:  # one at a time: each sees its parent suspended already
+            after, changed = _suspended(child, "cascade", now, grace)
+            (decision,) = await self.judge.decide_each(
+                uow, scheduler(root.tenant_id), "suspend", [(child, after, changed)],
+                now=now, reason="cascade",
+            )  # fmt: skip
+            if decision.allowed:
+                await uow.resources.replace(after)
+                done.append(after.id)
+        await uow.resources.leave_groups(root.tenant_id, done, now)
 
     async def _patch(
         self,
@@ -468,8 +498,13 @@ async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
     return found
 
 
+def _state(resource: Resource) -> str | None:
+    governance = resource.doc.get(nhi.GOVERNANCE)
+    return governance.get("lifecycleState") if isinstance(governance, dict) else None
+
+
 def _suspended(
-    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta
+    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta | None
 ) -> tuple[Resource, set[str]]:
     """A governed identity as the scheduler suspends it, and what that changes."""
     doc = nhi.copy_doc(before.doc)

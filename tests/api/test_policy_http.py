@@ -551,8 +551,8 @@ def test_a_subtree_is_torn_down_with_its_parent_in_one_decision(
     denied(harness.client.delete(url, headers=platform), "tenure.teardown.disable_first")
     assert patch(harness, parent["id"], platform, replace("active", False)).status_code == 200
     harness.clock.advance(dt.timedelta(days=8))
-    # The children are active, but their parent is not: the cascade takes them along.
-    assert read(harness, tenant, child["id"])["active"] is True
+    # Suspending the parent suspended its subtree; deleting it takes the subtree along.
+    assert read(harness, tenant, child["id"])["active"] is False
     assert harness.client.delete(url, headers=platform).status_code == 204
     for gone in (parent, child, grandchild):
         assert (

@@ -314,3 +314,22 @@ def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
     assert [(o.resource_id, o.reason) for o in sweep(harness) if o.action == "suspend"] == [
         (cared_for["id"], "unattested")
     ]
+
+
+def test_suspending_a_parent_suspends_its_subtree(harness: Harness, tenant: TenantAccess) -> None:
+    parent = register(harness, tenant, "parent", 30)
+    child = register(harness, tenant, "child", 20, parent={"value": parent["id"]})
+    grandchild = register(harness, tenant, "grandchild", 10, parent={"value": child["id"]})
+    off = harness.client.patch(
+        f"/scim/v2/Agents/{parent['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active",
+                                                     "value": False}]},
+        headers=tenant.headers("platform"),
+    )  # fmt: skip
+    assert off.status_code == 200, off.text
+    for agent in (child, grandchild):
+        shown = read(harness, tenant, agent["id"]).json()
+        assert shown["active"] is False
+        assert shown[GOV]["suspendedReason"] == "cascade"
+        assert "teardownAt" not in shown[GOV]  # a requested suspension: nothing follows
+        assert trail(harness, agent["id"])[-1] == ("suspend", "scheduler", "cascade", "allow")
