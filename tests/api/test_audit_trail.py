@@ -170,10 +170,11 @@ def test_bulk_cascades_and_dry_runs(harness: Harness, tenant: TenantAccess) -> N
     gone = harness.client.delete(f"/scim/v2/Agents/{parent_id}", headers=platform)
     assert gone.status_code == 204
     tail = events(harness, tenant)[start + 2 :]
-    assert [(e["action"], e["reason"]) for e in tail] == [
-        ("suspend", None),
-        ("delete", None),
-        ("delete", "cascade"),
+    assert [(e["action"], e["actor_token"], e["reason"]) for e in tail] == [
+        ("suspend", tail[0]["actor_token"], None),
+        ("suspend", "scheduler", "cascade"),  # the child, with its parent
+        ("delete", tail[0]["actor_token"], None),
+        ("delete", tail[0]["actor_token"], "cascade"),
     ]
 
 
