@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import ConfigError, Settings, from_env
-from app.domain.actor import Restrictions, Role, parse_names, parse_roles
+from app.domain.actor import Restrictions, Role, parse_roles
 from app.domain.clock import SystemClock
 from app.domain.durations import parse_duration
 from app.provisioning.tenancy import Tenancy
@@ -142,11 +142,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 expires_in,
                 owner_id=args.owner,
                 purpose=args.purpose,
-                restrictions=Restrictions(
-                    kinds=parse_names(args.kinds),
-                    environments=parse_names(args.environments),
-                    agent_id=args.agent,
-                ),
+                restrictions=Restrictions.named(args.kinds, args.environments, args.agent),
             )
             _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")
             print(issued.plaintext)

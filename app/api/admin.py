@@ -13,9 +13,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
-from app.api.media import json_response, read_json
+from app.api.media import json_response, read_struct
 from app.api.services import services
-from app.domain.actor import Actor, Permission, Restrictions, Role, parse_names, parse_roles
+from app.domain.actor import Actor, Permission, Restrictions, Role, parse_roles
 from app.domain.durations import parse_duration
 from app.domain.tenancy import Tenant, TenantSettings, Token
 from app.provisioning.tenancy import Issued
@@ -70,15 +70,8 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
     return {"id": tenant.id, "name": tenant.name, "created": _time(tenant.created)}
 
 
-async def _decode(request: AnyRequest, shape: type[Any]) -> Any:
-    try:
-        return msgspec.convert(await read_json(request), shape)
-    except msgspec.ValidationError as exc:
-        raise InvalidValue(str(exc)) from None
-
-
 async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
-    wanted: TokenRequest = await _decode(request, TokenRequest)
+    wanted: TokenRequest = await read_struct(request, TokenRequest)
     try:
         roles = parse_roles(wanted.roles)
         expires_in = parse_duration(wanted.expiresIn) if wanted.expiresIn else None
@@ -93,11 +86,7 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
         expires_in,
         owner_id=wanted.owner,
         purpose=wanted.purpose,
-        restrictions=Restrictions(
-            kinds=parse_names(wanted.kinds),
-            environments=parse_names(wanted.environments),
-            agent_id=wanted.agent,
-        ),
+        restrictions=Restrictions.named(wanted.kinds, wanted.environments, wanted.agent),
     )
     return json_response(issued_view(issued), 201)
 
@@ -151,7 +140,7 @@ class SettingsAdminController(Controller):
     @put("/")
     async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
-        wanted: SettingsRequest = await _decode(request, SettingsRequest)
+        wanted: SettingsRequest = await read_struct(request, SettingsRequest)
         settings = await services(request).tenancy.set_settings(
             tenant_of(actor),
             TenantSettings(
@@ -203,7 +192,7 @@ class TenantAdminController(Controller):
     @post("/")
     async def create(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
-        wanted: TenantRequest = await _decode(request, TenantRequest)
+        wanted: TenantRequest = await read_struct(request, TenantRequest)
         tenant = await services(request).tenancy.create_tenant(wanted.name)
         return json_response(tenant_view(tenant), 201)
 

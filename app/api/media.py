@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request, Response
 
 from app.scim.codec import decode_json
-from app.scim.errors import UnsupportedMediaType
+from app.scim.errors import InvalidValue, UnsupportedMediaType
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 _ACCEPTED = {"application/scim+json", "application/json"}
@@ -48,3 +48,11 @@ async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def lower_query(request: Request[Any, Any, Any]) -> dict[str, str]:
     """Query parameters by lower-cased name: clients spell ``startIndex`` every way."""
     return {key.lower(): value for key, value in request.query_params.items()}
+
+
+async def read_struct(request: Request[Any, Any, Any], shape: type[Any]) -> Any:
+    """A JSON body read into ``shape``; a 400 ``invalidValue`` saying what does not fit."""
+    try:
+        return msgspec.convert(await read_json(request), shape)
+    except msgspec.ValidationError as exc:
+        raise InvalidValue(str(exc)) from None

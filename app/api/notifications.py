@@ -10,12 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
-from app.api.media import json_response, lower_query, read_json
+from app.api.media import json_response, lower_query, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission
 from app.domain.notifications import Queued
 from app.scim.codec import format_datetime
-from app.scim.errors import InvalidValue
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -52,10 +51,7 @@ class WebhookAdminController(Controller):
     async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         """Set the URL and make a new signing secret, shown this once (Standard Webhooks)."""
         require(actor, Permission.MANAGE_TOKENS)
-        try:
-            wanted = msgspec.convert(await read_json(request), WebhookRequest)
-        except msgspec.ValidationError as exc:
-            raise InvalidValue(str(exc)) from None
+        wanted: WebhookRequest = await read_struct(request, WebhookRequest)
         secret = await services(request).notifications.set_webhook(tenant_of(actor), wanted.url)
         return json_response({"url": wanted.url, "secret": secret})
 

@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
-from app.api.media import json_response, read_json
+from app.api.media import json_response, read_struct
 from app.api.services import services
-from app.domain.actor import Actor, Permission, Restrictions, Role, parse_roles
+from app.domain.actor import Actor, Permission, Restrictions, trial_roles
 from app.policy.engine import PolicyError
 from app.provisioning.judge import Verdict
 from app.provisioning.mutation import Mutation, MutationKind
@@ -53,13 +53,6 @@ class EvaluateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ifMatch: str | None = None
 
 
-async def _decode(request: AnyRequest, shape: type[Any]) -> Any:
-    try:
-        return msgspec.convert(await read_json(request), shape)
-    except msgspec.ValidationError as exc:
-        raise InvalidValue(str(exc)) from None
-
-
 def _verdict_view(verdict: Verdict) -> dict[str, Any]:
     decision = verdict.decision
     return {
@@ -88,11 +81,7 @@ async def _principal(request: AnyRequest, actor: Actor, wanted: Principal | None
     if not wanted.roles:
         raise InvalidValue("principal needs a token id or roles")
     try:
-        roles = (
-            frozenset({Role.SCHEDULER})
-            if [r.lower() for r in wanted.roles] == ["scheduler"]
-            else parse_roles(wanted.roles)
-        )
+        roles = trial_roles(wanted.roles)
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
     return Actor(
@@ -100,11 +89,7 @@ async def _principal(request: AnyRequest, actor: Actor, wanted: Principal | None
         name="dry run",
         roles=roles,
         tenant_id=tenant_of(actor),
-        restrictions=Restrictions(
-            kinds=frozenset(wanted.kinds),
-            environments=frozenset(wanted.environments),
-            agent_id=wanted.agent,
-        ),
+        restrictions=Restrictions.named(wanted.kinds, wanted.environments, wanted.agent),
     )
 
 
@@ -124,7 +109,7 @@ class PolicyAdminController(Controller):
     async def add(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         """Add tenant policies; 400 with the validator's message if they do not validate."""
         require(actor, Permission.MANAGE_POLICIES)
-        wanted: PolicyRequest = await _decode(request, PolicyRequest)
+        wanted: PolicyRequest = await read_struct(request, PolicyRequest)
         added = await services(request).policies.add(tenant_of(actor), wanted.policy)
         return json_response({"items": [msgspec.to_builtins(p) for p in added]}, 201)
 
@@ -149,7 +134,7 @@ class PolicyAdminController(Controller):
     async def evaluate(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         """A dry run of a proposed mutation: the decisions it would meet; nothing is written."""
         require(actor, Permission.MANAGE_POLICIES)
-        wanted: EvaluateRequest = await _decode(request, EvaluateRequest)
+        wanted: EvaluateRequest = await read_struct(request, EvaluateRequest)
         kind = _KINDS.get(wanted.method.upper())
         if kind is None:
             raise InvalidValue(f"method must be one of {', '.join(_KINDS)}")

@@ -65,6 +65,18 @@ class Restrictions(msgspec.Struct, frozen=True, kw_only=True):
     environments: frozenset[str] = frozenset()
     agent_id: str | None = None
 
+    @classmethod
+    def named(
+        cls,
+        kinds: str | list[str] | None,
+        environments: str | list[str] | None,
+        agent_id: str | None,
+    ) -> Restrictions:
+        """From what an operator or admin wrote: ``"agent,bot"`` or a list, per field."""
+        return cls(
+            kinds=parse_names(kinds), environments=parse_names(environments), agent_id=agent_id
+        )
+
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
     """The authenticated caller. ``tenant_id`` is None only for operators."""
@@ -121,6 +133,14 @@ def parse_roles(text: str | list[str]) -> frozenset[Role]:
     if Role.OPERATOR in roles and len(roles) > 1:
         raise ValueError("the operator role cannot be combined with tenant roles")
     return frozenset(roles)
+
+
+def trial_roles(names: list[str]) -> frozenset[Role]:
+    """Roles for a made-up principal (dry runs, policy scenarios): the scheduler's alone,
+    or tenant roles as ``parse_roles`` reads them."""
+    if [n.strip().lower() for n in names] == [Role.SCHEDULER.value]:
+        return frozenset({Role.SCHEDULER})
+    return parse_roles(names)
 
 
 def parse_names(text: str | list[str] | None) -> frozenset[str]:

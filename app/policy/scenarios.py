@@ -21,7 +21,7 @@ from typing import Literal
 
 import msgspec
 
-from app.domain.actor import Actor, Restrictions, Role, parse_roles
+from app.domain.actor import Actor, Restrictions, trial_roles
 from app.domain.durations import parse_duration
 from app.policy.engine import PolicyEngine
 from app.policy.proposal import Identity, Limits, Party, Proposal
@@ -148,15 +148,12 @@ def identity(t: Target, now: dt.datetime) -> Identity:
 
 
 def actor_of(p: Principal) -> Actor:
-    roles = frozenset({Role.SCHEDULER}) if p.roles == ["scheduler"] else parse_roles(p.roles)
     return Actor(
         token_id=PRINCIPAL_ID,
         name="scenario",
-        roles=roles,
+        roles=trial_roles(p.roles),
         tenant_id=p.tenant,
-        restrictions=Restrictions(
-            kinds=frozenset(p.kinds), environments=frozenset(p.environments), agent_id=p.agent
-        ),
+        restrictions=Restrictions.named(p.kinds, p.environments, p.agent),
     )
 
 
