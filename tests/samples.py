@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from app.scim.schema import Attribute, ResourceType, Schema
@@ -11,6 +12,13 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A dateTime as the server writes it (UTC, milliseconds, Z)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def user(user_name: str = "bjensen@example.com", **extra: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import Harness, TenantAccess, create
-from tests.samples import LIST, USER, assert_error, group, user
+from tests.samples import LIST, USER, assert_error, group, stamp, user
 
 BASE = "http://testserver.local/scim/v2"
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
@@ -33,13 +33,6 @@ Headers = dict[str, str]
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-def stamp(moment: dt.datetime) -> str:
-    """A dateTime as the server writes it (UTC, milliseconds, Z)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
 
 
 def days(n: float, start: dt.datetime = NOW) -> str:

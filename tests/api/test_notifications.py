@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from app.lifecycle.sweeper import Sweeper
 from app.notify.delivery import Deliverer
 from tests.conftest import Harness, TenantAccess
-from tests.samples import assert_error
+from tests.samples import assert_error, stamp
 
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
@@ -68,10 +68,6 @@ def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
     running.server.shutdown()
-
-
-def stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def hook(harness: Harness, tenant: TenantAccess, url: str) -> str:

@@ -8,15 +8,11 @@ from typing import Any
 
 from app.lifecycle.sweeper import Sweeper
 from tests.conftest import Harness, TenantAccess
-from tests.samples import ENTERPRISE, user
+from tests.samples import ENTERPRISE, stamp, user
 
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def person(harness: Harness, tenant: TenantAccess, name: str, **extra: Any) -> Any:

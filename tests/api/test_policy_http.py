@@ -19,15 +19,11 @@ from app.config import Settings, data_dir
 from app.domain.clock import FixedClock
 from app.main import create_app
 from tests.conftest import Harness, TenantAccess, create
-from tests.samples import assert_error, group, user
+from tests.samples import assert_error, group, stamp, user
 
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def later(harness: Harness, **delta: float) -> str:

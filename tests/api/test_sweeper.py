@@ -19,15 +19,11 @@ from app.domain.clock import FixedClock
 from app.lifecycle.sweeper import Outcome, Sweeper
 from app.main import build_services, create_app
 from tests.conftest import Harness, TenantAccess
-from tests.samples import GROUP
+from tests.samples import GROUP, stamp
 
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def register(harness: Harness, tenant: TenantAccess, name: str, days: float, **extra: Any) -> Any:
