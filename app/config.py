@@ -46,6 +46,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nhi_attestation_days: int = 90
     nhi_teardown_grace_hours: int = 168
     nhi_orphan_grace_hours: int = 72
+    nhi_attestation_grace_hours: int = 168  # overdue this long before suspension
     # The lifecycle sweeper: off for API-only replicas; how often it runs at least.
     scheduler: bool = True
     sweep_interval_seconds: int = 60
@@ -104,6 +105,7 @@ _INTS = {
     "TENURE_NHI_ATTESTATION_DAYS": "nhi_attestation_days",
     "TENURE_NHI_TEARDOWN_GRACE_HOURS": "nhi_teardown_grace_hours",
     "TENURE_NHI_ORPHAN_GRACE_HOURS": "nhi_orphan_grace_hours",
+    "TENURE_NHI_ATTESTATION_GRACE_HOURS": "nhi_attestation_grace_hours",
     "TENURE_TOKEN_TOUCH_INTERVAL": "token_touch_interval",
     "TENURE_TOKEN_CACHE_SECONDS": "token_cache_seconds",
 }

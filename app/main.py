@@ -19,16 +19,20 @@ from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
 from app.api.logs import request_context
-from app.api.notifications import OutboxAdminController, WebhookAdminController
+from app.api.notifications import (
+    OutboxAdminController,
+    SmtpAdminController,
+    WebhookAdminController,
+)
 from app.api.policies import PolicyAdminController
 from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
+from app.domain.tenancy import SmtpServer
 from app.lifecycle.scheduler import SweepScheduler
 from app.lifecycle.sweeper import Sweeper
 from app.notify.delivery import Deliverer
-from app.notify.email import Smtp
 from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
 from app.provisioning.governance import Governance
@@ -57,6 +61,7 @@ def lifetimes_of(settings: Settings) -> Lifetimes:
         attestation=dt.timedelta(days=settings.nhi_attestation_days),
         teardown_grace=dt.timedelta(hours=settings.nhi_teardown_grace_hours),
         orphan_grace=dt.timedelta(hours=settings.nhi_orphan_grace_hours),
+        attestation_grace=dt.timedelta(hours=settings.nhi_attestation_grace_hours),
     )
 
 
@@ -125,10 +130,10 @@ def _ignore_sighup() -> None:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
-def smtp_of(settings: Settings) -> Smtp | None:
+def smtp_of(settings: Settings) -> SmtpServer | None:
     if not settings.smtp_host:
         return None
-    return Smtp(
+    return SmtpServer(
         host=settings.smtp_host,
         port=settings.smtp_port,
         starttls=settings.smtp_starttls,
@@ -174,6 +179,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             TenantAdminController,
             PolicyAdminController,
             WebhookAdminController,
+            SmtpAdminController,
             OutboxAdminController,
             healthz,
             readyz,

@@ -101,6 +101,9 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     orphanGraceHours: int | None = None
     orphanHandover: bool | None = None
     blastRadiusPercent: int | None = None
+    attestationGraceHours: int | None = None
+    warningDays: list[int] | None = None
+    alertEmails: list[str] | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -123,6 +126,11 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         "orphanGraceHours": _either(settings.orphan_grace_hours, defaults.nhi_orphan_grace_hours),
         "orphanHandover": settings.orphan_handover is not False,
         "blastRadiusPercent": settings.blast_radius_percent or defaults.blast_radius_percent,
+        "attestationGraceHours": _either(
+            settings.attestation_grace_hours, defaults.nhi_attestation_grace_hours
+        ),
+        "warningDays": sorted(settings.warning_days or defaults.warning_days, reverse=True),
+        "alertEmails": list(settings.alert_emails or ()),
     }
 
 
@@ -153,6 +161,11 @@ class SettingsAdminController(Controller):
                 orphan_grace_hours=wanted.orphanGraceHours,
                 orphan_handover=wanted.orphanHandover,
                 blast_radius_percent=wanted.blastRadiusPercent,
+                attestation_grace_hours=wanted.attestationGraceHours,
+                warning_days=tuple(sorted(set(wanted.warningDays), reverse=True))
+                if wanted.warningDays
+                else None,
+                alert_emails=tuple(wanted.alertEmails) if wanted.alertEmails else None,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

@@ -1,4 +1,5 @@
-"""``/admin/webhook`` and ``/admin/outbox``: where notifications go, and how they fare."""
+"""``/admin/webhook``, ``/admin/smtp`` and ``/admin/outbox``: where notifications go, and how
+they fare."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.api.media import json_response, lower_query, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission
 from app.domain.notifications import Queued
+from app.domain.tenancy import SmtpServer
 from app.scim.codec import format_datetime
 
 AnyRequest = Request[Any, Any, Any]
@@ -21,6 +23,30 @@ AnyRequest = Request[Any, Any, Any]
 
 class WebhookRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str
+
+
+class SmtpRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    sender: str = msgspec.field(name="from")
+
+
+def _smtp_view(smtp: SmtpServer | None) -> dict[str, Any]:
+    """The tenant's mail server as admins see it: never the password, only whether one is set."""
+    if smtp is None:
+        return {"configured": False}
+    return {
+        "configured": True,
+        "host": smtp.host,
+        "port": smtp.port,
+        "starttls": smtp.starttls,
+        "username": smtp.username,
+        "passwordSet": bool(smtp.password),
+        "from": smtp.sender,
+    }
 
 
 def _queued(item: Queued) -> dict[str, Any]:
@@ -59,6 +85,39 @@ class WebhookAdminController(Controller):
     async def remove(self, request: AnyRequest, actor: NamedDependency[Actor]) -> None:
         require(actor, Permission.MANAGE_TOKENS)
         await services(request).notifications.set_webhook(tenant_of(actor), None)
+
+
+class SmtpAdminController(Controller):
+    """The tenant's own SMTP server; without one, e-mail goes through the server's (if any)."""
+
+    path = "/admin/smtp"
+
+    @get("/")
+    async def read(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        return json_response(
+            _smtp_view(await services(request).notifications.smtp(tenant_of(actor)))
+        )
+
+    @put("/")
+    async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        require(actor, Permission.MANAGE_TOKENS)
+        wanted: SmtpRequest = await read_struct(request, SmtpRequest)
+        smtp = SmtpServer(
+            host=wanted.host,
+            port=wanted.port,
+            starttls=wanted.starttls,
+            username=wanted.username,
+            password=wanted.password,
+            sender=wanted.sender,
+        )
+        await services(request).notifications.set_smtp(tenant_of(actor), smtp)
+        return json_response(_smtp_view(smtp))
+
+    @delete("/", status_code=204)
+    async def remove(self, request: AnyRequest, actor: NamedDependency[Actor]) -> None:
+        require(actor, Permission.MANAGE_TOKENS)
+        await services(request).notifications.set_smtp(tenant_of(actor), None)
 
 
 class OutboxAdminController(Controller):

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.domain.tenancy import SmtpServer
+
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
     """One notification, planned into the outbox with its cause."""
@@ -33,6 +35,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     created: dt.datetime
     webhook_url: str | None
     webhook_secret: str | None
+    smtp: SmtpServer | None = None  # the tenant's own mail server, if it has one
 
 
 class Queued(msgspec.Struct, frozen=True, kw_only=True):

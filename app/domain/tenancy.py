@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import msgspec
 
@@ -23,6 +24,29 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     orphan_handover: bool | None = None  # unset: yes
     # A sweep that would suspend more than this share of the active identities stops.
     blast_radius_percent: int | None = None
+    attestation_grace_hours: int | None = None  # overdue this long before suspension
+    warning_days: tuple[int, ...] | None = None  # owners are warned this many days ahead
+    # Who hears of what concerns the tenant as a whole (a stopped sweep): e-mail addresses.
+    alert_emails: tuple[str, ...] | None = None
+
+
+_ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")
+
+
+def valid_address(text: str) -> bool:
+    """An e-mail address, plainly written (what alerts and the sender accept)."""
+    return len(text) <= 254 and _ADDRESS.fullmatch(text) is not None
+
+
+class SmtpServer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where a tenant's (or, unset, the server's) e-mail goes out."""
+
+    host: str
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None  # kept to log in; never shown after it is set
+    sender: str = "tenure@localhost"
 
 
 class TenantPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +64,7 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     policies: tuple[TenantPolicy, ...] = ()
     webhook_url: str | None = None
     webhook_secret: str | None = None  # signs its webhooks; never shown after it is made
+    smtp: SmtpServer | None = None  # its own mail server; else the server's
 
 
 class Token(msgspec.Struct, frozen=True, kw_only=True):

@@ -71,32 +71,44 @@ class Sweeper:
         self._blast_percent, self._blast_minimum = blast_radius
 
     async def plan_warnings(self) -> int:
-        """Plan the pre-expiry warnings whose moment came since the last scan; how many.
+        """Plan the warnings whose moment came since the last scan; how many.
 
-        Each lead (days before ``expiresAt``) is one range query on the end
-        date; the de-duplication keys make a repeated or concurrent scan harmless.
+        For each tenant and each of its leads (``warningDays``, else the
+        server's): one range query on the end dates (``expiry_warning``) and
+        one on the attestation deadlines (``attestation_due``; at the deadline
+        itself, ``attestation_overdue``), both indexed. The de-duplication keys
+        make a repeated or concurrent scan harmless; a scan that finds several
+        leads of one identity passed (the scheduler was away) sends the last.
         """
         now = self._clock.now()
         planned = 0
         async with self._db.uow(write=True) as uow:
             since = await uow.outbox.mark(_WARNINGS)
-            if since is None:
-                since = now - dt.timedelta(days=max(self._warning_days, default=0))
-            by_tenant: dict[str, list[Message]] = {}
-            for days in self._warning_days:
-                lead = dt.timedelta(days=days)
-                for resource in await uow.resources.expiring(since + lead, now + lead):
-                    by_tenant.setdefault(resource.tenant_id, []).extend(
-                        plan.expiry_warnings(
-                            resource,
-                            leads=(days,),
-                            since=since,
-                            now=now,
-                            base_url=self._provisioning.base_url,
+            for tenant in await uow.tenants.all():
+                leads = tenant.settings.warning_days or self._warning_days
+                start = since or now - dt.timedelta(days=max(leads, default=0))
+                # Per identity and moment, the most pressing warning only: after
+                # downtime, "3 days left" makes "14 days left" moot.
+                latest: dict[tuple[str, str], Message] = {}
+                for moment, lead_days in (("expiresAt", leads), ("attestBy", (*leads, 0))):
+                    for days in sorted(lead_days, reverse=True):
+                        lead = dt.timedelta(days=days)
+                        found = await uow.resources.expiring(
+                            tenant.id, start + lead, now + lead, moment=moment
                         )
-                    )
-            for messages in by_tenant.values():
-                planned += await route(uow, messages, email=self._provisioning.email)
+                        for resource in found:
+                            for message in plan.warnings(
+                                resource,
+                                moment=moment,
+                                leads=(days,),
+                                since=start,
+                                now=now,
+                                base_url=self._provisioning.base_url,
+                            ):
+                                latest[(resource.id, moment)] = message
+                if latest:
+                    messages = list(latest.values())
+                    planned += await route(uow, messages, email=self._provisioning.email)
             await uow.outbox.set_mark(_WARNINGS, now)
             await uow.commit()
         return planned
@@ -187,7 +199,7 @@ class Sweeper:
                         detail=alert.payload["data"]["detail"],
                     )
                 )
-                await route(uow, [alert], email=False)  # admins: by webhook
+                await route(uow, [alert], email=self._provisioning.email)
                 await uow.outbox.set_mark(mark, now)
             await uow.commit()
         return blocked

@@ -18,7 +18,8 @@ import msgspec
 
 from app.domain.clock import Clock
 from app.domain.notifications import Delivery
-from app.notify.email import Smtp, send
+from app.domain.tenancy import SmtpServer
+from app.notify.email import send
 from app.notify.plan import EMAIL
 from app.notify.webhooks import headers
 from app.store.uow import Database
@@ -36,7 +37,7 @@ class Deliverer:
         first_retry: dt.timedelta = dt.timedelta(seconds=30),
         timeout: float = 10.0,
         batch: int = 100,
-        smtp: Smtp | None = None,
+        smtp: SmtpServer | None = None,
     ) -> None:
         self._db = db
         self._smtp = smtp
@@ -95,10 +96,11 @@ class Deliverer:
 
     async def _mail(self, item: Delivery) -> str | None:
         """Send an e-mail; the error, or None once the server took it."""
-        if self._smtp is None:
+        smtp = item.smtp or self._smtp  # the tenant's own server, else the server's
+        if smtp is None:
             return "no SMTP server is configured"
         try:
-            await send(self._smtp, item.payload, item.message_id)
+            await send(smtp, item.payload, item.message_id, timeout=self._timeout)
         except (OSError, smtplib.SMTPException) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
         return None

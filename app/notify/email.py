@@ -11,17 +11,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-import msgspec
-
-
-class Smtp(msgspec.Struct, frozen=True, kw_only=True):
-    host: str
-    port: int = 25
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = None
-    sender: str = "tenure@localhost"
-    timeout: float = 10.0
+from app.domain.tenancy import SmtpServer
 
 
 def compose(sender: str, payload: dict[str, Any], message_id: str) -> EmailMessage:
@@ -34,8 +24,8 @@ def compose(sender: str, payload: dict[str, Any], message_id: str) -> EmailMessa
     return message
 
 
-def _send(smtp: Smtp, message: EmailMessage) -> None:
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+def _send(smtp: SmtpServer, message: EmailMessage, timeout: float) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as client:
         if smtp.starttls:
             client.starttls()
         if smtp.username:
@@ -43,6 +33,9 @@ def _send(smtp: Smtp, message: EmailMessage) -> None:
         client.send_message(message)
 
 
-async def send(smtp: Smtp, payload: dict[str, Any], message_id: str) -> None:
+async def send(
+    smtp: SmtpServer, payload: dict[str, Any], message_id: str, *, timeout: float = 10.0
+) -> None:
     """Send one planned e-mail; raises ``OSError``/``smtplib.SMTPException`` on failure."""
-    await asyncio.to_thread(_send, smtp, compose(smtp.sender, payload, message_id))
+    message = compose(smtp.sender, payload, message_id)
+    await asyncio.to_thread(_send, smtp, message, timeout)

@@ -77,24 +77,35 @@ def teardown_step(
     return _message(resource, step, f"{step}:{resource.id}:{since}", body, now)
 
 
-def expiry_warnings(
-    resource: Resource, *, leads: tuple[int, ...], since: dt.datetime, now: dt.datetime,
-    base_url: str,
+def warnings(
+    resource: Resource, *, moment: str, leads: tuple[int, ...], since: dt.datetime,
+    now: dt.datetime, base_url: str,
 ) -> list[Message]:  # fmt: skip
-    """Warnings whose moment (``expiresAt`` minus a lead, in days) fell in ``(since, now]``."""
+    """Warnings whose time (``moment`` minus a lead, in days) fell in ``(since, now]``.
+
+    ``moment`` is ``expiresAt`` (``expiry_warning``: it ends in so many days)
+    or ``attestBy`` (``attestation_due`` before it; at it, lead 0,
+    ``attestation_overdue``: flagged, and suspended at ``attestationSuspendAt``).
+    """
     governance = resource.doc.get(GOVERNANCE_URN) or {}
-    raw = governance.get("expiresAt")
-    expires = parse_datetime(raw) if isinstance(raw, str) else None
-    if expires is None or expires <= now:
+    raw = governance.get(moment)
+    at = parse_datetime(raw) if isinstance(raw, str) else None
+    if at is None:
         return []
     out = []
     for days in leads:
-        moment = expires - dt.timedelta(days=days)
-        if since < moment <= now:
-            body = {"identity": _identity(resource, base_url), "reason": "expiring", "due": raw,
-                    "daysLeft": days}  # fmt: skip
-            key = f"expiry_warning:{resource.id}:{raw}:{days}d"
-            out.append(_message(resource, "expiry_warning", key, body, now))
+        if not since < at - dt.timedelta(days=days) <= now:
+            continue
+        if moment == "expiresAt":
+            kind, due = "expiry_warning", raw
+        elif days:
+            kind, due = "attestation_due", raw
+        else:
+            kind, due = "attestation_overdue", governance.get("attestationSuspendAt")
+        body = {"identity": _identity(resource, base_url), "reason": kind, "due": due,
+                "daysLeft": days}  # fmt: skip
+        key = f"{kind}:{resource.id}:{raw}:{days}d"
+        out.append(_message(resource, kind, key, body, now))
     return out
 
 
@@ -125,16 +136,28 @@ def blast_radius(
 
 _SUBJECTS = {
     "expiry_warning": "{name} ends in {days} day(s)",
+    "attestation_due": "{name} needs an owner's attestation within {days} day(s)",
+    "attestation_overdue": "{name} is overdue for attestation",
     "suspended": "{name} was suspended",
     "deprovisioned": "{name} was torn down",
     "orphaned": "{name} has no active owner",
     "handed_over": "{name} is now yours",
+}
+_KEEP_IT = {
+    "attestation_due": "To keep it, an owner attests: set lastAttestedAt to the present time "
+    "(PATCH). Otherwise it is suspended after the grace period.",
+    "attestation_overdue": "To keep it, an owner attests now: set lastAttestedAt to the present "
+    "time (PATCH). Otherwise it is suspended on the date above.",
 }
 
 
 def email(message: Message, recipients: list[str]) -> Message:
     """The e-mail twin of a notification, to ``recipients``, in words a person acts on."""
     data = message.payload["data"]
+    if message.kind == "blast_radius":
+        subject = f"A sweep of tenant {data['tenant']} was stopped"
+        text = "\n".join([f"{subject}.", "", data["detail"], ""])
+        return _twin(message, recipients, subject, text)
     identity = data.get("identity") or {}
     name = identity.get("name") or identity.get("id")
     what = identity.get("resourceType", "identity")
@@ -154,9 +177,16 @@ def email(message: Message, recipients: list[str]) -> Message:
         lines.append(f"Owners: {owners}")
     lines += ["", f"Review it: {identity.get('link', '')}", ""]
     lines.append(
-        "To keep it, renew it (a new expiresAt with a fresh lastAttestedAt) or assign an "
-        "active owner; to let it go, do nothing."
+        _KEEP_IT.get(
+            message.kind,
+            "To keep it, renew it (a new expiresAt with a fresh lastAttestedAt) or assign an "
+            "active owner; to let it go, do nothing.",
+        )
     )
+    return _twin(message, recipients, subject, "\n".join(lines))
+
+
+def _twin(message: Message, recipients: list[str], subject: str, text: str) -> Message:
     key = message.dedup_key + ":email"
     return Message(
         tenant_id=message.tenant_id,
@@ -164,6 +194,6 @@ def email(message: Message, recipients: list[str]) -> Message:
         kind=message.kind,
         channel=EMAIL,
         message_id=_message_id(message.tenant_id, key),
-        payload={"to": recipients, "subject": subject, "text": "\n".join(lines)},
+        payload={"to": recipients, "subject": subject, "text": text},
         created=message.created,
     )

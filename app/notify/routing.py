@@ -1,27 +1,39 @@
-"""Where a tenant hears of a notification: its webhook, and e-mail to the owners."""
+"""Where a tenant hears of a notification: its webhook, and e-mail to the people concerned."""
 
 from __future__ import annotations
 
 from app.domain.notifications import Message
+from app.domain.tenancy import Tenant
 from app.notify import plan
 from app.store.uow import UnitOfWork
 
 
 async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int:
-    """Plan ``messages`` in this transaction for each channel there is; how many rows."""
+    """Plan ``messages`` in this transaction for each channel there is; how many rows.
+
+    A webhook when the tenant has one; an e-mail when there is a mail server
+    (the server's, ``email``, or the tenant's own) and someone to write to: the
+    identity's owners (Users, at their primary address), or, for what concerns
+    the tenant as a whole (a stopped sweep), its ``alertEmails``.
+    """
     planned: list[Message] = []
-    tenants: dict[str, bool] = {}
+    tenants: dict[str, Tenant | None] = {}
     for message in messages:
         if message.tenant_id not in tenants:
-            tenant = await uow.tenants.get(message.tenant_id)
-            tenants[message.tenant_id] = bool(tenant and tenant.webhook_url)
-        if tenants[message.tenant_id]:
-            planned.append(message)
-        if not email:
+            tenants[message.tenant_id] = await uow.tenants.get(message.tenant_id)
+        tenant = tenants[message.tenant_id]
+        if tenant is None:
             continue
-        identity = message.payload["data"].get("identity") or {}
-        users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
-        recipients = await uow.resources.emails_of(message.tenant_id, users)
+        if tenant.webhook_url:
+            planned.append(message)
+        if not (email or tenant.smtp):
+            continue
+        identity = message.payload["data"].get("identity")
+        if identity is None:
+            recipients = list(tenant.settings.alert_emails or ())
+        else:
+            users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
+            recipients = await uow.resources.emails_of(message.tenant_id, users)
         if recipients:
             planned.append(plan.email(message, recipients))
     return await uow.outbox.plan(planned) if planned else 0

@@ -119,6 +119,7 @@ def _tenant(ident: str, limits: Limits) -> dict[str, Any]:
         "hardCap": _duration(limits.hard_cap),
         "maxDepth": limits.max_depth,
         "attestationMaxAge": _duration(limits.attestation_max_age),
+        "attestationGrace": _duration(limits.attestation_grace),
         "teardownGrace": _duration(limits.teardown_grace),
         "orphanGrace": _duration(limits.orphan_grace),
     }

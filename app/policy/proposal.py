@@ -74,6 +74,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     hard_cap: dt.timedelta
     max_depth: int
     attestation_max_age: dt.timedelta
+    attestation_grace: dt.timedelta  # overdue this long before the scheduler suspends
     teardown_grace: dt.timedelta
     orphan_grace: dt.timedelta
 

@@ -84,7 +84,7 @@ class Governance:
             lifetimes=lifetimes,
             parent=parent.doc if parent else None,
         )
-        nhi.attest_by(doc.setdefault(nhi.GOVERNANCE, {}), now, lifetimes.attestation)
+        nhi.attest_by(doc.setdefault(nhi.GOVERNANCE, {}), now, lifetimes)
         return msgspec.structs.replace(draft, doc=doc), refs
 
     async def reattested(self, uow: UnitOfWork, before: Resource, after: Resource) -> Resource:
@@ -95,7 +95,7 @@ class Governance:
             return after
         lifetimes = await self._lifetimes(uow, after.tenant_id)
         doc = nhi.copy_doc(after.doc)
-        nhi.attest_by(doc[nhi.GOVERNANCE], after.created, lifetimes.attestation)
+        nhi.attest_by(doc[nhi.GOVERNANCE], after.created, lifetimes)
         return msgspec.structs.replace(after, doc=doc)
 
     def changed(

@@ -35,6 +35,7 @@ SERVER_MANAGED = (
     "orphanedAt",
     "suspendAt",
     "attestBy",
+    "attestationSuspendAt",
 )
 ORPHAN_FLAGS = ("orphanedAt", "suspendAt")
 
@@ -46,6 +47,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
     hard_cap: dt.timedelta  # hardExpiresAt when the client gives none
     max_depth: int  # delegation depth: a root agent is depth 1
     attestation: dt.timedelta = dt.timedelta(days=90)
+    attestation_grace: dt.timedelta = dt.timedelta(days=7)
     teardown_grace: dt.timedelta = dt.timedelta(days=7)
     orphan_grace: dt.timedelta = dt.timedelta(hours=72)
 
@@ -61,6 +63,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
             hard_cap=self.hard_cap,
             max_depth=self.max_depth,
             attestation_max_age=self.attestation,
+            attestation_grace=self.attestation_grace,
             teardown_grace=self.teardown_grace,
             orphan_grace=self.orphan_grace,
         )
@@ -79,6 +82,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
             else self.hard_cap,
             max_depth=settings.delegation_max_depth or self.max_depth,
             attestation=_days(settings.attestation_days, self.attestation),
+            attestation_grace=_hours(settings.attestation_grace_hours, self.attestation_grace),
             teardown_grace=_hours(settings.teardown_grace_hours, self.teardown_grace),
             orphan_grace=_hours(settings.orphan_grace_hours, self.orphan_grace),
         )
@@ -237,10 +241,19 @@ def on_change(
     return after
 
 
-def attest_by(governance: dict[str, Any], since: dt.datetime, period: dt.timedelta) -> None:
-    """When an owner must attest again: the last attestation (else ``since``) plus the period."""
+def attest_by(governance: dict[str, Any], since: dt.datetime, lifetimes: Lifetimes) -> None:
+    """When an owner must attest again, and when the scheduler suspends it if none has.
+
+    ``attestBy``: the last attestation (else ``since``) plus the tenant's
+    period; past it the identity is flagged ``attestation_overdue`` and its
+    owners are told. ``attestationSuspendAt``: that plus the attestation grace
+    (policy ``tenure.scheduler.due``, reason ``unattested``).
+    """
     last = _time(governance.get("lastAttestedAt")) or since
-    governance["attestBy"] = format_datetime(last + period)
+    governance["attestBy"] = format_datetime(last + lifetimes.attestation)
+    governance["attestationSuspendAt"] = format_datetime(
+        last + lifetimes.attestation + lifetimes.attestation_grace
+    )
 
 
 def suspend(

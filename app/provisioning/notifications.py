@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from app.domain.clock import Clock
 from app.domain.notifications import Queued
+from app.domain.tenancy import SmtpServer, valid_address
 from app.notify.webhooks import new_secret
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
@@ -40,6 +41,30 @@ class Notifications:
             await uow.tenants.set_webhook(tenant_id, url, secret)
             await uow.commit()
         return secret
+
+    async def smtp(self, tenant_id: str) -> SmtpServer | None:
+        async with self._db.uow() as uow:
+            tenant = await uow.tenants.get(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant.smtp
+
+    async def set_smtp(self, tenant_id: str, smtp: SmtpServer | None) -> None:
+        """The tenant's own mail server for e-mail to its owners (None: the server's)."""
+        if smtp is not None:
+            if not smtp.host or len(smtp.host) > 253 or any(c.isspace() for c in smtp.host):
+                raise InvalidValue("host must be a host name or address")
+            if not 1 <= smtp.port <= 65_535:
+                raise InvalidValue("port must be between 1 and 65535")
+            if not valid_address(smtp.sender):
+                raise InvalidValue("from must be an e-mail address")
+            if smtp.password and not smtp.username:
+                raise InvalidValue("a password needs a username")
+        async with self._db.uow(write=True) as uow:
+            if await uow.tenants.get(tenant_id, lock=True) is None:
+                raise NotFound(f"no tenant {tenant_id!r}")
+            await uow.tenants.set_smtp(tenant_id, smtp)
+            await uow.commit()
 
     async def outbox(self, tenant_id: str, state: str | None, limit: int = 500) -> list[Queued]:
         if state is not None and state not in STATES:

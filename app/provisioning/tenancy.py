@@ -16,7 +16,7 @@ import msgspec
 from app.domain import secrets
 from app.domain.actor import TENANT_ROLES, Actor, Restrictions, Role
 from app.domain.clock import Clock
-from app.domain.tenancy import Tenant, TenantSettings, Token
+from app.domain.tenancy import Tenant, TenantSettings, Token, valid_address
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
 
@@ -74,7 +74,7 @@ class Tenancy:
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
         """Replace a tenant's governance defaults (unset values: the server's)."""
         for name, value in msgspec.structs.asdict(settings).items():
-            if isinstance(value, bool):
+            if isinstance(value, bool | tuple):
                 continue
             # Days up to ten years; grace periods in hours, and 0 means none.
             low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
@@ -82,6 +82,7 @@ class Tenancy:
             limit = 100 if name.endswith("_percent") else limit
             if value is not None and not low <= value <= limit:
                 raise InvalidValue(f"{name} must be between {low} and {limit}")
+        _check_leads_and_addresses(settings)
         async with self._db.uow(write=True) as uow:
             if await uow.tenants.get(tenant_id) is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
@@ -218,3 +219,13 @@ def actor_of(token: Token) -> Actor:
         purpose=token.purpose,
         restrictions=token.restrictions,
     )
+
+
+def _check_leads_and_addresses(settings: TenantSettings) -> None:
+    """Warning leads are whole days ahead (1 to 365, a few); alert addresses look like ones."""
+    leads = settings.warning_days
+    if leads is not None and (len(leads) > 10 or any(not 1 <= d <= 365 for d in leads)):
+        raise InvalidValue("warningDays must be up to 10 whole days between 1 and 365")
+    addresses = settings.alert_emails or ()
+    if len(addresses) > 20 or any(not valid_address(a) for a in addresses):
+        raise InvalidValue("alertEmails must be up to 20 e-mail addresses")

@@ -23,14 +23,15 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database to the newest revision, in one transaction where the engine allows."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database to the newest revision (or ``revision``), in one transaction where the
+    engine allows."""
     config = _config()
     async with engine.begin() as connection:
 
         def run(sync_connection: object) -> None:
             config.attributes["connection"] = sync_connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
         await connection.run_sync(run)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.notifications import Delivery, Message, Queued
+from app.domain.tenancy import SmtpServer
 from app.store.tables import outbox, sweep_marks, tenants
 
 
@@ -76,12 +78,13 @@ class OutboxRepository:
                 outbox.c.created,
                 tenants.c.webhook_url,
                 tenants.c.webhook_secret,
+                tenants.c.smtp,
             )
             .select_from(outbox.outerjoin(tenants, tenants.c.id == outbox.c.tenant_id))
             .where(outbox.c.id.in_(ids))
             .order_by(outbox.c.next_attempt_at)
         )
-        return [Delivery(**row._mapping) for row in rows]
+        return [_delivery(row._mapping) for row in rows]
 
     async def settle(
         self,
@@ -141,3 +144,9 @@ class OutboxRepository:
         )
         if updated.rowcount == 0:
             await self._c.execute(sweep_marks.insert().values(name=name, at=at))
+
+
+def _delivery(row: Any) -> Delivery:
+    smtp = row["smtp"]
+    values = {k: row[k] for k in Delivery.__struct_fields__ if k != "smtp"}
+    return Delivery(**values, smtp=msgspec.convert(smtp, SmtpServer) if smtp else None)

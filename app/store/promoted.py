@@ -39,7 +39,7 @@ def due_at(doc: dict[str, Any]) -> dt.datetime | None:
             for v in (
                 governance.get("expiresAt"),
                 governance.get("suspendAt"),
-                governance.get("attestBy"),
+                governance.get("attestationSuspendAt"),
             )
             if isinstance(v, str)
         ]

@@ -129,6 +129,7 @@ def _promoted(resource: Resource) -> dict[str, Any]:
         "parent_id": parent.get("value") if isinstance(parent, dict) else None,
         "lifecycle_state": state,
         "due_at": due_at(doc),
+        "attest_by": _moment(governance.get("attestBy")) if state == "active" else None,
     }
 
 
@@ -149,6 +150,10 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
     teardown_at: str | None = None
     suspended_reason: str | None = None
     suspend_at: dt.datetime | None = None  # an orphan's
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    return parse_datetime(value) if isinstance(value, str) else None
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -450,19 +455,31 @@ class ResourceRepository:
         ]
 
     async def expiring(
-        self, after: dt.datetime, until: dt.datetime, limit: int = 10_000
+        self,
+        tenant_id: str,
+        after: dt.datetime,
+        until: dt.datetime,
+        *,
+        moment: str = "expiresAt",
+        limit: int = 10_000,
     ) -> list[Resource]:
-        """Active governed identities whose end lies in ``(after, until]``, with their owners."""
+        """A tenant's active governed identities whose ``moment`` lies in ``(after, until]``.
+
+        ``moment`` is ``expiresAt`` (their end) or ``attestBy`` (an owner's
+        attestation is due), each an indexed column; owners come along.
+        """
+        column = resources.c.attest_by if moment == "attestBy" else resources.c.expires_at
         rows = (
             await self._c.execute(
                 sa.select(resources)
                 .where(
+                    resources.c.tenant_id == tenant_id,
+                    column > after,
+                    column <= until,
                     resources.c.deleted_at.is_(None),
                     resources.c.lifecycle_state == "active",
-                    resources.c.expires_at > after,
-                    resources.c.expires_at <= until,
                 )
-                .order_by(resources.c.expires_at, resources.c.seq)
+                .order_by(column, resources.c.seq)
                 .limit(limit)
             )
         ).all()

@@ -57,6 +57,7 @@ tenants = sa.Table(
     # (Standard Webhooks; it must be kept to sign, so it is never shown again).
     sa.Column("webhook_url", sa.String(2000)),
     sa.Column("webhook_secret", sa.String(100)),
+    sa.Column("smtp", Json),  # SmtpServer: its own mail server; NULL: the server's
 )
 
 tokens = sa.Table(
@@ -109,6 +110,8 @@ resources = sa.Table(
     # teardown), and until when a sweeper has claimed it.
     sa.Column("due_at", UTCDateTime()),
     sa.Column("sweep_lease", UTCDateTime()),
+    # When an owner must attest again: warnings are planned by it.
+    sa.Column("attest_by", UTCDateTime()),
     sa.Index(
         "uq_resources_name",
         "tenant_id",
@@ -136,6 +139,7 @@ resources = sa.Table(
         postgresql_where=sa.text("deleted_at IS NULL AND due_at IS NOT NULL"),
     ),
     sa.Index("ix_resources_parent_id", "tenant_id", "parent_id"),
+    sa.Index("ix_resources_attest_by", "tenant_id", "attest_by"),
 )
 
 group_members = sa.Table(

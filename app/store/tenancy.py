@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.actor import Restrictions, parse_names, parse_roles
-from app.domain.tenancy import Tenant, TenantPolicy, TenantSettings, Token
+from app.domain.tenancy import SmtpServer, Tenant, TenantPolicy, TenantSettings, Token
 from app.scim.errors import Uniqueness
 from app.store.tables import tenants, tokens
 
@@ -65,6 +65,14 @@ class TenantRepository:
             .values(webhook_url=url, webhook_secret=secret)
         )
 
+    async def set_smtp(self, tenant_id: str, smtp: SmtpServer | None) -> None:
+        self._seen.pop(tenant_id, None)
+        await self._c.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(smtp=msgspec.to_builtins(smtp) if smtp else None)
+        )
+
     async def by_name(self, name: str) -> Tenant | None:
         row = (await self._c.execute(tenants.select().where(tenants.c.name == name))).first()
         return _tenant(row) if row else None
@@ -78,6 +86,7 @@ def _tenant(row: Any) -> Tenant:
     values = dict(row._mapping)
     values["settings"] = msgspec.convert(values.get("settings") or {}, TenantSettings)
     values["policies"] = msgspec.convert(values.get("policies") or [], tuple[TenantPolicy, ...])
+    values["smtp"] = msgspec.convert(values["smtp"], SmtpServer) if values.get("smtp") else None
     return Tenant(**values)
 
 

@@ -326,6 +326,8 @@ def test_agent_takes_its_defaults_from_the_registering_platform_token(
         "hardExpiresAt": days(730),
         # Registration counts as the first word; an owner attests again by then.
         "attestBy": days(90),
+        # Unattested a grace (7 days) longer, it is suspended.
+        "attestationSuspendAt": days(97),
         "lifecycleState": "active",
         "registeredBy": token_id,
     }
@@ -350,6 +352,8 @@ def test_service_account_defaults_to_its_kind_and_a_year(
         "expiresAt": days(365),
         "hardExpiresAt": days(730),
         "attestBy": days(90),
+        # Unattested a grace (7 days) longer, it is suspended.
+        "attestationSuspendAt": days(97),
         "lifecycleState": "active",
         "registeredBy": token_id,
     }
@@ -1845,7 +1849,19 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "orphanGraceHours": 72,
         "orphanHandover": True,
         "blastRadiusPercent": 20,
+        "attestationGraceHours": 168,
+        "warningDays": [14, 3, 1],
+        "alertEmails": [],
     }
+    for bad in (
+        {"warningDays": [0]},
+        {"warningDays": [400]},
+        {"alertEmails": ["not an address"]},
+        {"attestationGraceHours": -1},
+    ):
+        refused = harness.client.put("/admin/settings", json=bad, headers=admin)
+        assert_error(refused, 400, "invalidValue")
+    assert harness.client.get("/admin/settings", headers=admin).json() == shown
     changed = harness.client.put(
         "/admin/settings",
         json={
@@ -1854,6 +1870,8 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
             "delegationMaxDepth": 2,
             "teardownGraceHours": 0,
             "orphanGraceHours": 24,
+            "warningDays": [1, 7, 7],
+            "alertEmails": ["secops@example.com"],
         },
         headers=admin,
     )
@@ -1868,6 +1886,9 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "orphanGraceHours": 24,
         "orphanHandover": True,
         "blastRadiusPercent": 20,
+        "attestationGraceHours": 168,
+        "warningDays": [7, 1],
+        "alertEmails": ["secops@example.com"],
     }
     assert harness.client.get("/admin/settings", headers=admin).json() == changed.json()
     created = register(harness, tenant, agent("short-lived"))

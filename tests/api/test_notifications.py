@@ -244,68 +244,46 @@ def test_owners_are_warned_ahead_once_per_lead(
     assert {w["due"] for w in warnings} == {agent[GOV]["expiresAt"]}
 
 
-def test_owners_are_emailed_over_smtp(settings: Any, clock: Any) -> None:
-    """A real SMTP server (aiosmtpd) receives a plain-text mail at the owner's primary address."""
-    import msgspec
-    from aiosmtpd.controller import Controller
-    from litestar.testing import TestClient
-
-    from app.main import create_app
-    from tests.samples import user
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.mails: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.mails.append(envelope)
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-    smtp.start()
-    try:
-        mailing = msgspec.structs.replace(
-            settings, smtp_host="127.0.0.1", smtp_port=port, smtp_from="tenure@example.com"
-        )
-        with TestClient(create_app(mailing, clock=clock)) as client:
-            harness = Harness(client, mailing, clock)
-            tenant = harness.tenant()
-            owner = client.post(
-                "/scim/v2/Users",
-                json=user("ana@example.com", emails=[
-                    {"value": "ana.work@example.com", "primary": True},
-                    {"value": "ana@home.example"},
-                ]),
-                headers=tenant.headers(),
-            ).json()  # fmt: skip
-            end = stamp(clock.now() + dt.timedelta(days=1))
-            agent = client.post(
-                "/scim/v2/Agents",
-                json={"schemas": [AGENT, GOV], "name": "mailer", "owners": [{"value": owner["id"]}],
-                      GOV: {"purpose": "reports", "expiresAt": end}},
-                headers=tenant.headers("admin"),
-            ).json()  # fmt: skip
-            clock.advance(dt.timedelta(days=2))
-            harness.run(client.app.state.sweeper.sweep())
-            assert harness.run(client.app.state.deliverer.deliver_due()) == 1
-            (mail,) = inbox.mails
-            assert mail.rcpt_tos == ["ana.work@example.com"]
-            assert mail.mail_from == "tenure@example.com"
-            import email
-            from email import policy
-
-            parsed = email.message_from_bytes(mail.content, policy=policy.default)
-            assert parsed["Subject"] == "Agent 'mailer' was suspended"
-            text = parsed.get_content()
-            assert "Reason: expired" in text and "Purpose: reports" in text
-            assert f"/scim/v2/Agents/{agent['id']}" in text
-            (row,) = outbox(harness, tenant)
-            assert row["state"] == "sent" and row["payload"]["to"] == ["ana.work@example.com"]
-    finally:
-        smtp.stop()
+def test_owners_are_warned_before_attestation_is_due_and_when_it_is_overdue(
+    harness: Harness, tenant: TenantAccess, receiver: Receiver
+) -> None:
+    """Each tenant its own leads: this one warns 7 days and 1 day ahead, another the server's."""
+    hook(harness, tenant, receiver.url)
+    settings = harness.client.put(
+        "/admin/settings",
+        json={"attestationDays": 30, "warningDays": [7, 1]},
+        headers=tenant.headers("admin"),
+    )
+    assert settings.status_code == 200, settings.text
+    other = harness.tenant()
+    hook(harness, other, receiver.url)
+    harness.client.put(
+        "/admin/settings", json={"attestationDays": 60}, headers=other.headers("admin")
+    )
+    agent = register(harness, tenant, "attested", 85)
+    elsewhere = register(harness, other, "elsewhere", 85)
+    plans = sweeper(harness).plan_warnings
+    assert harness.run(plans()) == 0
+    start = harness.clock.now()
+    for day in range(1, 32):
+        harness.clock.advance(start + dt.timedelta(days=day) - harness.clock.now())
+        harness.run(plans())
+    deliver(harness)
+    mine = [p for p in receiver.payloads() if p["data"]["identity"]["id"] == agent["id"]]
+    assert [(p["type"], p["data"]["daysLeft"]) for p in mine] == [
+        ("identity.attestation_due", 7),
+        ("identity.attestation_due", 1),
+        ("identity.attestation_overdue", 0),
+    ]
+    assert {p["data"]["due"] for p in mine[:2]} == {agent[GOV]["attestBy"]}
+    assert mine[2]["data"]["due"] == agent[GOV]["attestationSuspendAt"]
+    theirs = [p for p in receiver.payloads() if p["data"]["identity"]["id"] == elsewhere["id"]]
+    assert theirs == []  # 60 days: nothing due within a month
+    harness.clock.advance(dt.timedelta(days=30))
+    harness.run(plans())
+    deliver(harness)
+    theirs = [p for p in receiver.payloads() if p["data"]["identity"]["id"] == elsewhere["id"]]
+    # Its warnings fell while the scheduler was away: caught up, the most pressing only.
+    assert [(p["type"], p["data"]["daysLeft"]) for p in theirs] == [
+        ("identity.attestation_overdue", 0)
+    ]

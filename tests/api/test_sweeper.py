@@ -270,7 +270,7 @@ def test_a_sweep_that_would_suspend_too_much_at_once_stops_and_alerts(
     assert sorted(o.resource_id for o in sweep(harness) if o.done) == sorted(ending)
 
 
-def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
+def test_an_identity_nobody_attests_to_is_flagged_then_suspended_after_the_grace(
     harness: Harness, tenant: TenantAccess
 ) -> None:
     def account(name: str) -> Any:
@@ -285,6 +285,9 @@ def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
 
     forgotten, cared_for = account("forgotten"), account("cared-for")
     assert forgotten[GOV]["attestBy"] == stamp(harness.clock.now() + dt.timedelta(days=90))
+    assert forgotten[GOV]["attestationSuspendAt"] == stamp(
+        harness.clock.now() + dt.timedelta(days=97)
+    )
     harness.clock.advance(dt.timedelta(days=60))
     attested = harness.client.patch(
         f"/scim/v2/ServiceAccounts/{cared_for['id']}",
@@ -301,6 +304,9 @@ def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
         f"/scim/v2/ServiceAccounts/{forgotten['id']}", headers=tenant.headers("admin")
     ).json()
     assert overdue[GOV]["complianceIssues"] == ["attestation_overdue"]
+    assert overdue["active"] is True
+    assert sweep(harness) == []  # flagged, owners told; the grace (7 days) runs
+    harness.clock.advance(dt.timedelta(days=6))
     swept = sweep(harness)
     assert [(o.resource_id, o.action, o.reason, o.done) for o in swept] == [
         (forgotten["id"], "suspend", "unattested", True)
@@ -309,6 +315,24 @@ def test_an_identity_nobody_attests_to_is_suspended_after_the_period(
     harness.clock.advance(dt.timedelta(days=60))
     assert [(o.resource_id, o.reason) for o in sweep(harness) if o.action == "suspend"] == [
         (cared_for["id"], "unattested")
+    ]
+
+
+def test_a_tenant_without_attestation_grace_suspends_at_the_deadline(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    settings = harness.client.put(
+        "/admin/settings",
+        json={"attestationDays": 30, "attestationGraceHours": 0},
+        headers=tenant.headers("admin"),
+    )
+    assert settings.status_code == 200, settings.text
+    assert settings.json()["attestationGraceHours"] == 0
+    agent = register(harness, tenant, "strict", 60)
+    assert agent[GOV]["attestationSuspendAt"] == agent[GOV]["attestBy"]
+    harness.clock.advance(dt.timedelta(days=30))
+    assert [(o.resource_id, o.reason, o.done) for o in sweep(harness)] == [
+        (agent["id"], "unattested", True)
     ]
 
 

@@ -1,0 +1,192 @@
+"""E-mail to owners and to a tenant's alert addresses, through a real SMTP server (aiosmtpd).
+
+The server's own mail server (``TENURE_SMTP_*``) or a tenant's (``/admin/smtp``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import socket
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import msgspec
+import pytest
+from aiosmtpd.controller import Controller
+from litestar.testing import TestClient
+
+from app.config import Settings
+from app.domain.clock import FixedClock
+from app.main import create_app
+from tests.conftest import Harness, TenantAccess
+from tests.samples import assert_error, stamp, user
+
+AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
+GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def mails(self) -> list[tuple[Any, EmailMessage]]:
+        return [
+            (e, email.message_from_bytes(e.content, policy=policy.default))  # type: ignore[misc]
+            for e in self.envelopes
+        ]
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    running = Inbox()
+    running.controller.start()
+    yield running
+    running.controller.stop()
+
+
+def owner_and_agent(harness: Harness, tenant: TenantAccess, days: float) -> tuple[Any, Any]:
+    owner = harness.client.post(
+        "/scim/v2/Users",
+        json=user("ana@example.com", emails=[
+            {"value": "ana.work@example.com", "primary": True},
+            {"value": "ana@home.example"},
+        ]),
+        headers=tenant.headers(),
+    ).json()  # fmt: skip
+    agent = harness.client.post(
+        "/scim/v2/Agents",
+        json={"schemas": [AGENT, GOV], "name": "mailer", "owners": [{"value": owner["id"]}],
+              GOV: {"purpose": "reports",
+                    "expiresAt": stamp(harness.clock.now() + dt.timedelta(days=days))}},
+        headers=tenant.headers("admin"),
+    )  # fmt: skip
+    assert agent.status_code == 201, agent.text
+    return owner, agent.json()
+
+
+def sweep_and_deliver(harness: Harness) -> int:
+    state = harness.client.app.state
+    harness.run(state.sweeper.sweep())
+    return harness.run(state.deliverer.deliver_due())  # type: ignore[no-any-return]
+
+
+def test_owners_are_emailed_through_the_servers_smtp(
+    settings: Settings, clock: FixedClock, inbox: Inbox
+) -> None:
+    mailing = msgspec.structs.replace(
+        settings, smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_from="tenure@example.com"
+    )
+    with TestClient(create_app(mailing, clock=clock)) as client:
+        harness = Harness(client, mailing, clock)
+        tenant = harness.tenant()
+        _, agent = owner_and_agent(harness, tenant, 1)
+        clock.advance(dt.timedelta(days=2))
+        assert sweep_and_deliver(harness) == 1
+        ((envelope, mail),) = inbox.mails()
+        assert envelope.rcpt_tos == ["ana.work@example.com"]
+        assert envelope.mail_from == "tenure@example.com"
+        assert mail["Subject"] == "Agent 'mailer' was suspended"
+        text = mail.get_content()
+        assert "Reason: expired" in text and "Purpose: reports" in text
+        assert f"/scim/v2/Agents/{agent['id']}" in text
+        listed = client.get("/admin/outbox", headers=tenant.headers("admin")).json()["items"]
+        assert [(i["state"], i["payload"]["to"]) for i in listed] == [
+            ("sent", ["ana.work@example.com"])
+        ]
+
+
+def test_a_tenant_sends_through_its_own_smtp_server(
+    harness: Harness, tenant: TenantAccess, inbox: Inbox
+) -> None:
+    """The server has no mail server; this tenant brings its own, and only it gets e-mail."""
+    admin = tenant.headers("admin")
+    assert harness.client.get("/admin/smtp", headers=admin).json() == {"configured": False}
+    good = {"host": "127.0.0.1", "port": inbox.port, "starttls": False, "from": "it@acme.example"}
+    for bad in (
+        {**good, "port": 0},
+        {**good, "from": "nobody"},
+        {**good, "host": ""},
+        {**good, "password": "hunter2"},  # no username to go with it
+        {**good, "relay": "x"},
+    ):
+        refused = harness.client.put("/admin/smtp", json=bad, headers=admin)
+        assert_error(refused, 400, "invalidValue")
+    assert harness.client.get("/admin/smtp", headers=admin).json() == {"configured": False}
+    secret = harness.client.put(
+        "/admin/smtp", json={**good, "username": "relay", "password": "s3cret-pass"}, headers=admin
+    )
+    assert secret.status_code == 200 and "s3cret-pass" not in secret.text
+    assert secret.json()["passwordSet"] is True
+    shown = harness.client.get("/admin/smtp", headers=admin)
+    assert "s3cret-pass" not in shown.text and shown.json()["username"] == "relay"
+    made = harness.client.put("/admin/smtp", json=good, headers=admin)  # no login, for aiosmtpd
+    assert made.json() == {
+        "configured": True,
+        "host": "127.0.0.1",
+        "port": inbox.port,
+        "starttls": False,
+        "username": None,
+        "passwordSet": False,
+        "from": "it@acme.example",
+    }
+    # Another tenant's admin sees its own (none); a platform token may not look.
+    other = harness.tenant()
+    assert harness.client.get("/admin/smtp", headers=other.headers("admin")).json() == {
+        "configured": False
+    }
+    assert_error(harness.client.get("/admin/smtp", headers=tenant.headers("platform")), 403)
+
+    owner_and_agent(harness, tenant, 1)
+    owner_and_agent(harness, other, 1)
+    harness.clock.advance(dt.timedelta(days=2))
+    assert sweep_and_deliver(harness) == 1
+    ((envelope, mail),) = inbox.mails()
+    assert envelope.mail_from == "it@acme.example"
+    assert envelope.rcpt_tos == ["ana.work@example.com"]
+    assert mail["Subject"] == "Agent 'mailer' was suspended"
+    assert harness.client.delete("/admin/smtp", headers=admin).status_code == 204
+    assert harness.client.get("/admin/smtp", headers=admin).json() == {"configured": False}
+
+
+def test_a_stopped_sweep_emails_the_tenants_alert_addresses(
+    harness: Harness, tenant: TenantAccess, inbox: Inbox
+) -> None:
+    admin = tenant.headers("admin")
+    made = harness.client.put(
+        "/admin/smtp",
+        json={"host": "127.0.0.1", "port": inbox.port, "starttls": False,
+              "from": "tenure@acme.example"},
+        headers=admin,
+    )  # fmt: skip
+    assert made.status_code == 200, made.text
+    alerting = harness.client.put(
+        "/admin/settings",
+        json={"alertEmails": ["secops@acme.example", "oncall@acme.example"]},
+        headers=admin,
+    )
+    assert alerting.status_code == 200, alerting.text
+    for i in range(12):
+        created = harness.client.post(
+            "/scim/v2/Agents",
+            json={"schemas": [AGENT, GOV], "name": f"batch-{i}",
+                  GOV: {"expiresAt": stamp(harness.clock.now() + dt.timedelta(hours=1))}},
+            headers=tenant.headers("platform"),
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+    harness.clock.advance(dt.timedelta(hours=2))
+    assert sweep_and_deliver(harness) == 1  # all 12 due at once: stopped, and one alert
+    ((envelope, mail),) = inbox.mails()
+    assert sorted(envelope.rcpt_tos) == ["oncall@acme.example", "secops@acme.example"]
+    assert mail["Subject"] == f"A sweep of tenant {tenant.id} was stopped"
+    assert "would suspend 12 of 12 active identities" in mail.get_content()
