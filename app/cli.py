@@ -1,4 +1,4 @@
-"""The ``tenure`` command: serve, migrate, demo, tenant, token.
+"""The ``tenure`` command: serve, migrate, demo, tenant, token, policy, sweep, report, audit.
 
 Commands that issue tokens print the token alone on stdout (so a script can
 capture it) and everything else on stderr.
@@ -249,6 +249,81 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def _table(columns: list[str], lines: list[list[Any]], *, header: bool) -> None:
+    """Aligned columns for a person at a terminal (long cells cut at 40 characters)."""
+    cells = [[("" if c is None else str(c))[:40] for c in line] for line in lines]
+    rows = [columns, *cells] if header else cells
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """``report ownership|expiring|orphans|summary``: what an auditor reads, from here."""
+    import csv
+    import json
+
+    from app.main import build_services
+    from app.reports import params, views
+
+    async def work(db: Database) -> int:
+        tenant_id = (await (await _ready_tenancy(db, settings)).tenant(args.tenant)).id
+        services = build_services(settings, SystemClock())
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        try:
+            if args.report == "summary":
+                found = await services.reports.summary(tenant_id)
+                if args.format == "json":
+                    print(json.dumps(found, indent=2))
+                elif args.format == "csv":
+                    writer.writerows([views.SUMMARY, *views.summary_cells(found)])
+                else:
+                    _table(views.SUMMARY, views.summary_cells(found), header=True)
+                return 0
+            reports = services.reports
+            if args.report == "ownership":
+                listing = reports.ownership(tenant_id, owner=args.owner)
+            elif args.report == "expiring":
+                listing = reports.expiring(tenant_id, params.duration(args.within))
+            else:
+                listing = reports.orphans(tenant_id)
+            if args.format == "json":
+                async for items in listing.items():  # one JSON object per line
+                    for item in items:
+                        print(json.dumps(item))
+                return 0
+            first = True
+            async for lines in listing.lines():
+                if args.format == "csv":
+                    writer.writerows([listing.columns, *lines] if first else lines)
+                else:
+                    _table(listing.columns, lines, header=first)
+                first = False
+            if first and args.format == "csv":
+                writer.writerow(listing.columns)
+            return 0
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """``audit verify``: walk a tenant's hash chain; exit 1 if it is broken."""
+    from app.audit.chain import AuditTrail
+
+    async def work(db: Database) -> int:
+        tenant_id = (await (await _ready_tenancy(db, settings)).tenant(args.tenant)).id
+        result = await AuditTrail(db, SystemClock()).verify(tenant_id)
+        if result.ok:
+            print(f"ok: {result.events} events verify (seq {result.first_seq}–{result.last_seq})")
+            return 0
+        print(f"broken at seq {result.broken_at}: {result.problem}")
+        return 1
+
+    return asyncio.run(_with_db(settings, work))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tenure", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -287,6 +362,20 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="say what would be done")
     sweep.add_argument("--tenant", help="only this tenant (name or id)")
     sweep.set_defaults(run=cmd_sweep)
+
+    report = commands.add_parser("report", help="auditor reports: who owns what, and more")
+    report.add_argument("report", choices=("ownership", "expiring", "orphans", "summary"))
+    report.add_argument("--tenant", required=True, help="tenant name or id")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--within", default="P30D", help="expiring: the window, e.g. P30D")
+    report.add_argument("--owner", help="ownership: only this User or Group id")
+    report.set_defaults(run=cmd_report)
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    verify = audit.add_parser("verify", help="walk a tenant's hash chain")
+    verify.add_argument("--tenant", required=True, help="tenant name or id")
+    verify.set_defaults(run=cmd_audit)
     token = commands.add_parser(
         "token", help="issue, list and revoke bearer tokens"
     ).add_subparsers(dest="action", required=True)

@@ -25,8 +25,10 @@ from app.api.notifications import (
     WebhookAdminController,
 )
 from app.api.policies import PolicyAdminController
+from app.api.reports import AuditController, ReportsController
 from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
+from app.audit.chain import AuditTrail
 from app.config import Settings
 from app.domain.clock import Clock, SystemClock
 from app.domain.tenancy import SmtpServer
@@ -43,6 +45,7 @@ from app.provisioning.notifications import Notifications
 from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
+from app.reports.service import Reports
 from app.scim.schema import read_registry
 from app.store.uow import Database
 
@@ -107,6 +110,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         policies=TenantPolicies(db, judge.engine),
         notifications=Notifications(db, clock),
         clock=clock,
+        reports=Reports(
+            db, clock, settings.secret_key, lambda own: lifetimes.for_tenant(own).limits
+        ),
+        audit=AuditTrail(db, clock),
     )
     return services
 
@@ -163,7 +170,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     sweeper = sweeper_of(settings, services)
     deliverer = Deliverer(services.db, services.clock, smtp=smtp_of(settings))
     timer = SweepScheduler(
-        sweeper, deliverer, services.clock, dt.timedelta(seconds=settings.sweep_interval_seconds)
+        sweeper,
+        deliverer,
+        services.clock,
+        dt.timedelta(seconds=settings.sweep_interval_seconds),
+        retention=services.audit.prune,
     )
     # A change that makes something due sooner than planned re-arms the alarm.
     services.provisioning.on_due = timer.wake
@@ -180,6 +191,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PolicyAdminController,
             WebhookAdminController,
             SmtpAdminController,
+            ReportsController,
+            AuditController,
             OutboxAdminController,
             healthz,
             readyz,

@@ -104,6 +104,7 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     attestationGraceHours: int | None = None
     warningDays: list[int] | None = None
     alertEmails: list[str] | None = None
+    auditRetentionDays: int | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -131,6 +132,7 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         ),
         "warningDays": sorted(settings.warning_days or defaults.warning_days, reverse=True),
         "alertEmails": list(settings.alert_emails or ()),
+        "auditRetentionDays": settings.audit_retention_days,  # null: kept for ever
     }
 
 
@@ -166,6 +168,7 @@ class SettingsAdminController(Controller):
                 if wanted.warningDays
                 else None,
                 alert_emails=tuple(wanted.alertEmails) if wanted.alertEmails else None,
+                audit_retention_days=wanted.auditRetentionDays,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 
+from app.audit.chain import AuditTrail
 from app.config import Settings
 from app.domain.clock import Clock
 from app.provisioning.bulk import Bulk
@@ -15,6 +16,7 @@ from app.provisioning.notifications import Notifications
 from app.provisioning.policies import TenantPolicies
 from app.provisioning.reads import Reader
 from app.provisioning.tenancy import Tenancy
+from app.reports.service import Reports
 from app.scim.schema import Registry
 from app.store.uow import Database
 
@@ -31,6 +33,8 @@ class Services:
     policies: TenantPolicies
     notifications: Notifications
     clock: Clock
+    reports: Reports
+    audit: AuditTrail
 
 
 def services(request: Request[Any, Any, Any]) -> Services:

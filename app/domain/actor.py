@@ -35,15 +35,17 @@ class Permission(enum.StrEnum):
     MANAGE_POLICIES = "manage_policies"  # the own tenant's policies, dry runs
     RELOAD_POLICIES = "reload_policies"  # re-read policies/ on this server
     MANAGE_TENANTS = "manage_tenants"  # /admin/tenants
+    READ_AUDIT = "read_audit"  # /audit and /reports of the own tenant
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.IDP: frozenset({Permission.READ_DIRECTORY}),
     Role.PLATFORM: frozenset({Permission.READ_DIRECTORY}),
-    Role.AUDITOR: frozenset({Permission.READ_DIRECTORY}),
+    Role.AUDITOR: frozenset({Permission.READ_DIRECTORY, Permission.READ_AUDIT}),
     Role.ADMIN: frozenset(
         {
             Permission.READ_DIRECTORY,
+            Permission.READ_AUDIT,
             Permission.MANAGE_TOKENS,
             Permission.MANAGE_POLICIES,
             Permission.RELOAD_POLICIES,

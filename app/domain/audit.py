@@ -47,3 +47,18 @@ def chain_hash(prev_hash: str, seq: int, item: AuditEvent) -> str:
     digest.update(str(seq).encode())
     digest.update(_canonical.encode(item))
     return digest.hexdigest()
+
+
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as stored: its place in the chain and the hashes that bind it there."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    event: AuditEvent
+
+    def verifies(self, prev_hash: str) -> bool:
+        """Does this event follow ``prev_hash``, and hash to what it says?"""
+        return self.prev_hash == prev_hash and self.hash == chain_hash(
+            prev_hash, self.seq, self.event
+        )

@@ -20,6 +20,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str  # webhook-id (Standard Webhooks): one per message, kept across retries
     payload: dict[str, Any]
     created: dt.datetime
+    resource_id: str | None = None  # the identity it is about, if one (reports ask)
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):

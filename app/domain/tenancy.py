@@ -28,6 +28,7 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     warning_days: tuple[int, ...] | None = None  # owners are warned this many days ahead
     # Who hears of what concerns the tenant as a whole (a stopped sweep): e-mail addresses.
     alert_emails: tuple[str, ...] | None = None
+    audit_retention_days: int | None = None  # unset: audit events are kept for ever
 
 
 _ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")

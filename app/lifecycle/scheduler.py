@@ -1,4 +1,5 @@
-"""When the sweeper runs: on an interval, and at the next identity's due time; and delivery.
+"""When the sweeper runs: on an interval, and at the next identity's due time; delivery;
+and, hourly, audit retention.
 
 APScheduler 3 (``AsyncIOScheduler``, in memory, one per process). Replicas
 coordinate in the database (the sweeper's leases), not here. Missed runs
@@ -11,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
@@ -22,15 +25,22 @@ from app.notify.delivery import Deliverer
 
 log = logging.getLogger("tenure.scheduler")
 
-_SWEEP, _ALARM, _DELIVER = "sweep", "next-due", "deliver"
+_SWEEP, _ALARM, _DELIVER, _RETENTION = "sweep", "next-due", "deliver", "audit-retention"
 # How often due notifications (retries included) are sent, between sweeps.
 _DELIVERY_INTERVAL = dt.timedelta(seconds=5)
 
 
 class SweepScheduler:
     def __init__(
-        self, sweeper: Sweeper, deliverer: Deliverer, clock: Clock, interval: dt.timedelta
+        self,
+        sweeper: Sweeper,
+        deliverer: Deliverer,
+        clock: Clock,
+        interval: dt.timedelta,
+        *,
+        retention: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        self._retention = retention
         self._sweeper = sweeper
         self._deliverer = deliverer
         self._clock = clock
@@ -61,6 +71,16 @@ class SweepScheduler:
             max_instances=1,
             misfire_grace_time=None,
         )
+        if self._retention is not None:
+            self._scheduler.add_job(
+                self._prune,
+                "interval",
+                hours=1,
+                id=_RETENTION,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
         self._scheduler.start()
 
     async def stop(self) -> None:
@@ -109,6 +129,12 @@ class SweepScheduler:
         if following is not None:
             self.wake(following)
         await self._deliver()
+
+    async def _prune(self) -> None:
+        try:
+            await self._retention()  # type: ignore[misc]
+        except Exception:  # the next hour tries again
+            log.exception("audit retention failed")
 
     async def _deliver(self) -> None:
         try:

@@ -55,6 +55,7 @@ def _message(
         message_id=_message_id(resource.tenant_id, key),
         payload={"type": f"identity.{kind}", "timestamp": format_datetime(now), "data": body},
         created=now,
+        resource_id=resource.id,
     )
 
 
@@ -196,4 +197,5 @@ def _twin(message: Message, recipients: list[str], subject: str, text: str) -> M
         message_id=_message_id(message.tenant_id, key),
         payload={"to": recipients, "subject": subject, "text": text},
         created=message.created,
+        resource_id=message.resource_id,
     )

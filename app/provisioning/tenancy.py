@@ -80,6 +80,8 @@ class Tenancy:
             low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
             limit = 10 if name == "delegation_max_depth" else limit
             limit = 100 if name.endswith("_percent") else limit
+            # An audit trail kept less than 30 days serves no auditor.
+            low = 30 if name == "audit_retention_days" else low
             if value is not None and not low <= value <= limit:
                 raise InvalidValue(f"{name} must be between {low} and {limit}")
         _check_leads_and_addresses(settings)

@@ -1,13 +1,23 @@
-"""The audit trail's storage: append only (nothing here updates or deletes an event)."""
+"""The audit trail's storage: append only.
+
+Nothing here updates an event, and only retention (``prune``) deletes any:
+the oldest ones, behind a checkpoint that keeps the rest of the chain verifiable.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.audit import GENESIS, AuditEvent, chain_hash
-from app.store.tables import audit_events, audit_heads
+from app.domain.audit import GENESIS, AuditEvent, Recorded, chain_hash
+from app.domain.reports import AuditFilter
+from app.store.tables import audit_checkpoints, audit_events, audit_heads
+
+_EVENT_FIELDS = AuditEvent.__struct_fields__
 
 
 class AuditRepository:
@@ -70,3 +80,151 @@ class AuditRepository:
         if row is None:
             return None
         return int(row.seq), str(row.hash)
+
+    async def page(
+        self, tenant_id: str, where: AuditFilter, *, before: int | None = None, limit: int = 100
+    ) -> list[Recorded]:
+        """Events matching ``where``, newest first, older than sequence number ``before``."""
+        query = (
+            sa.select(audit_events)
+            .where(audit_events.c.tenant_id == tenant_id, *_conditions(where))
+            .order_by(audit_events.c.seq.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(audit_events.c.seq < before)
+        return [_recorded(row) for row in await self._c.execute(query)]
+
+    async def history(
+        self, tenant_id: str, resource_id: str, *, after: int = 0, limit: int = 100
+    ) -> list[Recorded]:
+        """One identity's events, oldest first (its tombstone's included)."""
+        rows = await self._c.execute(
+            sa.select(audit_events)
+            .where(
+                audit_events.c.tenant_id == tenant_id,
+                audit_events.c.resource_id == resource_id,
+                audit_events.c.seq > after,
+            )
+            .order_by(audit_events.c.seq)
+            .limit(limit)
+        )
+        return [_recorded(row) for row in rows]
+
+    async def chain(self, tenant_id: str, *, after: int, limit: int) -> list[Recorded]:
+        """The chain in order from just after ``after``: what verification walks."""
+        rows = await self._c.execute(
+            sa.select(audit_events)
+            .where(audit_events.c.tenant_id == tenant_id, audit_events.c.seq > after)
+            .order_by(audit_events.c.seq)
+            .limit(limit)
+        )
+        return [_recorded(row) for row in rows]
+
+    async def head(self, tenant_id: str) -> tuple[int, str] | None:
+        """The chain's head as last recorded (not locked): the last event must match it."""
+        row = (
+            await self._c.execute(
+                sa.select(audit_heads.c.seq, audit_heads.c.hash).where(
+                    audit_heads.c.tenant_id == tenant_id
+                )
+            )
+        ).first()
+        return (int(row.seq), str(row.hash)) if row and row.seq else None
+
+    async def checkpoint(self, tenant_id: str) -> tuple[int, str] | None:
+        """Where the retained chain starts: the last pruned event's number and hash."""
+        row = (
+            await self._c.execute(
+                sa.select(audit_checkpoints.c.seq, audit_checkpoints.c.hash).where(
+                    audit_checkpoints.c.tenant_id == tenant_id
+                )
+            )
+        ).first()
+        return (int(row.seq), str(row.hash)) if row else None
+
+    async def prune(self, tenant_id: str, older_than: dt.datetime, now: dt.datetime) -> int:
+        """Delete the events before ``older_than`` behind a checkpoint; how many went.
+
+        The checkpoint keeps the last deleted event's number and hash, so the
+        events kept still verify from it; the head row lock keeps appends out.
+        """
+        await self._head(tenant_id)
+        last = (
+            await self._c.execute(
+                sa.select(audit_events.c.seq, audit_events.c.hash)
+                .where(audit_events.c.tenant_id == tenant_id, audit_events.c.at < older_than)
+                .order_by(audit_events.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is None:
+            return 0
+        deleted = await self._c.execute(
+            audit_events.delete().where(
+                audit_events.c.tenant_id == tenant_id, audit_events.c.seq <= last.seq
+            )
+        )
+        values = {"seq": last.seq, "hash": last.hash, "at": now}
+        updated = await self._c.execute(
+            audit_checkpoints.update()
+            .where(audit_checkpoints.c.tenant_id == tenant_id)
+            .values(**values)
+        )
+        if not updated.rowcount:
+            await self._c.execute(audit_checkpoints.insert().values(tenant_id=tenant_id, **values))
+        return int(deleted.rowcount or 0)
+
+    async def tenants_with_events_before(self, older_than: dt.datetime) -> list[str]:
+        rows = await self._c.execute(
+            sa.select(audit_events.c.tenant_id)
+            .where(audit_events.c.at < older_than)
+            .group_by(audit_events.c.tenant_id)
+        )
+        return [row[0] for row in rows]
+
+
+def _conditions(where: AuditFilter) -> list[sa.ColumnElement[bool]]:
+    c = audit_events.c
+    found: list[sa.ColumnElement[bool]] = []
+    if where.since is not None:
+        found.append(c.at >= where.since)
+    if where.until is not None:
+        found.append(c.at < where.until)
+    if where.actor is not None:
+        found.append(sa.or_(c.actor_token == where.actor, c.actor_name == where.actor))
+    if where.action is not None:
+        # An event's actions are one comma-separated list ("update,extend").
+        a = where.action
+        found.append(
+            sa.or_(
+                c.action == a,
+                c.action.like(f"{a},%"),
+                c.action.like(f"%,{a}"),
+                c.action.like(f"%,{a},%"),
+            )
+        )
+    if where.resource_type is not None:
+        found.append(c.resource_type == where.resource_type)
+    if where.resource_id is not None:
+        found.append(c.resource_id == where.resource_id)
+    if where.decision is not None:
+        found.append(c.decision == where.decision)
+    if where.policy_id is not None:
+        # policy_ids is a JSON list of strings; its text holds each one quoted.
+        found.append(sa.cast(c.policy_ids, sa.Text).contains(f'"{where.policy_id}"'))
+    return found
+
+
+def _recorded(row: Any) -> Recorded:
+    values = row._mapping
+    event = {name: values[name] for name in _EVENT_FIELDS}
+    event["actor_roles"] = tuple(filter(None, (values["actor_roles"] or "").split(",")))
+    event["policy_ids"] = tuple(values["policy_ids"] or ())
+    event["changed"] = tuple(values["changed"] or ())
+    return Recorded(
+        seq=int(values["seq"]),
+        prev_hash=values["prev_hash"],
+        hash=values["hash"],
+        event=AuditEvent(**event),
+    )

@@ -80,6 +80,16 @@ def _empty_group(table: Any) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.resource_type == "Group", ~has_members)
 
 
+def holder_status(owner: Any) -> sa.ColumnElement[str]:
+    """An owner's or sponsor's standing, joined as ``owner``: active, inactive or removed."""
+    return sa.case(
+        (sa.or_(owner.c.id.is_(None), owner.c.deleted_at.is_not(None)), "removed"),
+        (owner.c.active.is_(False), "inactive"),
+        (_empty_group(owner), "inactive"),
+        else_="active",
+    )
+
+
 def _entitlements(raw: Any) -> tuple[str, ...]:
     """A User's RFC 7643 §4.1.2 entitlements as their values."""
     if not isinstance(raw, list):
@@ -792,12 +802,7 @@ class ResourceRepository:
         if not nhi_ids:
             return {}
         owner = resources.alias("owner")
-        status = sa.case(
-            (sa.or_(owner.c.id.is_(None), owner.c.deleted_at.is_not(None)), "removed"),
-            (owner.c.active.is_(False), "inactive"),
-            (_empty_group(owner), "inactive"),
-            else_="active",
-        )
+        status = holder_status(owner)
         doc = owner.c.doc
         display = sa.func.coalesce(
             nhi_owners.c.display, doc["displayName"].as_string(), doc["userName"].as_string()

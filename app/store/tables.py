@@ -188,7 +188,8 @@ nhi_owners = sa.Table(
     sa.Column("owner_id", sa.String(36), primary_key=True),
     sa.Column("owner_type", sa.String(32), nullable=False),  # "User" | "Group"
     sa.Column("display", sa.String(512)),  # as the client sent it; else live
-    sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id"),
+    # Ownership reports page by owner, then identity.
+    sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id", "nhi_id"),
 )
 
 
@@ -230,7 +231,7 @@ audit_events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("tenant_id", "seq", name="uq_audit_events_tenant_id_seq"),
-    sa.Index("ix_audit_events_resource", "tenant_id", "resource_id"),
+    sa.Index("ix_audit_events_resource", "tenant_id", "resource_id", "seq"),
     sa.Index("ix_audit_events_at", "tenant_id", "at"),
 )
 
@@ -242,6 +243,17 @@ audit_heads = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("seq", sa.BigInteger(), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Where each tenant's retained chain starts once retention has deleted older
+# events: the last deleted event's number and hash (``verify`` starts there).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
 )
 
 # Notifications planned in the same transaction as their cause (DESIGN.md
@@ -264,8 +276,10 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text()),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("sent_at", UTCDateTime()),
+    sa.Column("resource_id", sa.String(36)),  # the identity it is about, if one
     sa.UniqueConstraint("tenant_id", "dedup_key", name="uq_outbox_tenant_id_dedup_key"),
     sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+    sa.Index("ix_outbox_resource", "tenant_id", "resource_id"),
 )
 
 # How far a periodic scan has got (e.g. pre-expiry warnings planned up to when).

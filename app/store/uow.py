@@ -11,6 +11,7 @@ from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.db import create_engine, write_options
 from app.store.outbox import OutboxRepository
+from app.store.reports import ReportRepository
 from app.store.resources import ResourceRepository
 from app.store.tenancy import TenantRepository, TokenRepository
 
@@ -23,6 +24,7 @@ class UnitOfWork:
     tokens: TokenRepository
     audit: AuditRepository
     outbox: OutboxRepository
+    reports: ReportRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -40,6 +42,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(connection)
         self.audit = AuditRepository(connection)
         self.outbox = OutboxRepository(connection)
+        self.reports = ReportRepository(connection)
         return self
 
     async def commit(self) -> None:

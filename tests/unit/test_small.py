@@ -53,6 +53,7 @@ def test_roles_and_permissions() -> None:
         "manage_policies",
         "reload_policies",
         "manage_tenants",
+        "read_audit",
     }
 
     def may(*roles: Role) -> set[Permission]:
@@ -60,13 +61,14 @@ def test_roles_and_permissions() -> None:
         return {p for p in Permission if actor.may(p)}
 
     reader = {Permission.READ_DIRECTORY}
-    assert may(Role.AUDITOR) == reader
+    assert may(Role.AUDITOR) == reader | {Permission.READ_AUDIT}
     assert may(Role.IDP) == reader
     assert may(Role.PLATFORM) == reader
     assert may(Role.SCHEDULER) == reader
-    assert may(Role.AUDITOR, Role.IDP) == reader
+    assert may(Role.AUDITOR, Role.IDP) == reader | {Permission.READ_AUDIT}
     assert may(Role.ADMIN) == {
         Permission.READ_DIRECTORY,
+        Permission.READ_AUDIT,
         Permission.MANAGE_TOKENS,
         Permission.MANAGE_POLICIES,
         Permission.RELOAD_POLICIES,
