@@ -203,7 +203,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         request_max_body_size=settings.max_payload_size,
         on_startup=[lambda: _reload_on_sighup(services.policies.engine), *started],
         on_shutdown=[_ignore_sighup, timer.stop, services.db.dispose],
-        openapi_config=OpenAPIConfig(title="Tenure", version="0.1.0", path="/docs"),
+        openapi_config=OpenAPIConfig(
+            title="Tenure", version="0.1.0", path="/docs", use_handler_docstrings=True
+        ),
     )
     app.state.services = services
     app.state.sweeper = sweeper

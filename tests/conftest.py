@@ -181,6 +181,16 @@ class Harness:
 
         return self.run(query())  # type: ignore[no-any-return]
 
+    def execute(self, statement: str, **params: Any) -> None:
+        """A write behind the service's back (tampering, in the audit tests), committed."""
+        import sqlalchemy as sa
+
+        async def write() -> None:
+            async with self.db.engine.begin() as connection:
+                await connection.execute(sa.text(statement), params)
+
+        self.run(write())
+
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 

@@ -384,3 +384,26 @@ def test_auditors_cannot_write(harness: Harness, seeded: Seeded) -> None:
     after = harness.sql("SELECT count(*) FROM resources WHERE tenant_id = :t", t=s.tenant.id)
     assert after == before
     assert _get(harness, s, f"/scim/v2/Agents/{s.billing}", "admin").json()["name"] == "billing-bot"
+
+
+def test_the_reports_are_documented_in_openapi(harness: Harness) -> None:
+    ui = harness.client.get("/docs")
+    assert ui.status_code == 200 and ui.headers["content-type"].startswith("text/html")
+    spec = harness.client.get("/docs/openapi.json").json()
+    documented = {
+        "/reports/ownership": {"owner", "relation", "kind", "state", "environment"},
+        "/reports/expiring": {"within"},
+        "/reports/orphans": set(),
+        "/reports/summary": set(),
+        "/reports/identities/{resource_id}/history": set(),
+        "/audit": {"since", "until", "actor", "action", "resourceType", "resourceId",
+                   "decision", "policyId"},
+        "/audit/verify": set(),
+    }  # fmt: skip
+    for path, own in documented.items():
+        operation = spec["paths"][path]["get"]
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        paged = set() if path in ("/reports/summary", "/audit/verify") else {"cursor", "count"}
+        formats = set() if path == "/audit/verify" else {"format"}
+        assert names == own | paged | formats, path
+        assert operation["summary"] and operation.get("description")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 import pytest
@@ -217,3 +220,55 @@ def test_one_sweep_from_the_cli(capsys: Any, env: dict[str, str]) -> None:
     code, out, err = run(capsys, env, "sweep", "--once")
     assert code == 0 and out == "" and "0 settled" in err
     assert run(capsys, env, "sweep")[0] == 2
+
+    # The CLI's sweep left one audit event for the agent's suspension, as the scheduler would.
+    code, out, _ = run(capsys, env, "report", "summary", "--tenant", "acme", "--format", "json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["identities"]["byState"] == {"suspended": 1}
+    assert summary["teardowns"]["byReason"] == {"expired": {"suspended": 1}}
+    events = _sql(env, "SELECT action, reason FROM audit_events WHERE resource_id = :r", r=agent_id)
+    assert sorted(events) == [("create", None), ("suspend", "expired")]
+
+    code, out, _ = run(capsys, env, "report", "ownership", "--tenant", "acme", "--format", "csv")
+    assert code == 0
+    (line,) = list(csv.DictReader(io.StringIO(out)))
+    assert (line["owner_id"], line["identity_id"], line["state"]) == (
+        owner["id"], agent_id, "suspended"
+    )  # fmt: skip
+    code, out, _ = run(capsys, env, "report", "ownership", "--tenant", "acme")
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["owner_id", "owner_type"]
+    assert agent_id in out
+    code, out, _ = run(capsys, env, "report", "orphans", "--tenant", "acme", "--format", "json")
+    assert code == 0 and out == ""  # its owner is active
+    code, out, _ = run(capsys, env, "report", "expiring", "--tenant", "acme", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("identity_id,")
+    assert len(out.splitlines()) == 1  # a header, nothing ending: it is suspended already
+    code, _, err = run(capsys, env, "report", "summary", "--tenant", "nobody")
+    assert code == 2 and "no tenant" in err
+
+    code, out, _ = run(capsys, env, "audit", "verify", "--tenant", "acme")
+    assert code == 0 and out == "ok: 3 events verify (seq 1–3)\n"  # owner, agent, suspension
+    _sql(env, "UPDATE audit_events SET reason = 'edited' WHERE resource_id = :r AND action = "
+         "'suspend'", r=agent_id)  # fmt: skip
+    code, out, _ = run(capsys, env, "audit", "verify", "--tenant", "acme")
+    assert code == 1 and out == "broken at seq 3: the event was altered\n"
+
+
+def _sql(env: dict[str, str], statement: str, **params: Any) -> list[Any]:
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from app.store.uow import Database
+
+    async def go() -> list[Any]:
+        db = Database(env["TENURE_DATABASE_URL"], schema=env.get("TENURE_DATABASE_SCHEMA"))
+        try:
+            async with db.engine.begin() as connection:
+                result = await connection.execute(sa.text(statement), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())

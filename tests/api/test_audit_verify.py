@@ -1,0 +1,169 @@
+"""``GET /audit/verify``: an edit or deletion of any event shows at that event; retention
+deletes the oldest behind a checkpoint and the rest still verifies; and every kind of
+mutation leaves exactly one event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.conftest import Harness, TenantAccess
+from tests.samples import assert_error, stamp, user
+
+AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
+GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def verify(harness: Harness, tenant: TenantAccess) -> dict[str, Any]:
+    answer = harness.client.get("/audit/verify", headers=tenant.headers("auditor"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def users(harness: Harness, tenant: TenantAccess, *names: str) -> list[str]:
+    made = []
+    for name in names:
+        created = harness.client.post("/scim/v2/Users", json=user(name), headers=tenant.headers())
+        assert created.status_code == 201, created.text
+        made.append(created.json()["id"])
+    return made
+
+
+def count(harness: Harness, tenant: TenantAccess) -> int:
+    return int(
+        harness.sql("SELECT count(*) FROM audit_events WHERE tenant_id = :t", t=tenant.id)[0][0]
+    )
+
+
+def test_an_intact_chain_verifies(harness: Harness, tenant: TenantAccess) -> None:
+    assert verify(harness, tenant) == {
+        "ok": True, "events": 0, "firstSeq": None, "lastSeq": None, "brokenAt": None,
+        "problem": None,
+    }  # fmt: skip
+    users(harness, tenant, "a@example.com", "b@example.com", "c@example.com")
+    assert verify(harness, tenant) | {"ok": True} == {
+        "ok": True, "events": 3, "firstSeq": 1, "lastSeq": 3, "brokenAt": None, "problem": None,
+    }  # fmt: skip
+
+
+def test_an_edited_event_breaks_the_chain_there(harness: Harness, tenant: TenantAccess) -> None:
+    users(harness, tenant, *(f"u{i}@example.com" for i in range(5)))
+    other = harness.tenant()
+    users(harness, other, "x@example.com")
+    harness.execute(
+        "UPDATE audit_events SET actor_name = 'someone else' WHERE tenant_id = :t AND seq = 3",
+        t=tenant.id,
+    )
+    found = verify(harness, tenant)
+    assert (found["ok"], found["brokenAt"], found["problem"]) == (
+        False, 3, "the event was altered"
+    )  # fmt: skip
+    assert found["events"] == 2  # 1 and 2 verified before it
+    assert verify(harness, other)["ok"] is True  # another tenant's chain is its own
+
+
+def test_a_deleted_event_breaks_the_chain_there(harness: Harness, tenant: TenantAccess) -> None:
+    users(harness, tenant, *(f"u{i}@example.com" for i in range(5)))
+    harness.execute("DELETE FROM audit_events WHERE tenant_id = :t AND seq = 2", t=tenant.id)
+    found = verify(harness, tenant)
+    assert (found["ok"], found["brokenAt"], found["problem"]) == (
+        False, 2, "an event is missing"
+    )  # fmt: skip
+
+
+def test_deleting_the_newest_events_is_noticed(harness: Harness, tenant: TenantAccess) -> None:
+    users(harness, tenant, *(f"u{i}@example.com" for i in range(5)))
+    harness.execute("DELETE FROM audit_events WHERE tenant_id = :t AND seq >= 4", t=tenant.id)
+    found = verify(harness, tenant)
+    assert (found["ok"], found["brokenAt"], found["problem"]) == (
+        False, 4, "the newest events are missing"
+    )  # fmt: skip
+
+
+def test_retention_deletes_the_oldest_behind_a_checkpoint(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    admin = tenant.headers("admin")
+    assert_error(
+        harness.client.put("/admin/settings", json={"auditRetentionDays": 7}, headers=admin),
+        400,
+        "invalidValue",
+    )
+    kept = harness.client.put("/admin/settings", json={"auditRetentionDays": 30}, headers=admin)
+    assert kept.status_code == 200 and kept.json()["auditRetentionDays"] == 30
+    users(harness, tenant, "old1@example.com", "old2@example.com", "old3@example.com")
+    other = harness.tenant()  # keeps everything: no retention set
+    users(harness, other, "x@example.com")
+    harness.clock.advance(dt.timedelta(days=40))
+    users(harness, tenant, "new1@example.com", "new2@example.com")
+    trail = harness.client.app.state.services.audit
+    assert harness.run(trail.prune()) == {tenant.id: 3}
+    assert harness.run(trail.prune()) == {}  # nothing more is due
+    assert count(harness, tenant) == 2 and count(harness, other) == 1
+    found = verify(harness, tenant)
+    assert (found["ok"], found["events"], found["firstSeq"], found["lastSeq"]) == (True, 2, 4, 5)
+    listed = harness.client.get("/audit", headers=tenant.headers("auditor")).json()["items"]
+    assert [e["seq"] for e in listed] == [5, 4]
+    since = stamp(harness.clock.now() - dt.timedelta(days=1))
+    assert [e["seq"] for e in harness.client.get(
+        f"/audit?since={since}", headers=tenant.headers("auditor")
+    ).json()["items"]] == [5, 4]  # fmt: skip
+    # The first event kept is still bound to the checkpoint: altering it shows.
+    harness.execute(
+        "UPDATE audit_events SET resource_name = 'x' WHERE tenant_id = :t AND seq = 4",
+        t=tenant.id,
+    )
+    assert verify(harness, tenant)["brokenAt"] == 4
+    # Deleting the first kept one shows too.
+    harness.execute("DELETE FROM audit_events WHERE tenant_id = :t AND seq = 4", t=tenant.id)
+    assert verify(harness, tenant)["brokenAt"] == 4
+
+
+def test_every_kind_of_mutation_leaves_exactly_one_event(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    def step(expected: int, response: Any, status: int) -> None:
+        assert response.status_code == status, response.text
+        assert count(harness, tenant) == before[0] + expected
+        before[0] = count(harness, tenant)
+
+    platform = tenant.headers("platform")  # its accountable owner is made first
+    before = [count(harness, tenant)]
+    idp = tenant.headers()
+    created = harness.client.post("/scim/v2/Users", json=user("k@example.com"), headers=idp)
+    step(1, created, 201)
+    url = f"/scim/v2/Users/{created.json()['id']}"
+    step(1, harness.client.put(url, json=user("k@example.com", displayName="K"), headers=idp), 200)
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title",
+                                                    "value": "Dr"}]}  # fmt: skip
+    step(1, harness.client.patch(url, json=patch, headers=idp), 200)
+    step(1, harness.client.delete(url, headers=idp), 204)
+    step(
+        1,
+        harness.client.post(
+            "/scim/v2/Users", json=user("k@example.com"), headers=tenant.headers("auditor")
+        ),
+        403,
+    )  # fmt: skip — a denial
+    bulk = harness.client.post(
+        "/scim/v2/Bulk",
+        json={"Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": f"b{i}",
+             "data": user(f"bulk{i}@example.com")} for i in range(3)
+        ]},
+        headers=idp,
+    )  # fmt: skip
+    step(3, bulk, 200)
+    agent = harness.client.post(
+        "/scim/v2/Agents",
+        json={"schemas": [AGENT, GOV], "name": "brief",
+              GOV: {"expiresAt": stamp(harness.clock.now() + dt.timedelta(hours=1))}},
+        headers=platform,
+    )  # fmt: skip
+    step(1, agent, 201)
+    harness.clock.advance(dt.timedelta(hours=2))
+    swept = harness.run(harness.client.app.state.sweeper.sweep())
+    assert [(o.action, o.done) for o in swept] == [("suspend", True)]
+    assert count(harness, tenant) == before[0] + 1  # the scheduler's suspension
+    assert verify(harness, tenant)["ok"] is True
