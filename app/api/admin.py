@@ -17,7 +17,7 @@ from app.api.media import json_response, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission, Restrictions, Role, parse_roles
 from app.domain.durations import parse_duration
-from app.domain.tenancy import Tenant, TenantSettings, Token
+from app.domain.tenancy import AgentUsers, Tenant, TenantSettings, Token
 from app.provisioning.tenancy import Issued
 from app.scim.codec import format_datetime
 from app.scim.errors import Forbidden, InvalidValue
@@ -91,6 +91,26 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
     return json_response(issued_view(issued), 201)
 
 
+def _agent_users_view(rule: AgentUsers | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {
+        "kind": rule.kind,
+        "userType": rule.user_type,
+        "userNamePattern": rule.user_name_pattern,
+        "group": rule.group,
+        "owner": rule.owner,
+    }
+
+
+class AgentUsersRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    kind: str = "agent"
+    user_type: str | None = None
+    user_name_pattern: str | None = None
+    group: str | None = None
+    owner: str | None = None
+
+
 class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agentLifetimeDays: int | None = None
     serviceAccountLifetimeDays: int | None = None
@@ -105,6 +125,8 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     warningDays: list[int] | None = None
     alertEmails: list[str] | None = None
     auditRetentionDays: int | None = None
+    identityProvider: str | None = None
+    agentUsers: AgentUsersRequest | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -133,6 +155,8 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         "warningDays": sorted(settings.warning_days or defaults.warning_days, reverse=True),
         "alertEmails": list(settings.alert_emails or ()),
         "auditRetentionDays": settings.audit_retention_days,  # null: kept for ever
+        "identityProvider": settings.identity_provider or "generic",
+        "agentUsers": _agent_users_view(settings.agent_users),
     }
 
 
@@ -169,6 +193,10 @@ class SettingsAdminController(Controller):
                 else None,
                 alert_emails=tuple(wanted.alertEmails) if wanted.alertEmails else None,
                 audit_retention_days=wanted.auditRetentionDays,
+                identity_provider=wanted.identityProvider,
+                agent_users=AgentUsers(**msgspec.structs.asdict(wanted.agentUsers))
+                if wanted.agentUsers
+                else None,
             ),
         )
         return json_response(settings_view(settings, services(request).settings))

@@ -10,6 +10,21 @@ import msgspec
 from app.domain.actor import Restrictions, Role
 
 
+class AgentUsers(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Which Users an identity provider pushes are non-human identities, and of what kind.
+
+    Any condition that holds makes the User a governed identity (it then has
+    owners, an end and a teardown like an Agent); a User sent with the
+    Governance extension's ``kind`` is one anyway.
+    """
+
+    kind: str = "agent"
+    user_type: str | None = None  # userType equal to this (case-insensitive), e.g. "Agent"
+    user_name_pattern: str | None = None  # a regular expression searched in userName
+    group: str | None = None  # membership of this Group (id or displayName)
+    owner: str | None = None  # accountable User or Group when the User names no manager
+
+
 class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A tenant's own governance defaults; unset values fall back to the server's."""
 
@@ -29,6 +44,8 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     # Who hears of what concerns the tenant as a whole (a stopped sweep): e-mail addresses.
     alert_emails: tuple[str, ...] | None = None
     audit_retention_days: int | None = None  # unset: audit events are kept for ever
+    identity_provider: str | None = None  # the provider profile (okta, entra, …); unset: generic
+    agent_users: AgentUsers | None = None
 
 
 _ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")

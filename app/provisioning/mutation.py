@@ -230,10 +230,14 @@ class Provisioning:
             body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
         )
         after = await _resolve_members(uow, draft)
+        after = await self._governance.adopted(uow, after, groups={}) or after
         refs = resolved = None
         if nhi.governed(resource_type.name, after.doc):
             doc = dict(after.doc)
             refs = nhi.take_refs(doc, named_refs(body, resource_type))
+            if resource_type.name == "User" and refs.owners is None:
+                owner = await self._governance.user_owner(uow, after)
+                refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
             after, refs = await self._governance.created(
                 uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
             )
@@ -244,6 +248,8 @@ class Provisioning:
         await uow.resources.add(after)
         if refs is not None and resolved is not None:
             await self._governance.write_refs(uow, after, refs, resolved)
+        if after.resource_type == "Group" and after.members:
+            await self._adopt(uow, mutation.actor, after, now)
         return after
 
     async def _replace(
@@ -316,7 +322,43 @@ class Provisioning:
         if owner_moved:
             left = await self.orphans.owner_changed(uow, after, now, self.base_url)
             await route(uow, left, email=self.email)
+        if after.resource_type == "User" or owner_moved:
+            after = await self._adopt(uow, mutation.actor, after, now)
         return after
+
+    async def _adopt(
+        self, uow: UnitOfWork, actor: Actor, written: Resource, now: dt.datetime
+    ) -> Resource:
+        """Users the tenant's ``agentUsers`` rule now picks out (mapping.py) are registered as
+        governed identities: decided as a ``create`` of the identity, in this transaction.
+
+        ``written`` is the User just written, or a Group whose members changed;
+        returns ``written`` as it now is.
+        """
+        if written.resource_type == "User":
+            candidates, groups = [written], None
+        else:
+            ids = await uow.resources.ungoverned_users_in(written.tenant_id, written.id)
+            candidates = await uow.resources.get_many(written.tenant_id, ids, lock=True)
+            groups = {written.id: str(written.doc.get("displayName", ""))}
+        for user in candidates:
+            marked = await self._governance.adopted(uow, user, groups=groups)
+            if marked is None:
+                continue
+            owner = await self._governance.user_owner(uow, marked)
+            refs = nhi.Refs(owners={owner: None} if owner else None, sponsors=None)
+            adopted, refs = await self._governance.created(uow, marked, refs, actor, now)
+            adopted = msgspec.structs.replace(adopted, version=user.version + 1, last_modified=now)
+            resolved = await self._governance.resolve_refs(uow, adopted, refs)
+            await self.judge.decide(
+                uow, actor, "create", None, adopted, now=now, owners=resolved or ()
+            )
+            await uow.resources.replace(adopted)
+            if resolved is not None:
+                await self._governance.write_refs(uow, adopted, refs, resolved)
+            if adopted.id == written.id:
+                written = adopted
+        return written
 
     async def _delete(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime

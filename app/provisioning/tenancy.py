@@ -16,7 +16,9 @@ import msgspec
 from app.domain import secrets
 from app.domain.actor import TENANT_ROLES, Actor, Restrictions, Role
 from app.domain.clock import Clock
+from app.domain.providers import PROFILES
 from app.domain.tenancy import Tenant, TenantSettings, Token, valid_address
+from app.provisioning import mapping
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
 
@@ -74,7 +76,7 @@ class Tenancy:
     async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
         """Replace a tenant's governance defaults (unset values: the server's)."""
         for name, value in msgspec.structs.asdict(settings).items():
-            if isinstance(value, bool | tuple):
+            if isinstance(value, bool) or not isinstance(value, int):
                 continue
             # Days up to ten years; grace periods in hours, and 0 means none.
             low, limit = (0, 87_840) if name.endswith("_hours") else (1, 3660)
@@ -85,6 +87,13 @@ class Tenancy:
             if value is not None and not low <= value <= limit:
                 raise InvalidValue(f"{name} must be between {low} and {limit}")
         _check_leads_and_addresses(settings)
+        if settings.identity_provider is not None and settings.identity_provider not in PROFILES:
+            raise InvalidValue(
+                f"identityProvider must be one of {', '.join(PROFILES)}, "
+                f"not {settings.identity_provider!r}"
+            )
+        if settings.agent_users is not None:
+            mapping.check(settings.agent_users)
         async with self._db.uow(write=True) as uow:
             if await uow.tenants.get(tenant_id) is None:
                 raise NotFound(f"no tenant {tenant_id!r}")

@@ -389,6 +389,30 @@ class ResourceRepository:
         if result.rowcount:
             await self._count(tenant_id, resource_type, -1)
 
+    async def group_names(self, tenant_id: str, member_id: str) -> dict[str, str]:
+        """The Groups ``member_id`` belongs to directly: id → displayName."""
+        rows = await self._c.execute(
+            sa.select(resources.c.id, resources.c.doc["displayName"].as_string())
+            .select_from(group_members.join(resources, resources.c.id == group_members.c.group_id))
+            .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id)
+        )
+        return {row[0]: row[1] or "" for row in rows}
+
+    async def ungoverned_users_in(self, tenant_id: str, group_id: str) -> list[str]:
+        """The Group's direct User members that are not governed identities (yet)."""
+        rows = await self._c.execute(
+            sa.select(group_members.c.member_id)
+            .select_from(group_members.join(resources, resources.c.id == group_members.c.member_id))
+            .where(
+                group_members.c.tenant_id == tenant_id,
+                group_members.c.group_id == group_id,
+                group_members.c.member_type == "User",
+                resources.c.lifecycle_state.is_(None),
+                resources.c.deleted_at.is_(None),
+            )
+        )
+        return [row[0] for row in rows]
+
     async def groups_with_member(self, tenant_id: str, member_id: str) -> list[str]:
         rows = await self._c.execute(
             sa.select(group_members.c.group_id).where(
