@@ -1,7 +1,7 @@
-"""The ``tenure`` command: serve, migrate, demo, tenant, token, policy, sweep, report, audit.
+"""The ``tenure`` command: serve, onboard, report, audit and the operator's other tools.
 
-Commands that issue tokens print the token alone on stdout (so a script can
-capture it) and everything else on stderr.
+``token issue`` prints the token alone on stdout (so a script can capture it)
+and everything else on stderr; ``onboard`` prints what a person follows.
 """
 
 from __future__ import annotations
@@ -116,6 +116,65 @@ def cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
         else:
             for tenant in await tenancy.tenants():
                 print(f"{tenant.id}\t{tenant.name}\t{tenant.created.isoformat()}")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def _ask(question: str, default: str) -> str:
+    answer = input(f"{question} [{default}]: ").strip()
+    return answer or default
+
+
+def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
+    """``onboard``: a tenant, its provider profile and tokens, what to paste where; then wait
+    for the identity provider's first successful request."""
+    from app.domain.providers import PROFILES, instructions, lines
+    from app.main import build_services
+
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    tenant_name, provider = args.tenant, args.provider
+    if interactive and tenant_name is None:
+        tenant_name = _ask("Tenant name (lower-case, e.g. acme)", "")
+    if interactive and provider is None:
+        provider = _ask(f"Identity provider ({', '.join(PROFILES)})", "generic")
+    if not tenant_name:
+        _say("error: --tenant is required (or run 'tenure onboard' at a terminal)")
+        return 2
+
+    async def work(db: Database) -> int:
+        await _ready_tenancy(db, settings)
+        services = build_services(settings, SystemClock())
+        try:
+            since = services.clock.now()
+            tenant, issued = await services.tenancy.onboard(
+                tenant_name, provider or "generic", platform=not args.no_platform
+            )
+            profile = PROFILES[tenant.settings.identity_provider or "generic"]
+            base = settings.public_url or f"http://{settings.host}:{settings.port}"
+            steps = instructions(profile, f"{base}/scim/v2", issued[0].plaintext)
+            print(f"Tenant {tenant.name} ({tenant.id}) is ready for {profile.title}.")
+            print(f"Identity provider token (shown once): {issued[0].plaintext}")
+            if len(issued) > 1:
+                print(f"Agent platform token (shown once):    {issued[1].plaintext}")
+            print()
+            print("\n".join(lines(steps)))
+            print(f"\nConnection report: GET {base}/admin/tenants/{tenant.id}/connection")
+            if args.wait <= 0:
+                return 0
+            print(f"\nWaiting up to {args.wait:g} s for the first request from {profile.title}…",
+                  flush=True)  # fmt: skip
+            first = await services.connections.first_success(
+                issued[0].token.id, since, timeout=args.wait
+            )
+        finally:
+            await services.db.dispose()
+        if first is None:
+            print("No successful request yet: check the URL and token, then the connection "
+                  "report.")  # fmt: skip
+            return 1
+        print(f"First request: {first.method} {first.path} → {first.status} at "
+              f"{first.at.isoformat()}")  # fmt: skip
         return 0
 
     return asyncio.run(_with_db(settings, work))
@@ -363,6 +422,16 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--tenant", help="only this tenant (name or id)")
     sweep.set_defaults(run=cmd_sweep)
 
+    onboard = commands.add_parser(
+        "onboard", help="a customer in one step: tenant, provider profile, tokens, setup"
+    )
+    onboard.add_argument("--tenant", help="the new tenant's name (asked for at a terminal)")
+    onboard.add_argument("--provider", help="okta, entra, google, onelogin, jumpcloud, …")
+    onboard.add_argument("--no-platform", action="store_true", help="no agent platform token")
+    onboard.add_argument(
+        "--wait", type=float, default=0, help="seconds to wait for the first request (0: none)"
+    )
+    onboard.set_defaults(run=cmd_onboard)
     report = commands.add_parser("report", help="auditor reports: who owns what, and more")
     report.add_argument("report", choices=("ownership", "expiring", "orphans", "summary"))
     report.add_argument("--tenant", required=True, help="tenant name or id")

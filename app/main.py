@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -15,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from app.api.admin import SettingsAdminController, TenantAdminController, TokenAdminController
 from app.api.auth import provide_actor
 from app.api.bulk import BulkController
+from app.api.connections import ConnectionController, observer
 from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
@@ -37,6 +39,7 @@ from app.lifecycle.sweeper import Sweeper
 from app.notify.delivery import Deliverer
 from app.policy.engine import PolicyEngine, PolicyError
 from app.provisioning.bulk import Bulk
+from app.provisioning.connections import Connections
 from app.provisioning.governance import Governance
 from app.provisioning.judge import Judge
 from app.provisioning.mutation import Provisioning
@@ -114,6 +117,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             db, clock, settings.secret_key, lambda own: lifetimes.for_tenant(own).limits
         ),
         audit=AuditTrail(db, clock),
+        connections=Connections(db, clock, provisioning),
     )
     return services
 
@@ -179,6 +183,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     # A change that makes something due sooner than planned re-arms the alarm.
     services.provisioning.on_due = timer.wake
     started = [timer.start] if settings.scheduler else []
+    flusher = _Background(services.connections.run, services.connections.stop)
     app = Litestar(
         route_handlers=[
             DiscoveryController,
@@ -193,6 +198,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             SmtpAdminController,
             ReportsController,
             AuditController,
+            ConnectionController,
             OutboxAdminController,
             healthz,
             readyz,
@@ -201,8 +207,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # logging is configured once, by the CLI (JSON lines)
         request_max_body_size=settings.max_payload_size,
-        on_startup=[lambda: _reload_on_sighup(services.policies.engine), *started],
-        on_shutdown=[_ignore_sighup, timer.stop, services.db.dispose],
+        on_startup=[
+            lambda: _reload_on_sighup(services.policies.engine),
+            flusher.start,
+            *started,
+        ],
+        on_shutdown=[_ignore_sighup, timer.stop, flusher.stop, services.db.dispose],
         openapi_config=OpenAPIConfig(
             title="Tenure", version="0.1.0", path="/docs", use_handler_docstrings=True
         ),
@@ -212,5 +222,27 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     app.state.deliverer = deliverer
     # Outside the router, so that unknown paths and methods (404/405) get a
     # request id and an access line too; route middleware would miss them.
-    app.asgi_handler = request_context(app.asgi_handler)
+    app.asgi_handler = request_context(
+        app.asgi_handler, observer(services.connections, services.clock)
+    )
     return app
+
+
+class _Background:
+    """A task the app runs while it serves (the request log's writer), stopped cleanly."""
+
+    def __init__(
+        self, run: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._run, self._stop = run, stop
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._stop()

@@ -9,6 +9,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -68,8 +69,14 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def request_context(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: request id (taken from X-Request-Id when sane), access log line."""
+# What a finished request tells its observer: the caller, method, path (with the
+# query), status, and an error's body (its first 4 KB).
+Observer = Callable[[Any, str, str, int, bytes], None]
+
+
+def request_context(app: ASGIApp, observe: Observer | None = None) -> ASGIApp:
+    """ASGI middleware: request id (taken from X-Request-Id when sane), access log line, and
+    the finished request handed to ``observe`` (the connection report's log)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,6 +89,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
             scope["state"] = {}  # type: ignore[typeddict-unknown-key]
         status = 500
         started = time.perf_counter()
+        error = bytearray()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -89,6 +97,8 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 status = message["status"]
                 headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
                 message = {**message, "headers": headers}  # type: ignore[assignment]
+            elif message["type"] == "http.response.body" and status >= 400 and len(error) < 4096:
+                error.extend(message.get("body", b"")[: 4096 - len(error)])
             await send(message)
 
         try:
@@ -111,6 +121,10 @@ def request_context(app: ASGIApp) -> ASGIApp:
                     "token_id": getattr(actor, "token_id", None),
                 },
             )
+            if observe is not None and actor is not None:
+                query = scope.get("query_string", b"").decode("latin-1")
+                path = scope["path"] + (f"?{query}" if query else "")
+                observe(actor, scope["method"], path, status, bytes(error))
             REQUEST_ID.reset(reset)
 
     return middleware

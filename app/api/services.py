@@ -11,6 +11,7 @@ from app.audit.chain import AuditTrail
 from app.config import Settings
 from app.domain.clock import Clock
 from app.provisioning.bulk import Bulk
+from app.provisioning.connections import Connections
 from app.provisioning.mutation import Provisioning
 from app.provisioning.notifications import Notifications
 from app.provisioning.policies import TenantPolicies
@@ -35,6 +36,7 @@ class Services:
     clock: Clock
     reports: Reports
     audit: AuditTrail
+    connections: Connections
 
 
 def services(request: Request[Any, Any, Any]) -> Services:

@@ -117,3 +117,34 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
+
+
+def instructions(profile: Profile, scim_url: str, token: str) -> dict[str, object]:
+    """What to paste into the provider's admin console, as the API answers and the CLI prints."""
+    return {
+        "provider": profile.title,
+        "scimBaseUrl": scim_url,
+        "authentication": profile.auth.replace("<token>", token),
+        "authorizationHeader": f"Authorization: Bearer {token}",
+        "attributeMapping": list(profile.mapping),
+        "providerSettings": list(profile.settings),
+        "guide": f"docs/idp/{profile.name}.md",
+    }
+
+
+def lines(steps: dict[str, object]) -> list[str]:
+    """``instructions`` as text a person follows top to bottom."""
+    out = [
+        f"Set up {steps['provider']}:",
+        f"  SCIM base URL:   {steps['scimBaseUrl']}",
+        f"  Authentication:  {steps['authentication']}",
+        f"  (the header it must send: {steps['authorizationHeader']})",
+        "  Map these attributes:",
+    ]
+    out += [f"    - {item}" for item in steps["attributeMapping"]]  # type: ignore[attr-defined]
+    settings = steps["providerSettings"]
+    if settings:
+        out.append("  In the provider's console:")
+        out += [f"    - {item}" for item in settings]  # type: ignore[attr-defined]
+    out.append(f"  Step by step: {steps['guide']}")
+    return out

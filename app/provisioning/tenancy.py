@@ -59,16 +59,45 @@ class Tenancy:
         self._cache_seconds = cache_seconds
 
     async def create_tenant(self, name: str) -> Tenant:
+        tenant = self._new_tenant(name)
+        async with self._db.uow(write=True) as uow:
+            await uow.tenants.add(tenant)
+            await uow.commit()
+        return tenant
+
+    def _new_tenant(self, name: str) -> Tenant:
         if not _TENANT_NAME.match(name):
             raise InvalidValue(
                 "a tenant name is 1-63 lower-case letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit"
             )
-        tenant = Tenant(id=str(uuid.uuid4()), name=name, created=self._clock.now())
+        return Tenant(id=str(uuid.uuid4()), name=name, created=self._clock.now())
+
+    async def onboard(
+        self, name: str, provider: str, *, platform: bool = True
+    ) -> tuple[Tenant, list[Issued]]:
+        """A customer in one step: the tenant, its provider profile, the identity provider's
+        token and (unless declined) an agent platform's — all or nothing."""
+        profile = PROFILES.get(provider.strip().lower())
+        if profile is None:
+            raise InvalidValue(
+                f"unknown identity provider {provider!r}; one of {', '.join(PROFILES)}"
+            )
+        tenant = self._new_tenant(name)
+        settings = TenantSettings(
+            identity_provider=None if profile.name == "generic" else profile.name
+        )
+        tenant = msgspec.structs.replace(tenant, settings=settings)
+        issued = [self._minted(tenant.id, frozenset({Role.IDP}), f"{profile.title} (SCIM)")]
+        if platform:
+            issued.append(self._minted(tenant.id, frozenset({Role.PLATFORM}), "agent platform"))
         async with self._db.uow(write=True) as uow:
             await uow.tenants.add(tenant)
+            await uow.tenants.set_settings(tenant.id, settings)
+            for each in issued:
+                await uow.tokens.add(each.token)
             await uow.commit()
-        return tenant
+        return tenant, issued
 
     async def settings(self, tenant_id: str) -> TenantSettings:
         return (await self.tenant(tenant_id)).settings
@@ -124,6 +153,41 @@ class Tenancy:
         restrictions: Restrictions | None = None,
     ) -> Issued:
         """Issue a token for a tenant (``None`` with the operator role: an operator token)."""
+        issued = self._minted(
+            tenant_id, roles, name, expires_in, owner_id=owner_id, purpose=purpose,
+            restrictions=restrictions,
+        )  # fmt: skip
+        token = issued.token
+        async with self._db.uow(write=True) as uow:
+            if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
+                raise NotFound(f"no tenant {tenant_id!r}")
+            if owner_id is not None and (
+                tenant_id is None
+                or not await uow.resources.find_members(tenant_id, [owner_id], ("User", "Group"))
+            ):
+                raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
+            agent_id = token.restrictions.agent_id
+            if agent_id is not None and (
+                tenant_id is None
+                or not await uow.resources.find_members(tenant_id, [agent_id], ("Agent",))
+            ):
+                raise InvalidValue(f"agent {agent_id!r} is not an Agent of this tenant")
+            await uow.tokens.add(token)
+            await uow.commit()
+        return issued
+
+    def _minted(
+        self,
+        tenant_id: str | None,
+        roles: frozenset[Role],
+        name: str,
+        expires_in: dt.timedelta | None = None,
+        *,
+        owner_id: str | None = None,
+        purpose: str | None = None,
+        restrictions: Restrictions | None = None,
+    ) -> Issued:
+        """A new token and its plaintext (shown once), not yet stored."""
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidValue("a token needs a name (label) of 1-200 characters")
@@ -146,22 +210,6 @@ class Tenancy:
             purpose=purpose.strip() if purpose else None,
             restrictions=restrictions or Restrictions(),
         )
-        async with self._db.uow(write=True) as uow:
-            if tenant_id is not None and await uow.tenants.get(tenant_id) is None:
-                raise NotFound(f"no tenant {tenant_id!r}")
-            if owner_id is not None and (
-                tenant_id is None
-                or not await uow.resources.find_members(tenant_id, [owner_id], ("User", "Group"))
-            ):
-                raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
-            agent_id = token.restrictions.agent_id
-            if agent_id is not None and (
-                tenant_id is None
-                or not await uow.resources.find_members(tenant_id, [agent_id], ("Agent",))
-            ):
-                raise InvalidValue(f"agent {agent_id!r} is not an Agent of this tenant")
-            await uow.tokens.add(token)
-            await uow.commit()
         return Issued(token, minted.plaintext)
 
     async def tokens(self, tenant_id: str | None) -> list[Token]:

@@ -245,6 +245,25 @@ audit_heads = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# What each token's client sent lately (method, path, status, an error's SCIM
+# detail): the onboarding check and GET …/connection read it. Written in
+# batches off the request path; older than a week is pruned.
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("token_id", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("scim_type", sa.String(32)),
+    sa.Column("detail", sa.String(1000)),
+    sa.Index("ix_request_log_token", "tenant_id", "token_id", "id"),
+    sa.Index("ix_request_log_at", "at"),
+)
+
 # Where each tenant's retained chain starts once retention has deleted older
 # events: the last deleted event's number and hash (``verify`` starts there).
 audit_checkpoints = sa.Table(

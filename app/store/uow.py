@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store import migrate
 from app.store.audit import AuditRepository
+from app.store.connections import RequestLogRepository
 from app.store.db import create_engine, write_options
 from app.store.outbox import OutboxRepository
 from app.store.reports import ReportRepository
@@ -25,6 +26,7 @@ class UnitOfWork:
     audit: AuditRepository
     outbox: OutboxRepository
     reports: ReportRepository
+    requests: RequestLogRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -43,6 +45,7 @@ class UnitOfWork:
         self.audit = AuditRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.reports = ReportRepository(connection)
+        self.requests = RequestLogRepository(connection)
         return self
 
     async def commit(self) -> None:

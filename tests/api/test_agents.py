@@ -1852,6 +1852,9 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "attestationGraceHours": 168,
         "warningDays": [14, 3, 1],
         "alertEmails": [],
+        "auditRetentionDays": None,
+        "identityProvider": "generic",
+        "agentUsers": None,
     }
     for bad in (
         {"warningDays": [0]},
@@ -1889,6 +1892,9 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "attestationGraceHours": 168,
         "warningDays": [7, 1],
         "alertEmails": ["secops@example.com"],
+        "auditRetentionDays": None,
+        "identityProvider": "generic",
+        "agentUsers": None,
     }
     assert harness.client.get("/admin/settings", headers=admin).json() == changed.json()
     created = register(harness, tenant, agent("short-lived"))

@@ -272,3 +272,71 @@ def _sql(env: dict[str, str], statement: str, **params: Any) -> list[Any]:
             await db.dispose()
 
     return asyncio.run(go())
+
+
+def test_onboarding_from_the_cli_waits_for_the_first_request(
+    capsys: Any, env: dict[str, str]
+) -> None:
+    import contextlib
+    import threading
+    import time
+
+    assert run(capsys, env, "migrate")[0] == 0
+    code, out, _ = run(capsys, env, "onboard", "--tenant", "acme", "--provider", "entra")
+    assert code == 0
+    assert "Tenant acme" in out and "Microsoft Entra ID" in out
+    assert "SCIM base URL:   http://" in out and "/scim/v2" in out
+    token = out.split("Identity provider token (shown once): ")[1].split()[0]
+    assert token.startswith("tnr_") and "Agent platform token" in out
+    assert "aadOptscim062020" in out  # the provider's own setting
+
+    code, _, err = run(capsys, env, "onboard", "--tenant", "acme", "--provider", "okta")
+    assert code == 2 and "already exists" in err
+    code, _, err = run(capsys, env, "onboard", "--tenant", "beta", "--provider", "myspace")
+    assert code == 2 and "unknown identity provider 'myspace'" in err
+    code, _, err = run(capsys, env, "onboard", "--provider", "okta")
+    assert code == 2 and "--tenant is required" in err
+    code, out, _ = run(capsys, env, "tenant", "list")
+    assert [line.split("\t")[1] for line in out.splitlines()] == ["acme"]
+
+    # Waiting: the provider's first request (here, from a client of a running app) is reported.
+    printed = io.StringIO()
+    result: list[int] = []
+
+    def onboard_and_wait() -> None:
+        with contextlib.redirect_stdout(printed):
+            result.append(main(["onboard", "--tenant", "gamma", "--provider", "okta",
+                                "--no-platform", "--wait", "20"], env))  # fmt: skip
+
+    waiting = threading.Thread(target=onboard_and_wait)
+    waiting.start()
+    deadline = time.monotonic() + 20
+    while "Waiting up to" not in printed.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gamma = printed.getvalue().split("Identity provider token (shown once): ")[1].split()[0]
+    with TestClient(create_app(from_env(env))) as client:
+        looked = client.get(
+            '/scim/v2/Users?filter=userName eq "x"', headers={"Authorization": f"Bearer {gamma}"}
+        )
+        assert looked.status_code == 200
+    waiting.join(timeout=30)
+    assert result == [0]
+    assert "Agent platform token" not in printed.getvalue()
+    assert "First request: GET /scim/v2/Users?filter=" in printed.getvalue()
+    assert "→ 200 at " in printed.getvalue()
+
+
+def test_onboarding_asks_at_a_terminal(
+    capsys: Any, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, env, "migrate")[0] == 0
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    answers = iter(["delta", "onelogin"])
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    code, out, _ = run(capsys, env, "onboard")
+    assert code == 0 and "Tenant delta" in out and "OneLogin" in out
