@@ -15,7 +15,8 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     auth: str  # how the provider's console takes the token
     mapping: tuple[str, ...]  # attributes to map, as the console names them
     settings: tuple[str, ...] = ()  # the provider's own switches to set
-    guide: str = ""  # docs/idp/<name>.md
+    # A Group PUT without ``members`` empties the Group (its client drops an empty list).
+    put_clears_members: bool = False
 
 
 _COMMON = (
@@ -111,6 +112,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="keycloak",
             title="Keycloak (SCIM plugin)",
+            put_clears_members=True,
             auth="Authorization: Bearer <token>",
             mapping=_COMMON,
             settings=("User federation / SCIM endpoint: the SCIM base URL below",),

@@ -35,6 +35,10 @@ def draft_create(
 ) -> Draft:
     doc = read_resource(body, resource_type)
     check_required(doc, resource_type)
+    if resource_type.name == "User":
+        # RFC 7643 §4.1.1 leaves a missing ``active`` to the server: a User pushed without
+        # one (OneLogin's templates send none) is active, and says so.
+        doc.setdefault("active", True)
     external_id = doc.pop("externalId", None)
     requested = _members(doc.pop("members", None), resource_type, resource_id)
     resource = Resource(
@@ -51,13 +55,19 @@ def draft_create(
 
 
 def draft_replace(
-    before: Resource, body: dict[str, Any], resource_type: ResourceType, *, now: dt.datetime
+    before: Resource,
+    body: dict[str, Any],
+    resource_type: ResourceType,
+    *,
+    now: dt.datetime,
+    omitted_members_clear: bool = False,
 ) -> Draft:
     """PUT replaces every writable attribute; ``members`` omitted entirely keeps the members.
 
     Keeping them is deliberate: a client that read the Group with
     ``excludedAttributes=members`` and writes it back must not empty it.
-    ``"members": []`` does clear them.
+    ``"members": []`` does clear them — and so does leaving them out, for a
+    provider that can only say "none" that way (``omitted_members_clear``).
     """
     doc = read_resource(body, resource_type)
     check_required(doc, resource_type)
@@ -65,6 +75,10 @@ def draft_replace(
     asserted = asserts(body, resource_type, "members")
     requested = _members(doc.pop("members", None), resource_type, before.id)
     doc = carry_immutable(before.doc, doc, resource_type)
+    if resource_type.name == "User" and not asserts(body, resource_type, "active"):
+        # A profile update that leaves ``active`` out (OneLogin's templates) neither
+        # deactivates nor revives the User: it stays as it was.
+        doc["active"] = before.doc.get("active", True)
     resource = msgspec.structs.replace(
         before,
         external_id=external_id,
@@ -72,7 +86,8 @@ def draft_replace(
         version=before.version + 1,
         last_modified=now,
     )
-    return Draft(resource=resource, members=(requested or {}) if asserted else None)
+    clears = asserted or (omitted_members_clear and resource_type.name == "Group")
+    return Draft(resource=resource, members=(requested or {}) if clears else None)
 
 
 def _members(

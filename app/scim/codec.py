@@ -107,11 +107,13 @@ def check_value(attribute: Attribute, value: Any, path: str) -> Any:
         if not checked:
             return UNSET
         if attribute.type == "complex":
-            primaries = sum(1 for c in checked if c.get("primary") is True)
-            if primaries > 1:
-                raise InvalidValue(
-                    f"'{path}' has {primaries} values marked primary; at most one may be"
-                )
+            # RFC 7643 §2.4 allows one primary. Providers that fill two slots with one
+            # address mark both (Ping): the first keeps it, the rest are not primary.
+            first = next((c for c in checked if c.get("primary") is True), None)
+            checked = [
+                {**c, "primary": False} if c.get("primary") is True and c is not first else c
+                for c in checked
+            ]
         return checked
     if isinstance(value, list):
         raise InvalidValue(f"'{path}' is single-valued but a list was given")

@@ -82,13 +82,14 @@ _TOKEN = re.compile(
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w:.$-]))
   | (?P<punct>[()\[\]])
   | (?P<word>\.?[A-Za-z$_][\w:.$-]*)
+  | (?P<bare>[^\s()\[\]"]+)
     """,
     re.VERBOSE,
 )
 
 
 class _Token(msgspec.Struct, frozen=True):
-    kind: str  # string | number | punct | word | end
+    kind: str  # string | number | punct | word | bare | end
     text: str
     at: int  # 0-based character offset
 
@@ -213,7 +214,18 @@ class _Parser:
             inner = self.filter(inside_brackets=True)
             if not self.punct("]"):
                 raise self.fail("']'")
+            following = self.token
+            if following.kind == "word" and following.text.startswith("."):
+                # emails[type eq "work"].value eq "…" (Entra's lookup): the element must pass
+                # both, so it reads as emails[type eq "work" and value eq "…"].
+                self.i += 1
+                sub = _attr_path(following.text[1:], following.at + 1, self.error)
+                return ValuePath(path=path, filter=And(left=inner, right=self.test(sub)))
             return ValuePath(path=path, filter=inner)
+        return self.test(path)
+
+    def test(self, path: AttrPath) -> Filter:
+        """``pr`` or a comparison of ``path`` (its operator, in any case, and value)."""
         op = self.token.text.lower() if self.token.kind == "word" else ""
         if op == "pr":
             self.i += 1
@@ -239,6 +251,15 @@ class _Parser:
             return number  # type: ignore[no-any-return]
         if token.kind == "word" and token.text.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[token.text.lower()]
+        if token.kind in ("word", "bare") and token.text.lower() not in ("and", "or", "not"):
+            # Unquoted (userName eq jdoe@example.com): some clients never quote. The value
+            # runs to the next space, parenthesis or bracket.
+            text, end = token.text, token.at + len(token.text)
+            while self.token.kind in ("word", "bare", "number") and self.token.at == end:
+                text += self.token.text
+                end += len(self.token.text)
+                self.i += 1
+            return text
         self.i -= 1
         raise self.fail('a value (a "string", number, true, false or null)')
 

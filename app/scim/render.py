@@ -23,13 +23,14 @@ def render(
     Attributes returned ``never`` are never in ``doc`` to begin with.
     """
     schemas = [resource_type.schema.id]
-    schemas += [e.schema.id for e in resource_type.extensions if e.schema.id in resource.doc]
+    # An extension with nothing in it is unassigned (RFC 7643 §2.5): neither listed nor shown.
+    schemas += [e.schema.id for e in resource_type.extensions if resource.doc.get(e.schema.id)]
     out: dict[str, Any] = {"schemas": schemas, "id": resource.id}
     if resource.external_id is not None:
         out["externalId"] = resource.external_id
     # Core attributes first, then each extension's object (as RFC 7643 §8 examples).
     out.update((k, v) for k, v in resource.doc.items() if not k.startswith("urn:"))
-    out.update((k, v) for k, v in resource.doc.items() if k.startswith("urn:"))
+    out.update((k, v) for k, v in resource.doc.items() if k.startswith("urn:") and v != {})
     if resource.members is not None:
         out["members"] = [
             {

@@ -20,6 +20,18 @@ ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 GOVERNANCE_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 
 
+# Extension URNs of the SCIM 2.0 drafts that clients still send (OneLogin's default
+# template): read as the RFC 7643 ones.
+_LEGACY = {
+    "urn:scim:schemas:extension:enterprise:2.0": (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
+    ),
+    "urn:scim:schemas:extension:enterprise:1.0": (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
+    ),
+}
+
+
 class Attribute(msgspec.Struct, frozen=True, kw_only=True):
     """One attribute definition (RFC 7643 §7)."""
 
@@ -118,7 +130,7 @@ class ResourceType(msgspec.Struct, frozen=True, kw_only=True):
     document: dict[str, Any]
 
     def extension(self, urn: str) -> Extension | None:
-        lowered = urn.lower()
+        lowered = _LEGACY.get(urn.lower(), urn.lower())
         for extension in self.extensions:
             if extension.schema.id.lower() == lowered:
                 return extension

@@ -694,22 +694,29 @@ def test_a_new_primary_demotes_the_old_one() -> None:
     ]
 
 
-def test_two_primaries_are_refused() -> None:
+def test_marking_several_values_primary_by_a_filter_is_refused() -> None:
     doc = bjensen(emails=[{"value": "a@x", "type": "home"}, {"value": "b@x", "type": "home"}])
     with pytest.raises(InvalidValue, match="primary"):
         patch(
             doc, USERS, {"op": "replace", "path": 'emails[type eq "home"].primary', "value": True}
         )
-    with pytest.raises(InvalidValue, match="primary"):
-        patch(
-            doc,
-            USERS,
-            {
-                "op": "add",
-                "path": "emails",
-                "value": [{"value": "c", "primary": True}, {"value": "d", "primary": True}],
-            },
-        )
+
+
+def test_a_list_sent_with_two_primaries_keeps_the_first() -> None:
+    """Providers that fill two slots with one address mark both primary (Ping)."""
+    added = patch(
+        bjensen(emails=[]),
+        USERS,
+        {
+            "op": "add",
+            "path": "emails",
+            "value": [{"value": "c", "primary": True}, {"value": "d", "primary": True}],
+        },
+    )
+    assert added.doc["emails"] == [
+        {"value": "c", "primary": True},
+        {"value": "d", "primary": False},
+    ]
 
 
 # --- whole-patch rules --------------------------------------------------------
