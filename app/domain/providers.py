@@ -15,8 +15,6 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     auth: str  # how the provider's console takes the token
     mapping: tuple[str, ...]  # attributes to map, as the console names them
     settings: tuple[str, ...] = ()  # the provider's own switches to set
-    # A Group PUT without ``members`` empties the Group (its client drops an empty list).
-    put_clears_members: bool = False
 
 
 _COMMON = (
@@ -112,7 +110,6 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="keycloak",
             title="Keycloak (SCIM plugin)",
-            put_clears_members=True,
             auth="Authorization: Bearer <token>",
             mapping=_COMMON,
             settings=("User federation / SCIM endpoint: the SCIM base URL below",),

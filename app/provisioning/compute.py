@@ -55,20 +55,11 @@ def draft_create(
 
 
 def draft_replace(
-    before: Resource,
-    body: dict[str, Any],
-    resource_type: ResourceType,
-    *,
-    now: dt.datetime,
-    omitted_members_clear: bool = False,
+    before: Resource, body: dict[str, Any], resource_type: ResourceType, *, now: dt.datetime
 ) -> Draft:
-    """PUT replaces every writable attribute; ``members`` omitted entirely keeps the members.
-
-    Keeping them is deliberate: a client that read the Group with
-    ``excludedAttributes=members`` and writes it back must not empty it.
-    ``"members": []`` does clear them — and so does leaving them out, for a
-    provider that can only say "none" that way (``omitted_members_clear``).
-    """
+    """PUT replaces every writable attribute (RFC 7644 §3.5.1), a Group's members included:
+    left out, they are cleared — the only way some clients (Keycloak's SCIM plugin) can
+    say "no members" is to leave the empty list out."""
     doc = read_resource(body, resource_type)
     check_required(doc, resource_type)
     external_id = doc.pop("externalId", None)
@@ -86,8 +77,8 @@ def draft_replace(
         version=before.version + 1,
         last_modified=now,
     )
-    clears = asserted or (omitted_members_clear and resource_type.name == "Group")
-    return Draft(resource=resource, members=(requested or {}) if clears else None)
+    replaces = asserted or resource_type.name == "Group"
+    return Draft(resource=resource, members=(requested or {}) if replaces else None)
 
 
 def _members(

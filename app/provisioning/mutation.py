@@ -19,7 +19,6 @@ import msgspec
 from app.domain.actor import Actor, scheduler
 from app.domain.clock import Clock
 from app.domain.notifications import Message
-from app.domain.providers import PROFILES
 from app.domain.resource import Member, Resource
 from app.notify import plan
 from app.notify.routing import route
@@ -262,12 +261,7 @@ class Provisioning:
         resource_type: ResourceType,
         now: dt.datetime,
     ) -> Resource:
-        tenant = await uow.tenants.get(before.tenant_id)
-        profile = PROFILES.get((tenant.settings.identity_provider if tenant else None) or "")
-        draft = draft_replace(
-            before, body, resource_type, now=now,
-            omitted_members_clear=profile is not None and profile.put_clears_members,
-        )  # fmt: skip
+        draft = draft_replace(before, body, resource_type, now=now)
         after = await _resolve_members(uow, draft)
         changed = changed_paths(before, after)
         refs = None
