@@ -148,15 +148,21 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
         try:
             since = services.clock.now()
             tenant, issued = await services.tenancy.onboard(
-                tenant_name, provider or "generic", platform=not args.no_platform
+                tenant_name,
+                provider or "generic",
+                platform=not args.no_platform,
+                admin=not args.no_admin,
             )
             profile = PROFILES[tenant.settings.identity_provider or "generic"]
             base = settings.public_url or f"http://{settings.host}:{settings.port}"
-            steps = instructions(profile, f"{base}/scim/v2", issued[0].plaintext)
+            idp = issued["identityProvider"]
+            steps = instructions(profile, f"{base}/scim/v2", idp.plaintext)
             print(f"Tenant {tenant.name} ({tenant.id}) is ready for {profile.title}.")
-            print(f"Identity provider token (shown once): {issued[0].plaintext}")
-            if len(issued) > 1:
-                print(f"Agent platform token (shown once):    {issued[1].plaintext}")
+            print(f"Identity provider token (shown once): {idp.plaintext}")
+            if "platform" in issued:
+                print(f"Agent platform token (shown once):    {issued['platform'].plaintext}")
+            if "admin" in issued:
+                print(f"Tenant admin token (shown once):      {issued['admin'].plaintext}")
             print()
             print("\n".join(lines(steps)))
             print(f"\nConnection report: GET {base}/admin/tenants/{tenant.id}/connection")
@@ -164,9 +170,7 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
                 return 0
             print(f"\nWaiting up to {args.wait:g} s for the first request from {profile.title}…",
                   flush=True)  # fmt: skip
-            first = await services.connections.first_success(
-                issued[0].token.id, since, timeout=args.wait
-            )
+            first = await services.connections.first_success(idp.token.id, since, timeout=args.wait)
         finally:
             await services.db.dispose()
         if first is None:
@@ -428,6 +432,7 @@ def parser() -> argparse.ArgumentParser:
     onboard.add_argument("--tenant", help="the new tenant's name (asked for at a terminal)")
     onboard.add_argument("--provider", help="okta, entra, google, onelogin, jumpcloud, …")
     onboard.add_argument("--no-platform", action="store_true", help="no agent platform token")
+    onboard.add_argument("--no-admin", action="store_true", help="no tenant admin token")
     onboard.add_argument(
         "--wait", type=float, default=0, help="seconds to wait for the first request (0: none)"
     )

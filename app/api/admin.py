@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from app.api.auth import require, tenant_of
-from app.api.media import json_response, read_struct
+from app.api.media import json_response, read_json, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission, Restrictions, Role, parse_roles
 from app.domain.durations import parse_duration
@@ -173,33 +173,68 @@ class SettingsAdminController(Controller):
 
     @put("/")
     async def replace(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        """Every setting at once; one left out takes the server's default."""
         require(actor, Permission.MANAGE_TOKENS)
         wanted: SettingsRequest = await read_struct(request, SettingsRequest)
         settings = await services(request).tenancy.set_settings(
-            tenant_of(actor),
-            TenantSettings(
-                agent_lifetime_days=wanted.agentLifetimeDays,
-                service_account_lifetime_days=wanted.serviceAccountLifetimeDays,
-                hard_cap_days=wanted.hardCapDays,
-                delegation_max_depth=wanted.delegationMaxDepth,
-                attestation_days=wanted.attestationDays,
-                teardown_grace_hours=wanted.teardownGraceHours,
-                orphan_grace_hours=wanted.orphanGraceHours,
-                orphan_handover=wanted.orphanHandover,
-                blast_radius_percent=wanted.blastRadiusPercent,
-                attestation_grace_hours=wanted.attestationGraceHours,
-                warning_days=tuple(sorted(set(wanted.warningDays), reverse=True))
-                if wanted.warningDays
-                else None,
-                alert_emails=tuple(wanted.alertEmails) if wanted.alertEmails else None,
-                audit_retention_days=wanted.auditRetentionDays,
-                identity_provider=wanted.identityProvider,
-                agent_users=AgentUsers(**msgspec.structs.asdict(wanted.agentUsers))
-                if wanted.agentUsers
-                else None,
-            ),
+            tenant_of(actor), _tenant_settings(wanted)
         )
         return json_response(settings_view(settings, services(request).settings))
+
+    @patch("/")
+    async def merge(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
+        """Only the settings sent (``null`` returns one to the server's default)."""
+        require(actor, Permission.MANAGE_TOKENS)
+        tenant = tenant_of(actor)
+        current = await services(request).tenancy.settings(tenant)
+        merged = {**_request_of(current), **await read_json(request)}
+        try:
+            wanted = msgspec.convert(merged, SettingsRequest)
+        except msgspec.ValidationError as exc:
+            raise InvalidValue(str(exc)) from None
+        settings = await services(request).tenancy.set_settings(tenant, _tenant_settings(wanted))
+        return json_response(settings_view(settings, services(request).settings))
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def _request_of(settings: TenantSettings) -> dict[str, Any]:
+    """A tenant's own settings as the request that would set them (camelCase, lists)."""
+    own: dict[str, Any] = {}
+    for name, value in msgspec.structs.asdict(settings).items():
+        if value is None:
+            continue
+        if name == "agent_users":
+            value = _agent_users_view(value)
+        own[_camel(name)] = list(value) if isinstance(value, tuple) else value
+    return own
+
+
+def _tenant_settings(wanted: SettingsRequest) -> TenantSettings:
+    return TenantSettings(
+        agent_lifetime_days=wanted.agentLifetimeDays,
+        service_account_lifetime_days=wanted.serviceAccountLifetimeDays,
+        hard_cap_days=wanted.hardCapDays,
+        delegation_max_depth=wanted.delegationMaxDepth,
+        attestation_days=wanted.attestationDays,
+        teardown_grace_hours=wanted.teardownGraceHours,
+        orphan_grace_hours=wanted.orphanGraceHours,
+        orphan_handover=wanted.orphanHandover,
+        blast_radius_percent=wanted.blastRadiusPercent,
+        attestation_grace_hours=wanted.attestationGraceHours,
+        warning_days=tuple(sorted(set(wanted.warningDays), reverse=True))
+        if wanted.warningDays
+        else None,
+        alert_emails=tuple(wanted.alertEmails) if wanted.alertEmails else None,
+        audit_retention_days=wanted.auditRetentionDays,
+        identity_provider=wanted.identityProvider,
+        agent_users=AgentUsers(**msgspec.structs.asdict(wanted.agentUsers))
+        if wanted.agentUsers
+        else None,
+    )
 
 
 class TokenAdminController(Controller):

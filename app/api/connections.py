@@ -56,6 +56,7 @@ class OnboardRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tenant: str
     identityProvider: str = "generic"
     platformToken: bool = True
+    adminToken: bool = True
 
 
 async def _report(request: AnyRequest, tenant_id: str) -> Response[bytes]:
@@ -81,13 +82,14 @@ class ConnectionController(Controller):
         require(actor, Permission.MANAGE_TENANTS)
         wanted: OnboardRequest = await read_struct(request, OnboardRequest)
         tenant, issued = await services(request).tenancy.onboard(
-            wanted.tenant, wanted.identityProvider, platform=wanted.platformToken
+            wanted.tenant,
+            wanted.identityProvider,
+            platform=wanted.platformToken,
+            admin=wanted.adminToken,
         )
         profile = PROFILES[tenant.settings.identity_provider or "generic"]
-        idp = issued[0]
-        tokens = {"identityProvider": {"id": idp.token.id, "token": idp.plaintext}}
-        if len(issued) > 1:
-            tokens["platform"] = {"id": issued[1].token.id, "token": issued[1].plaintext}
+        idp = issued["identityProvider"]
+        tokens = {k: {"id": v.token.id, "token": v.plaintext} for k, v in issued.items()}
         return json_response(
             {
                 "tenant": {"id": tenant.id, "name": tenant.name},

@@ -40,7 +40,7 @@ PROFILES: dict[str, Profile] = {
             auth="Authentication Mode: HTTP Header; Authorization: Bearer <token>",
             mapping=(*_COMMON, "userType ← 'Agent' for agents (optional)"),
             settings=(
-                "SCIM connector base URL: the SCIM base URL below",
+                "SCIM connector base URL: the SCIM base URL",
                 "Unique identifier field for users: userName",
                 "Supported provisioning actions: Push New Users, Push Profile Updates, Push Groups",
                 "To App: enable Create Users, Update User Attributes, Deactivate Users",
@@ -52,7 +52,7 @@ PROFILES: dict[str, Profile] = {
             auth="Secret Token: <token> (Entra sends it as a Bearer token)",
             mapping=(*_COMMON, "manager ← manager (enterprise extension)"),
             settings=(
-                "Tenant URL: the SCIM base URL below; append '?aadOptscim062020' for the "
+                "Tenant URL: the SCIM base URL; append '?aadOptscim062020' for the "
                 "RFC-compliant dialect (both are accepted)",
                 "Provisioning Mode: Automatic; Scope: Sync only assigned users and groups",
                 "Test Connection, then Start provisioning",
@@ -71,7 +71,7 @@ PROFILES: dict[str, Profile] = {
             auth="SCIM Bearer Token: <token>",
             mapping=_COMMON,
             settings=(
-                "SCIM Base URL: the SCIM base URL below",
+                "SCIM Base URL: the SCIM base URL",
                 "SCIM JSON Template: SCIM 2.0",
                 "Provisioning: enable, with 'Create user', 'Delete user', 'Update user'",
             ),
@@ -82,7 +82,7 @@ PROFILES: dict[str, Profile] = {
             auth="Token Key: <token>",
             mapping=_COMMON,
             settings=(
-                "Identity Management: SCIM 2.0, Base URL: the SCIM base URL below",
+                "Identity Management: SCIM 2.0, Base URL: the SCIM base URL",
                 "Test Connection, then Activate",
             ),
         ),
@@ -91,28 +91,28 @@ PROFILES: dict[str, Profile] = {
             title="Ping Identity (PingOne, PingFederate)",
             auth="Authentication Method: OAuth 2 Bearer Token: <token>",
             mapping=_COMMON,
-            settings=("SCIM URL: the SCIM base URL below", "SCIM Version: 2.0"),
+            settings=("SCIM URL: the SCIM base URL", "SCIM Version: 2.0"),
         ),
         Profile(
             name="rippling",
             title="Rippling",
             auth="API token / Bearer: <token>",
             mapping=_COMMON,
-            settings=("SCIM base URL: the SCIM base URL below",),
+            settings=("SCIM base URL: the SCIM base URL",),
         ),
         Profile(
             name="authentik",
             title="authentik",
             auth="Token: <token>",
             mapping=_COMMON,
-            settings=("Providers > SCIM Provider: URL = the SCIM base URL below",),
+            settings=("Providers > SCIM Provider: URL = the SCIM base URL",),
         ),
         Profile(
             name="keycloak",
             title="Keycloak (SCIM plugin)",
             auth="Authorization: Bearer <token>",
             mapping=_COMMON,
-            settings=("User federation / SCIM endpoint: the SCIM base URL below",),
+            settings=("User federation / SCIM endpoint: the SCIM base URL",),
         ),
     )
 }

@@ -139,7 +139,8 @@ def identity_of(
         id=resource.id,
         resource_type=resource.resource_type,
         tenant_id=resource.tenant_id,
-        created=resource.created,
+        # A User adopted as an identity later (mapping) counts from then, not its creation.
+        created=_time(governance.get("registeredAt")) or resource.created,
         governed=True,
         state=state.value,
         kind=governance.get("kind"),

@@ -33,7 +33,7 @@ from app.provisioning.compute import (
 from app.provisioning.governance import Governance, named_refs, sends_governance, with_aliases
 from app.provisioning.judge import Denied, Judge, Verdict, trial
 from app.provisioning.orphans import Orphans
-from app.scim.codec import asserts
+from app.scim.codec import asserts, format_datetime
 from app.scim.errors import Forbidden, InvalidValue, NotFound
 from app.scim.filter import AttrPath, ValuePath
 from app.scim.match import element_matches
@@ -348,14 +348,25 @@ class Provisioning:
             owner = await self._governance.user_owner(uow, marked)
             refs = nhi.Refs(owners={owner: None} if owner else None, sponsors=None)
             adopted, refs = await self._governance.created(uow, marked, refs, actor, now)
-            adopted = msgspec.structs.replace(adopted, version=user.version + 1, last_modified=now)
-            resolved = await self._governance.resolve_refs(uow, adopted, refs)
-            await self.judge.decide(
-                uow, actor, "create", None, adopted, now=now, owners=resolved or ()
+            doc = nhi.copy_doc(adopted.doc)
+            doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(now)  # governed from now
+            adopted = msgspec.structs.replace(
+                adopted, doc=doc, version=user.version + 1, last_modified=now
             )
-            await uow.resources.replace(adopted)
-            if resolved is not None:
-                await self._governance.write_refs(uow, adopted, refs, resolved)
+            resolved = await self._governance.resolve_refs(uow, adopted, refs)
+            try:
+                # The User's own change stands even if its adoption is refused (no owner,
+                # say): the refusal is audited and the User stays as it was.
+                async with uow.savepoint():
+                    await self.judge.decide(
+                        uow, actor, "create", None, adopted, now=now, owners=resolved or ()
+                    )
+                    await uow.resources.replace(adopted)
+                    if resolved is not None:
+                        await self._governance.write_refs(uow, adopted, refs, resolved)
+            except Denied as denied:
+                await uow.audit.append(denied.event)
+                continue
             if adopted.id == written.id:
                 written = adopted
         return written

@@ -36,6 +36,7 @@ SERVER_MANAGED = (
     "suspendAt",
     "attestBy",
     "attestationSuspendAt",
+    "registeredAt",
 )
 ORPHAN_FLAGS = ("orphanedAt", "suspendAt")
 

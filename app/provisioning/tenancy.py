@@ -74,10 +74,11 @@ class Tenancy:
         return Tenant(id=str(uuid.uuid4()), name=name, created=self._clock.now())
 
     async def onboard(
-        self, name: str, provider: str, *, platform: bool = True
-    ) -> tuple[Tenant, list[Issued]]:
+        self, name: str, provider: str, *, platform: bool = True, admin: bool = True
+    ) -> tuple[Tenant, dict[str, Issued]]:
         """A customer in one step: the tenant, its provider profile, the identity provider's
-        token and (unless declined) an agent platform's — all or nothing."""
+        token and (unless declined) an agent platform's and the tenant admin's — all or
+        nothing. Keyed ``identityProvider``, ``platform``, ``admin``."""
         profile = PROFILES.get(provider.strip().lower())
         if profile is None:
             raise InvalidValue(
@@ -88,13 +89,21 @@ class Tenancy:
             identity_provider=None if profile.name == "generic" else profile.name
         )
         tenant = msgspec.structs.replace(tenant, settings=settings)
-        issued = [self._minted(tenant.id, frozenset({Role.IDP}), f"{profile.title} (SCIM)")]
+        issued = {
+            "identityProvider": self._minted(
+                tenant.id, frozenset({Role.IDP}), f"{profile.title} (SCIM)"
+            )
+        }
         if platform:
-            issued.append(self._minted(tenant.id, frozenset({Role.PLATFORM}), "agent platform"))
+            issued["platform"] = self._minted(
+                tenant.id, frozenset({Role.PLATFORM}), "agent platform"
+            )
+        if admin:
+            issued["admin"] = self._minted(tenant.id, frozenset({Role.ADMIN}), "tenant admin")
         async with self._db.uow(write=True) as uow:
             await uow.tenants.add(tenant)
             await uow.tenants.set_settings(tenant.id, settings)
-            for each in issued:
+            for each in issued.values():
                 await uow.tokens.add(each.token)
             await uow.commit()
         return tenant, issued

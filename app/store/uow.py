@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,6 +48,11 @@ class UnitOfWork:
         self.reports = ReportRepository(connection)
         self.requests = RequestLogRepository(connection)
         return self
+
+    def savepoint(self) -> Any:
+        """``async with uow.savepoint():`` — what fails inside is undone, the rest stays."""
+        assert self._connection is not None
+        return self._connection.begin_nested()
 
     async def commit(self) -> None:
         assert self._connection is not None

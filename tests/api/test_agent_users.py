@@ -99,10 +99,14 @@ def test_a_pattern_a_group_or_a_later_change_picks_users_out(
     helper = post(harness, tenant, "Users", user("helper"))
     other = post(harness, tenant, "Users", user("person"))
     assert GOV not in helper
-    # Added to the configured Group (by displayName): governed from then on.
+    # Added to the configured Group (by displayName) days later: governed from then on,
+    # its bounds counted from then (registeredAt), not from the User's creation.
+    harness.clock.advance(dt.timedelta(days=30))
     agents = post(harness, tenant, "Groups", group("AI Agents", members=[helper["id"]]))
     shown = read(harness, tenant, helper["id"]).json()
     assert shown[GOV]["kind"] == "bot" and [o["value"] for o in shown["owners"]] == [owner["id"]]
+    assert shown[GOV]["registeredAt"] == stamp(NOW + dt.timedelta(days=30))
+    assert shown[GOV]["expiresAt"] == stamp(NOW + dt.timedelta(days=120))
     added = harness.client.patch(
         f"/scim/v2/Groups/{agents['id']}",
         json={"schemas": [PATCH_OP], "Operations": [
@@ -135,7 +139,24 @@ def test_a_pattern_a_group_or_a_later_change_picks_users_out(
 def test_without_an_accountable_owner_a_mapped_user_is_refused(
     harness: Harness, tenant: TenantAccess
 ) -> None:
+    earlier = post(harness, tenant, "Users", user("earlier-bot", userType="Agent"))
     assert settings(harness, tenant, userType="Agent").status_code == 200
+    # A User that matches a rule set after it was made: its own changes still go through;
+    # the refused adoption is audited and it stays as it was.
+    renamed = harness.client.patch(
+        f"/scim/v2/Users/{earlier['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "displayName", "value": "Earlier"}]},
+        headers=tenant.headers(),
+    )  # fmt: skip
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["displayName"] == "Earlier" and GOV not in renamed.json()
+    denied = harness.client.get(
+        f"/audit?decision=deny&resourceId={earlier['id']}", headers=tenant.headers("auditor")
+    ).json()["items"]
+    assert [(e["actions"], e["policyIds"]) for e in denied] == [
+        (["create"], ["tenure.accountability.owner"])
+    ]
     refused = harness.client.post(
         "/scim/v2/Users", json=user("stray-bot", userType="Agent"), headers=tenant.headers()
     )
@@ -164,3 +185,28 @@ def test_bad_rules_and_profiles_are_refused_and_change_nothing(
         assert words in refused.json()["detail"]
     assert harness.client.get("/admin/settings", headers=admin).json() == before
     assert before["identityProvider"] == "generic" and before["agentUsers"] is None
+
+
+def test_patch_settings_changes_only_what_it_names(harness: Harness, tenant: TenantAccess) -> None:
+    admin = tenant.headers("admin")
+    first = harness.client.put(
+        "/admin/settings", json={"identityProvider": "okta", "agentLifetimeDays": 30},
+        headers=admin,
+    )  # fmt: skip
+    assert first.status_code == 200, first.text
+    merged = harness.client.patch(
+        "/admin/settings", json={"agentUsers": {"userType": "Agent"}}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    shown = merged.json()
+    assert shown["identityProvider"] == "okta" and shown["agentLifetimeDays"] == 30
+    assert shown["agentUsers"]["userType"] == "Agent"
+    cleared = harness.client.patch("/admin/settings", json={"agentLifetimeDays": None},
+                                   headers=admin).json()  # fmt: skip
+    assert cleared["agentLifetimeDays"] == 90 and cleared["identityProvider"] == "okta"
+    assert_error(
+        harness.client.patch("/admin/settings", json={"warningDays": "soon"}, headers=admin),
+        400,
+        "invalidValue",
+    )
+    assert harness.client.get("/admin/settings", headers=admin).json() == cleared

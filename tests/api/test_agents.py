@@ -1770,7 +1770,9 @@ def test_a_governed_users_active_filter_follows_its_state(
     assert response.status_code == 201, response.text
     bot = response.json()
     assert governance(bot).get("lifecycleState") == "active", bot
-    humans = {plain["id"], owner["id"]}
+    # Every other User is a person, active by default (the token's accountable owner too).
+    humans = found_ids(harness, tenant, "Users") - {bot["id"]}
+    assert {plain["id"], owner["id"]} <= humans
     assert found_ids(harness, tenant, "Users", filter="active eq true") == humans | {bot["id"]}
 
     suspended = _user_patch(

@@ -267,7 +267,7 @@ def test_writer_roles_can_create_replace_and_delete(
 
     replaced = harness.client.put(
         f"/scim/v2/Groups/{group_id}",
-        json={"schemas": [GROUP], "displayName": "Editors"},
+        json={"schemas": [GROUP], "displayName": "Editors", "members": [{"value": user_id}]},
         headers=writer,
     )
     assert replaced.status_code == 200, replaced.text

@@ -43,11 +43,19 @@ def test_onboarding_makes_a_tenant_its_tokens_and_says_what_to_paste(harness: Ha
     )
     assert pushed.status_code == 201, pushed.text
     tokens = harness.client.get("/admin/tenants/acme/tokens", headers=harness.operator).json()
+    admin = answer["tokens"]["admin"]
     assert sorted((t["id"], ",".join(t["roles"])) for t in tokens["items"]) == sorted(
-        [(idp["id"], "idp"), (platform["id"], "platform")]
+        [(idp["id"], "idp"), (platform["id"], "platform"), (admin["id"], "admin")]
     )
-    without = onboard(harness, tenant="beta", identityProvider="entra", platformToken=False)
-    assert without.status_code == 201 and "platform" not in without.json()["tokens"]
+    # The tenant's admin takes it from here without the operator.
+    own = harness.client.get(
+        "/admin/connection", headers={"Authorization": f"Bearer {admin['token']}"}
+    )
+    assert own.status_code == 200 and own.json()["identityProvider"] == "okta"
+    without = onboard(harness, tenant="beta", identityProvider="entra", platformToken=False,
+                      adminToken=False)  # fmt: skip
+    assert without.status_code == 201
+    assert list(without.json()["tokens"]) == ["identityProvider"]
 
 
 def test_bad_onboarding_is_refused_and_leaves_nothing(harness: Harness) -> None:
@@ -66,7 +74,7 @@ def test_bad_onboarding_is_refused_and_leaves_nothing(harness: Harness) -> None:
     after = harness.client.get("/admin/tenants", headers=harness.operator).json()["items"]
     assert after == before
     tokens = harness.client.get("/admin/tenants/acme/tokens", headers=harness.operator).json()
-    assert len(tokens["items"]) == 2  # the duplicate issued nothing
+    assert len(tokens["items"]) == 3  # the duplicate issued nothing
     tenant = harness.tenant()
     assert_error(
         harness.client.post(

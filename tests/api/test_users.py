@@ -164,8 +164,10 @@ def test_replace_writes_every_attribute_and_bumps_the_version(
     replaced = response.json()
     assert replaced["userName"] == "barbara"
     assert replaced["displayName"] == "Babs"
-    for gone in ("title", "name", "emails", "externalId", "active"):
+    for gone in ("title", "name", "emails", "externalId"):
         assert gone not in replaced
+    # Left out, ``active`` stays as it was: a profile update neither deactivates nor revives.
+    assert replaced["active"] is True
     assert replaced["id"] == created["id"]
     assert replaced["meta"]["created"] == created["meta"]["created"]
     assert replaced["meta"]["lastModified"] == "2026-11-28T09:05:00.000Z"

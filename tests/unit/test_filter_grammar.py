@@ -183,6 +183,29 @@ def test_printing_then_parsing_gives_the_same_tree(node: Filter) -> None:
             Compare(path=AttrPath(attr="title"), op="eq", value='a "quoted" Ä'),
         ),
         ("x ge -1.5e3", Compare(path=AttrPath(attr="x"), op="ge", value=-1500.0)),
+        # Unquoted values, as authentik and Entra send them: a string up to the next space.
+        (
+            "userName eq jdoe@example.com",
+            Compare(path=AttrPath(attr="userName"), op="eq", value="jdoe@example.com"),
+        ),
+        (
+            "externalId eq jyoung and active eq true",
+            And(
+                left=Compare(path=AttrPath(attr="externalId"), op="eq", value="jyoung"),
+                right=Compare(path=AttrPath(attr="active"), op="eq", value=True),
+            ),
+        ),
+        # attr[filter].sub: the element must pass both (Entra's work-email lookup).
+        (
+            'emails[type eq "work"].value eq "a@b.c"',
+            ValuePath(
+                path=AttrPath(attr="emails"),
+                filter=And(
+                    left=Compare(path=AttrPath(attr="type"), op="eq", value="work"),
+                    right=Compare(path=AttrPath(attr="value"), op="eq", value="a@b.c"),
+                ),
+            ),
+        ),
     ],
 )
 def test_known_trees(text: str, expected: Filter) -> None:
@@ -254,7 +277,7 @@ def test_values_keep_their_case() -> None:
         ('userName eq "a\\q"', 13),  # a bad escape in the string
         ("a.b.c eq 1", 1),  # three parts are no attribute path
         ('userName eq "x" )', 17),
-        ("userName eq abc", 13),  # a bare word is no value
+        ("userName eq and", 13),  # a keyword is no value, quoted or not
         ('displayName eq "Ärger" or ?', 27),  # characters, not UTF-8 bytes
         ("title pr and (active eq true or )", 33),
         ('userName eq "unterminated', 13),
