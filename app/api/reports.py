@@ -35,12 +35,15 @@ Format = Annotated[
     str | None,
     QueryParameter(name="format", required=False, description="json (default) or csv (streamed)"),
 ]
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = frozenset("=+-@\t\r")
 
 
-def _safe(cell: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula is quoted (CSV injection)."""
-    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA) else cell
+def _safe(line: list[Any]) -> list[Any]:
+    """Text cells a spreadsheet would run as a formula are quoted (CSV injection)."""
+    return [
+        "'" + c if c.__class__ is str and c and c[0] in _FORMULA else c
+        for c in line
+    ]
 
 
 async def _csv(listing: Listing) -> AsyncIterator[bytes]:
@@ -48,7 +51,7 @@ async def _csv(listing: Listing) -> AsyncIterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(listing.columns)
     async for lines in listing.lines():
-        writer.writerows([[_safe(c) for c in line] for line in lines])
+        writer.writerows(map(_safe, lines))
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -168,7 +171,7 @@ class ReportsController(Controller):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(views.SUMMARY)
-        writer.writerows([[_safe(c) for c in line] for line in views.summary_cells(found)])
+        writer.writerows(map(_safe, views.summary_cells(found)))
         return Response(
             content=buffer.getvalue().encode(),
             media_type="text/csv; charset=utf-8",

@@ -44,7 +44,9 @@ class Listing:
         columns: list[str],
         render: Callable[[Any], dict[str, Any]],
         cells: Callable[[Any], list[Any]],
+        raw: Fetch | None = None,
     ) -> None:
+        self._raw = raw  # a query that returns CSV lines straight away, if there is one
         self._db = db
         self._key = key
         self._tenant = tenant_id
@@ -70,6 +72,10 @@ class Listing:
 
     async def lines(self, chunk: int = 2000) -> AsyncIterator[list[list[Any]]]:
         """Every row as CSV cells, a page at a time (one short read transaction each)."""
+        if self._raw is not None:
+            async for found in self._walk(chunk, self._raw):
+                yield found
+            return
         async for found in self._walk(chunk):
             yield [self._cells(item) for item in found]
 
@@ -78,11 +84,11 @@ class Listing:
         async for found in self._walk(chunk):
             yield [self._render(item) for item in found]
 
-    async def _walk(self, chunk: int) -> AsyncIterator[list[Any]]:
+    async def _walk(self, chunk: int, fetch: Fetch | None = None) -> AsyncIterator[list[Any]]:
         start: Key | None = None
         while True:
             async with self._db.uow() as uow:
-                found = await self._fetch(uow, start, chunk)
+                found = await (fetch or self._fetch)(uow, start, chunk)
             if not found:
                 return
             yield [item for _, item in found]
@@ -113,9 +119,12 @@ class Reports:
         columns: list[str],
         render: Callable[[Any], dict[str, Any]],
         cells: Callable[[Any], list[Any]],
+        raw: Fetch | None = None,
     ) -> Listing:
         query = cursor.fingerprint(name, *params)
-        return Listing(self._db, self._key, tenant_id, query, fetch, columns, render, cells)
+        return Listing(
+            self._db, self._key, tenant_id, query, fetch, columns, render, cells, raw=raw
+        )
 
     def ownership(
         self,
@@ -130,8 +139,8 @@ class Reports:
         """Per owner (User or Group, inactive and deleted ones too), the identities it answers
         for, tombstones included; ordered by owner, then identity."""
 
-        async def fetch(uow: UnitOfWork, after: Key | None, limit: int) -> list[tuple[Key, Any]]:
-            rows = await uow.reports.ownership(
+        async def rows(uow: UnitOfWork, after: Key | None, limit: int, raw: bool) -> list[Any]:
+            return await uow.reports.ownership(
                 tenant_id,
                 after=(str(after[0]), str(after[1])) if after else None,
                 limit=limit,
@@ -140,13 +149,20 @@ class Reports:
                 kind=kind,
                 state=state,
                 environment=environment,
+                raw=raw,
             )
-            return [((r.owner.id, r.identity.id), r) for r in rows]
+
+        async def fetch(uow: UnitOfWork, after: Key | None, limit: int) -> list[tuple[Key, Any]]:
+            return [((r.owner.id, r.identity.id), r) for r in await rows(uow, after, limit, False)]
+
+        async def lines(uow: UnitOfWork, after: Key | None, limit: int) -> list[tuple[Key, Any]]:
+            # owner id and identity id are the line's first and sixth cells
+            return [((line[0], line[5]), line) for line in await rows(uow, after, limit, True)]
 
         params = (owner, relation, kind, state, environment)
         return self._listing(
             tenant_id, "ownership", params, fetch, views.OWNERSHIP, views.ownership,
-            views.ownership_cells,
+            views.ownership_cells, raw=lines,
         )  # fmt: skip
 
     def expiring(self, tenant_id: str, within: dt.timedelta) -> Listing:

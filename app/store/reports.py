@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.reports import Expiring, Governed, Holder, Orphan, Owned
-from app.scim.codec import parse_datetime
+from app.scim.codec import format_datetime, parse_datetime
 from app.store.promoted import GOVERNANCE
 from app.store.resources import holder_status
 from app.store.tables import audit_events, nhi_owners, outbox, resources
@@ -26,20 +27,29 @@ NHI_TYPES = ("Agent", "ServiceAccount")
 _NONE: tuple[Any, ...] = ()
 
 
-def _governed_columns(table: Any) -> list[Any]:
-    governance = table.c.doc[GOVERNANCE]
+def _extension(table: Any, name: str) -> Any:
+    """One Governance attribute as text, by a single JSON path (the document parsed once)."""
+    return table.c.doc[(GOVERNANCE, name)].as_string()
+
+
+def _governed_columns(table: Any, *, raw: bool = False) -> list[Any]:
+    """The identity's columns; ``raw``: times and scopes as the driver gives them (CSV)."""
+
+    def plain(column: Any, label: str) -> Any:
+        return sa.type_coerce(column, sa.Text).label(label) if raw else column.label(label)
+
     return [
         table.c.id.label("nhi_id"),
         table.c.resource_type.label("nhi_type"),
         table.c.doc["name"].as_string().label("nhi_name"),
-        governance["kind"].as_string().label("kind"),
-        governance["purpose"].as_string().label("purpose"),
-        governance["scopes"].label("scopes"),
-        governance["environment"].as_string().label("environment"),
-        table.c.expires_at,
+        _extension(table, "kind").label("kind"),
+        _extension(table, "purpose").label("purpose"),
+        plain(table.c.doc[(GOVERNANCE, "scopes")], "scopes"),
+        _extension(table, "environment").label("environment"),
+        plain(table.c.expires_at, "expires_at"),
         table.c.lifecycle_state,
-        table.c.created,
-        table.c.deleted_at,
+        plain(table.c.created, "created"),
+        plain(table.c.deleted_at, "deleted_at"),
     ]
 
 
@@ -95,13 +105,18 @@ class ReportRepository:
         kind: str | None = None,
         state: str | None = None,
         environment: str | None = None,
-    ) -> list[Owned]:
-        """Who answers for what: (owner, identity) pairs ordered by owner id, then identity id."""
+        raw: bool = False,
+    ) -> list[Any]:
+        """Who answers for what: (owner, identity) pairs ordered by owner id, then identity id.
+
+        ``Owned`` rows; or, ``raw``, the CSV line of each (ownership's columns), made
+        straight from the row — a full report is a hundred thousand of them.
+        """
         owner = resources.alias("holder")
         nhi = resources.alias("nhi")
-        governance = nhi.c.doc[GOVERNANCE]
+        columns = [*_holder_columns(owner), nhi_owners.c.relation, *_governed_columns(nhi, raw=raw)]
         query = (
-            sa.select(*_holder_columns(owner), nhi_owners.c.relation, *_governed_columns(nhi))
+            sa.select(*columns)
             .select_from(
                 nhi_owners.join(nhi, nhi.c.id == nhi_owners.c.nhi_id).outerjoin(
                     owner, owner.c.id == nhi_owners.c.owner_id
@@ -120,12 +135,14 @@ class ReportRepository:
                 sa.tuple_(nhi_owners.c.owner_id, nhi_owners.c.nhi_id) > sa.tuple_(*after)
             )
         if kind is not None:
-            query = query.where(governance["kind"].as_string() == kind)
+            query = query.where(_extension(nhi, "kind") == kind)
         if state is not None:
             query = query.where(nhi.c.lifecycle_state == state)
         if environment is not None:
-            query = query.where(governance["environment"].as_string() == environment)
+            query = query.where(_extension(nhi, "environment") == environment)
         rows = await self._c.execute(query)
+        if raw:
+            return [_line(row) for row in rows]
         return [
             Owned(owner=_holder(row), relation=row.relation, identity=_governed(row))
             for row in rows
@@ -347,3 +364,26 @@ def _next_step(row: Any) -> tuple[str, dt.datetime | None]:
         return "teardown", _time(row.teardown_at)
     when = _time(row.suspend_at)
     return ("suspend", when) if when else ("review", None)
+
+
+_decode = msgspec.json.decode
+
+
+def _stamp(value: Any) -> str | None:
+    """A stored time as the API writes it (``…T…​.mmmZ``): SQLite's text is sliced, not parsed."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    text = str(value)  # "YYYY-MM-DD HH:MM:SS.ffffff", in UTC
+    return f"{text[:10]}T{text[11:19]}{text[19:23] if len(text) > 19 else '.000'}Z"
+
+
+def _line(row: Any) -> list[Any]:
+    (owner_id, owner_type, display, status, relation, nhi_id, nhi_type, name, kind, purpose,
+     scopes, environment, expires, state, created, deleted) = row  # fmt: skip
+    listed = _decode(scopes) if isinstance(scopes, str | bytes) else scopes
+    joined = ";".join(s for s in listed if isinstance(s, str)) if isinstance(listed, list) else ""
+    return [owner_id, owner_type, display, status, relation, nhi_id, nhi_type, name, kind,
+            purpose, joined, environment, _stamp(expires), state, _stamp(created),
+            _stamp(deleted)]  # fmt: skip

@@ -407,3 +407,19 @@ def test_the_reports_are_documented_in_openapi(harness: Harness) -> None:
         formats = set() if path == "/audit/verify" else {"format"}
         assert names == own | paged | formats, path
         assert operation["summary"] and operation.get("description")
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    owner = _post(harness, tenant, "Users", user("formula@example.com"))
+    body = _nhi(owner, "sheet-bot", 10)
+    body[GOV]["purpose"] = '=HYPERLINK("http://evil.example","x")'
+    agent = _post(harness, tenant, "Agents", body)
+    response = harness.client.get(
+        "/reports/ownership?format=csv", headers=tenant.headers("auditor")
+    )
+    (line,) = [r for r in _csv(response) if r["identity_id"] == agent]
+    assert line["purpose"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    shown = harness.client.get("/reports/ownership", headers=tenant.headers("auditor")).json()
+    assert shown["items"][0]["identity"]["purpose"].startswith("=HYPERLINK")  # JSON: as is
