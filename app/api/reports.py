@@ -40,10 +40,7 @@ _FORMULA = frozenset("=+-@\t\r")
 
 def _safe(line: list[Any]) -> list[Any]:
     """Text cells a spreadsheet would run as a formula are quoted (CSV injection)."""
-    return [
-        "'" + c if c.__class__ is str and c and c[0] in _FORMULA else c
-        for c in line
-    ]
+    return ["'" + c if c.__class__ is str and c and c[0] in _FORMULA else c for c in line]
 
 
 async def _csv(listing: Listing) -> AsyncIterator[bytes]:

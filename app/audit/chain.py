@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.domain.audit import GENESIS
+from app.domain.audit import GENESIS, chain_hash
 from app.domain.clock import Clock
 from app.domain.reports import Verification
+from app.store.audit import Link
 from app.store.uow import Database
 
 
@@ -31,15 +32,14 @@ class AuditTrail:
         first: int | None = None
         checked = 0
         while True:
-            async with self._db.uow() as uow:
-                batch = await uow.audit.chain(tenant_id, after=seq, limit=self._chunk)
-            for recorded in batch:
-                if recorded.seq != seq + 1:
+            batch = await self._batch(tenant_id, seq)
+            for link in batch:
+                if link.seq != seq + 1:
                     return _broken(checked, first, seq, seq + 1, "an event is missing")
-                if not recorded.verifies(prev):
-                    return _broken(checked, first, seq, recorded.seq, "the event was altered")
-                first = recorded.seq if first is None else first
-                seq, prev = recorded.seq, recorded.hash
+                if link.prev_hash != prev or link.hash != chain_hash(prev, link.seq, link.fields):
+                    return _broken(checked, first, seq, link.seq, "the event was altered")
+                first = link.seq if first is None else first
+                seq, prev = link.seq, link.hash
                 checked += 1
             if len(batch) < self._chunk:
                 break
@@ -47,6 +47,10 @@ class AuditTrail:
             missing = min(seq, head[0]) + 1
             return _broken(checked, first, seq, missing, "the newest events are missing")
         return Verification(ok=True, events=checked, first_seq=first, last_seq=seq or None)
+
+    async def _batch(self, tenant_id: str, after: int) -> list[Link]:
+        async with self._db.uow() as uow:
+            return await uow.audit.chain(tenant_id, after=after, limit=self._chunk)
 
     async def prune(self) -> dict[str, int]:
         """Delete each tenant's events older than its ``auditRetentionDays``; how many, by tenant.

@@ -40,8 +40,12 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
 _canonical = msgspec.json.Encoder(order="sorted")
 
 
-def chain_hash(prev_hash: str, seq: int, item: AuditEvent) -> str:
-    """SHA-256 over the previous hash, the sequence number and the canonical event."""
+def chain_hash(prev_hash: str, seq: int, item: AuditEvent | dict[str, Any]) -> str:
+    """SHA-256 over the previous hash, the sequence number and the canonical event.
+
+    The canonical encoding is a JSON object with sorted keys, so an event's fields
+    as a plain dict hash the same as the event (what verification reads back).
+    """
     digest = hashlib.sha256()
     digest.update(prev_hash.encode())
     digest.update(str(seq).encode())

@@ -25,7 +25,6 @@ import os
 import platform
 import random
 import secrets
-import shlex
 import shutil
 import signal
 import socket
@@ -39,10 +38,11 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import httpx
 import sqlalchemy as sa
+from _run import command_line, load, stop_on_signals
 
 from app.config import data_dir
 from app.domain.actor import Role
@@ -604,27 +604,6 @@ async def _pg(url: str, statement: str) -> str:
 # --- the run -------------------------------------------------------------------------------
 
 
-def _command_line() -> str:
-    executable = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        executable = executable.relative_to(Path.cwd())
-    args = []
-    for arg in sys.argv:
-        parts = urlsplit(arg)
-        if parts.scheme.startswith("postgres") and parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            arg = urlunsplit(parts._replace(netloc=netloc))
-        args.append(arg)
-    return shlex.join([str(executable), *args])
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def print_table(results: list[Result], backend: str, header: dict[str, str]) -> None:
     print("\n## Results\n")
     for key, value in header.items():
@@ -662,19 +641,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _stop_on_signals() -> None:
-    """SIGTERM/SIGHUP unwind like Ctrl-C, so every ``finally`` (server, schema, files) runs."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, stop)
-
-
 def main() -> int:
     args = parse_args()
-    _stop_on_signals()
+    stop_on_signals()
     rng = random.Random(args.seed)
     key = secrets.token_urlsafe(48).encode()
     workdir = Path(tempfile.mkdtemp(prefix="tenure-bench-"))
@@ -682,11 +651,11 @@ def main() -> int:
     backend = "postgres" if args.postgres else "sqlite"
     url = args.postgres or f"sqlite:///{workdir}/tenure.db"
     header = {
-        "command": f"`{_command_line()}`",
+        "command": f"`{command_line()}`",
         "python": platform.python_version(),
         "nproc": str(os.cpu_count()),
         "machine": f"{platform.system()} {platform.machine()}",
-        "load average at start": _load(),
+        "load average at start": load(),
     }
     schema_made = False
     try:
@@ -722,7 +691,7 @@ def main() -> int:
         if args.explain:
             asyncio.run(explain(url, schema, key, seeded))
         # Client and server share the machine's cores: other work on it shows up in the numbers.
-        header["load average at end"] = _load()
+        header["load average at end"] = load()
         print_table(results, backend, header)
         return 0
     except Failure as exc:

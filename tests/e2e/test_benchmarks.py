@@ -43,3 +43,13 @@ def test_sweep_benchmark_runs() -> None:
     out = _run("scripts/bench/sweep.py", "--burst", "50", "--spread", "20", "--seconds", "2")
     assert "50 ending at once: last suspended after" in out
     assert "| 20 ending over 2 s: suspended | 20 | all | |" in out and "lateness p99" in out
+
+
+def test_reports_benchmark_runs() -> None:
+    out = _run(
+        "scripts/bench/reports.py", "--identities", "300", "--owners", "20", "--events", "2000",
+        "--requests", "5",
+    )  # fmt: skip
+    assert "`GET /reports/ownership?owner=…` median (5 owners)" in out
+    assert "ownership CSV:" in out and "rows/s" in out and "RssAnon" in out
+    assert "`GET /audit/verify` over 2,000 events (ok=True)" in out
