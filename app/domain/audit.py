@@ -60,9 +60,3 @@ class Recorded(msgspec.Struct, frozen=True, kw_only=True):
     prev_hash: str
     hash: str
     event: AuditEvent
-
-    def verifies(self, prev_hash: str) -> bool:
-        """Does this event follow ``prev_hash``, and hash to what it says?"""
-        return self.prev_hash == prev_hash and self.hash == chain_hash(
-            prev_hash, self.seq, self.event
-        )
