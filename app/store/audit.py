@@ -13,7 +13,14 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.audit import GENESIS, AuditEvent, Recorded, chain_hash
+from app.domain.audit import (
+    CANONICAL_FIELDS,
+    GENESIS,
+    AuditEvent,
+    Canonical,
+    Recorded,
+    chain_hash,
+)
 from app.domain.reports import AuditFilter
 from app.store.tables import audit_checkpoints, audit_events, audit_heads
 
@@ -245,37 +252,49 @@ _RAW = [
         sa.type_coerce(audit_events.c[name], sa.Text).label(name)
         if name in _JSON_FIELDS or name == "at"
         else audit_events.c[name]
-        for name in _EVENT_FIELDS
+        for name in CANONICAL_FIELDS
     ),
 ]
+_AT = CANONICAL_FIELDS.index("at")
+_ROLES = CANONICAL_FIELDS.index("actor_roles")
+_JSON_AT = tuple(CANONICAL_FIELDS.index(name) for name in _JSON_FIELDS)
+_LISTS = tuple(CANONICAL_FIELDS.index(name) for name in ("policy_ids", "changed"))
 _decode = msgspec.json.decode
 
 
-def _moment(value: Any) -> dt.datetime:
-    """A stored time as the driver hands it over: text (SQLite) or a datetime (asyncpg)."""
+def _moment(value: Any) -> Any:
+    """A stored time as the canonical encoding writes it (msgspec's RFC 3339, in UTC).
+
+    SQLite's text (``YYYY-MM-DD HH:MM:SS.ffffff``) is rearranged rather than parsed;
+    asyncpg's datetime is encoded as is.
+    """
+    if value.__class__ is str and len(value) == 26:
+        if value.endswith(".000000"):
+            return f"{value[:10]}T{value[11:19]}Z"
+        return f"{value[:10]}T{value[11:]}Z"
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Link(NamedTuple):
-    """One event as verification reads it: its number, hashes and fields (as ``AuditEvent``'s)."""
+    """One event as verification reads it: its number, hashes and canonical fields."""
 
     seq: int
     prev_hash: str
     hash: str
-    fields: dict[str, Any]
+    fields: Any  # a Canonical
 
 
 def _link(row: Any) -> Link:
-    fields = dict(zip(_EVENT_FIELDS, row[3:], strict=True))
-    fields["at"] = _moment(fields["at"])
-    for name in _JSON_FIELDS:
-        value = fields[name]
+    values = list(row[3:])  # in CANONICAL_FIELDS order; a million rows: kept lean
+    values[_AT] = _moment(values[_AT])
+    for index in _JSON_AT:
+        value = values[index]
         if value.__class__ is str:
-            fields[name] = _decode(value)
-    roles = fields["actor_roles"]
-    fields["actor_roles"] = roles.split(",") if roles else []
-    fields["policy_ids"] = fields["policy_ids"] or []
-    fields["changed"] = fields["changed"] or []
-    return Link(row[0], row[1], row[2], fields)
+            values[index] = _decode(value)
+    for index in _LISTS:
+        values[index] = values[index] or []
+    roles = values[_ROLES]
+    values[_ROLES] = roles.split(",") if roles else []
+    return Link(row[0], row[1], row[2], Canonical(*values))
