@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import ConfigError, Settings, from_env
-from app.domain.actor import Restrictions, Role, parse_roles
+from app.domain.actor import Actor, Restrictions, Role, parse_roles
 from app.domain.clock import SystemClock
 from app.domain.durations import parse_duration
 from app.provisioning.tenancy import Tenancy
@@ -121,6 +122,20 @@ def cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def _console() -> Actor:
+    """Who the audit log names for what is done here: the operator at this machine."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(
+        token_id="console",
+        name=f"console ({who})",
+        roles=frozenset({Role.OPERATOR}),
+        tenant_id=None,
+    )
+
+
 def _ask(question: str, default: str) -> str:
     answer = input(f"{question} [{default}]: ").strip()
     return answer or default
@@ -152,6 +167,7 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
                 provider or "generic",
                 platform=not args.no_platform,
                 admin=not args.no_admin,
+                actor=_console(),
             )
             profile = PROFILES[tenant.settings.identity_provider or "generic"]
             base = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -206,6 +222,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 owner_id=args.owner,
                 purpose=args.purpose,
                 restrictions=Restrictions.named(args.kinds, args.environments, args.agent),
+                actor=_console(),
             )
             _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")
             print(issued.plaintext)
@@ -230,7 +247,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                     f"\tlast_used={used}{limits}"
                 )
         else:
-            await tenancy.revoke_token(tenant_id, args.token_id)
+            await tenancy.revoke_token(tenant_id, args.token_id, actor=_console())
             _say(f"revoked token {args.token_id}")
         return 0
 

@@ -110,7 +110,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         provisioning=provisioning,
         reader=Reader(db, registry, settings.secret_key, clock),
         bulk=Bulk(provisioning, registry, settings.bulk_max_operations),
-        policies=TenantPolicies(db, judge.engine),
+        policies=TenantPolicies(db, judge.engine, clock),
         notifications=Notifications(db, clock),
         clock=clock,
         reports=Reports(

@@ -70,7 +70,7 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
     return {"id": tenant.id, "name": tenant.name, "created": _time(tenant.created)}
 
 
-async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
+async def _issue(request: AnyRequest, actor: Actor, tenant_id: str | None) -> Response[bytes]:
     wanted: TokenRequest = await read_struct(request, TokenRequest)
     try:
         roles = parse_roles(wanted.roles)
@@ -87,6 +87,7 @@ async def _issue(request: AnyRequest, tenant_id: str | None) -> Response[bytes]:
         owner_id=wanted.owner,
         purpose=wanted.purpose,
         restrictions=Restrictions.named(wanted.kinds, wanted.environments, wanted.agent),
+        actor=actor,
     )
     return json_response(issued_view(issued), 201)
 
@@ -177,7 +178,7 @@ class SettingsAdminController(Controller):
         require(actor, Permission.MANAGE_TOKENS)
         wanted: SettingsRequest = await read_struct(request, SettingsRequest)
         settings = await services(request).tenancy.set_settings(
-            tenant_of(actor), _tenant_settings(wanted)
+            tenant_of(actor), _tenant_settings(wanted), actor=actor
         )
         return json_response(settings_view(settings, services(request).settings))
 
@@ -192,7 +193,9 @@ class SettingsAdminController(Controller):
             wanted = msgspec.convert(merged, SettingsRequest)
         except msgspec.ValidationError as exc:
             raise InvalidValue(str(exc)) from None
-        settings = await services(request).tenancy.set_settings(tenant, _tenant_settings(wanted))
+        settings = await services(request).tenancy.set_settings(
+            tenant, _tenant_settings(wanted), actor=actor
+        )
         return json_response(settings_view(settings, services(request).settings))
 
 
@@ -245,7 +248,7 @@ class TokenAdminController(Controller):
     @post("/")
     async def issue(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
-        return await _issue(request, tenant_of(actor))
+        return await _issue(request, actor, tenant_of(actor))
 
     @get("/")
     async def list_tokens(
@@ -260,7 +263,7 @@ class TokenAdminController(Controller):
         self, request: AnyRequest, actor: NamedDependency[Actor], token_id: FromPath[str]
     ) -> None:
         require(actor, Permission.MANAGE_TOKENS)
-        await services(request).tenancy.revoke_token(tenant_of(actor), token_id)
+        await services(request).tenancy.revoke_token(tenant_of(actor), token_id, actor=actor)
 
 
 class TenantAdminController(Controller):
@@ -296,7 +299,7 @@ class TenantAdminController(Controller):
     ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)
-        return await _issue(request, found.id)
+        return await _issue(request, actor, found.id)
 
     @get("/{tenant:str}/tokens")
     async def list_tokens(
@@ -317,4 +320,4 @@ class TenantAdminController(Controller):
     ) -> None:
         require(actor, Permission.MANAGE_TENANTS)
         found = await services(request).tenancy.tenant(tenant)
-        await services(request).tenancy.revoke_token(found.id, token_id)
+        await services(request).tenancy.revoke_token(found.id, token_id, actor=actor)

@@ -86,6 +86,7 @@ class ConnectionController(Controller):
             wanted.identityProvider,
             platform=wanted.platformToken,
             admin=wanted.adminToken,
+            actor=actor,
         )
         profile = PROFILES[tenant.settings.identity_provider or "generic"]
         idp = issued["identityProvider"]

@@ -78,13 +78,15 @@ class WebhookAdminController(Controller):
         """Set the URL and make a new signing secret, shown this once (Standard Webhooks)."""
         require(actor, Permission.MANAGE_TOKENS)
         wanted: WebhookRequest = await read_struct(request, WebhookRequest)
-        secret = await services(request).notifications.set_webhook(tenant_of(actor), wanted.url)
+        secret = await services(request).notifications.set_webhook(
+            tenant_of(actor), wanted.url, actor=actor
+        )
         return json_response({"url": wanted.url, "secret": secret})
 
     @delete("/", status_code=204)
     async def remove(self, request: AnyRequest, actor: NamedDependency[Actor]) -> None:
         require(actor, Permission.MANAGE_TOKENS)
-        await services(request).notifications.set_webhook(tenant_of(actor), None)
+        await services(request).notifications.set_webhook(tenant_of(actor), None, actor=actor)
 
 
 class SmtpAdminController(Controller):
@@ -111,13 +113,13 @@ class SmtpAdminController(Controller):
             password=wanted.password,
             sender=wanted.sender,
         )
-        await services(request).notifications.set_smtp(tenant_of(actor), smtp)
+        await services(request).notifications.set_smtp(tenant_of(actor), smtp, actor=actor)
         return json_response(_smtp_view(smtp))
 
     @delete("/", status_code=204)
     async def remove(self, request: AnyRequest, actor: NamedDependency[Actor]) -> None:
         require(actor, Permission.MANAGE_TOKENS)
-        await services(request).notifications.set_smtp(tenant_of(actor), None)
+        await services(request).notifications.set_smtp(tenant_of(actor), None, actor=actor)
 
 
 class OutboxAdminController(Controller):

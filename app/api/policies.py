@@ -110,7 +110,7 @@ class PolicyAdminController(Controller):
         """Add tenant policies; 400 with the validator's message if they do not validate."""
         require(actor, Permission.MANAGE_POLICIES)
         wanted: PolicyRequest = await read_struct(request, PolicyRequest)
-        added = await services(request).policies.add(tenant_of(actor), wanted.policy)
+        added = await services(request).policies.add(tenant_of(actor), wanted.policy, actor=actor)
         return json_response({"items": [msgspec.to_builtins(p) for p in added]}, 201)
 
     @delete("/{policy_id:str}", status_code=204)
@@ -118,7 +118,7 @@ class PolicyAdminController(Controller):
         self, request: AnyRequest, actor: NamedDependency[Actor], policy_id: FromPath[str]
     ) -> None:
         require(actor, Permission.MANAGE_POLICIES)
-        await services(request).policies.remove(tenant_of(actor), policy_id)
+        await services(request).policies.remove(tenant_of(actor), policy_id, actor=actor)
 
     @post("/reload", status_code=200)
     async def reload(self, request: AnyRequest, actor: NamedDependency[Actor]) -> Response[bytes]:

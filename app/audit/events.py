@@ -95,3 +95,40 @@ def event(
         request_id=actor.request_id,
         client=actor.client,
     )
+
+
+def admin_event(
+    actor: Actor,
+    tenant_id: str,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    name: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    at: dt.datetime,
+) -> AuditEvent:
+    """An administrator's change to a tenant's configuration — its tokens, settings,
+    policies, notification targets: who, what, the values before and after (only those
+    that changed), never a secret. It joins the tenant's chain like any other event."""
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    shown = [k for k in keys if not _secret(k)]
+    return AuditEvent(
+        tenant_id=tenant_id,
+        at=at,
+        actor_token=actor.token_id,
+        actor_name=actor.name,
+        actor_roles=tuple(sorted(actor.roles)),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=name,
+        decision="allow",
+        policy_ids=(),
+        changed=tuple(keys),
+        before={k: before[k] for k in shown if before.get(k) is not None},
+        after={k: after[k] for k in shown if after.get(k) is not None},
+        request_id=actor.request_id,
+        client=actor.client,
+    )

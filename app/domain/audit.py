@@ -65,4 +65,4 @@ class Recorded(msgspec.Struct, frozen=True, kw_only=True):
 # An event's fields in sorted order, as verification rebuilds them from stored rows
 # (positionally: it does so a million times); it encodes exactly as the event does.
 CANONICAL_FIELDS = tuple(sorted(AuditEvent.__struct_fields__))
-Canonical = msgspec.defstruct("Canonical", [(name, Any) for name in CANONICAL_FIELDS])
+Canonical = msgspec.defstruct("Canonical", [(name, Any) for name in CANONICAL_FIELDS], gc=False)

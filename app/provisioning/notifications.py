@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from app.audit.events import admin_event
+from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.notifications import Queued
 from app.domain.tenancy import SmtpServer, valid_address
@@ -26,7 +28,9 @@ class Notifications:
             raise NotFound(f"no tenant {tenant_id!r}")
         return tenant.webhook_url
 
-    async def set_webhook(self, tenant_id: str, url: str | None) -> str | None:
+    async def set_webhook(
+        self, tenant_id: str, url: str | None, *, actor: Actor | None = None
+    ) -> str | None:
         """Point the tenant's notifications at ``url`` with a new signing secret (returned
         once; None when the webhook is removed)."""
         secret = None
@@ -36,9 +40,20 @@ class Notifications:
                 raise InvalidValue("the webhook URL must be an absolute http(s) URL")
             secret = new_secret()
         async with self._db.uow(write=True) as uow:
-            if await uow.tenants.get(tenant_id, lock=True) is None:
+            tenant = await uow.tenants.get(tenant_id, lock=True)
+            if tenant is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             await uow.tenants.set_webhook(tenant_id, url, secret)
+            if actor is not None:  # a new secret is a change even at the same URL
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant_id, action="webhook.set", resource_type="Tenant",
+                        resource_id=tenant_id, name=tenant.name,
+                        before={"url": tenant.webhook_url, "rotated": False},
+                        after={"url": url, "rotated": secret is not None},
+                        at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
         return secret
 
@@ -49,7 +64,9 @@ class Notifications:
             raise NotFound(f"no tenant {tenant_id!r}")
         return tenant.smtp
 
-    async def set_smtp(self, tenant_id: str, smtp: SmtpServer | None) -> None:
+    async def set_smtp(
+        self, tenant_id: str, smtp: SmtpServer | None, *, actor: Actor | None = None
+    ) -> None:
         """The tenant's own mail server for e-mail to its owners (None: the server's)."""
         if smtp is not None:
             if not smtp.host or len(smtp.host) > 253 or any(c.isspace() for c in smtp.host):
@@ -61,9 +78,18 @@ class Notifications:
             if smtp.password and not smtp.username:
                 raise InvalidValue("a password needs a username")
         async with self._db.uow(write=True) as uow:
-            if await uow.tenants.get(tenant_id, lock=True) is None:
+            tenant = await uow.tenants.get(tenant_id, lock=True)
+            if tenant is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             await uow.tenants.set_smtp(tenant_id, smtp)
+            if actor is not None:
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant_id, action="smtp.set", resource_type="Tenant",
+                        resource_id=tenant_id, name=tenant.name, before=_smtp(tenant.smtp),
+                        after=_smtp(smtp), at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
 
     async def outbox(self, tenant_id: str, state: str | None, limit: int = 500) -> list[Queued]:
@@ -78,3 +104,12 @@ class Notifications:
             if not await uow.outbox.requeue(tenant_id, message_id, self._clock.now()):
                 raise NotFound(f"no dead message {message_id} in this tenant's outbox")
             await uow.commit()
+
+
+def _smtp(smtp: SmtpServer | None) -> dict[str, object]:
+    """A mail server as the audit log keeps it: whether a password is set, never the password."""
+    if smtp is None:
+        return {}
+    return {"host": smtp.host, "port": smtp.port, "starttls": smtp.starttls,
+            "username": smtp.username, "passwordSet": bool(smtp.password),
+            "from": smtp.sender}  # fmt: skip

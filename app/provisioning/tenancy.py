@@ -10,15 +10,18 @@ import datetime as dt
 import re
 import time
 import uuid
+from typing import Any
 
 import msgspec
 
+from app.audit.events import admin_event
 from app.domain import secrets
 from app.domain.actor import TENANT_ROLES, Actor, Restrictions, Role
 from app.domain.clock import Clock
 from app.domain.providers import PROFILES
 from app.domain.tenancy import Tenant, TenantSettings, Token, valid_address
 from app.provisioning import mapping
+from app.scim.codec import format_datetime
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
 
@@ -74,7 +77,13 @@ class Tenancy:
         return Tenant(id=str(uuid.uuid4()), name=name, created=self._clock.now())
 
     async def onboard(
-        self, name: str, provider: str, *, platform: bool = True, admin: bool = True
+        self,
+        name: str,
+        provider: str,
+        *,
+        platform: bool = True,
+        admin: bool = True,
+        actor: Actor | None = None,
     ) -> tuple[Tenant, dict[str, Issued]]:
         """A customer in one step: the tenant, its provider profile, the identity provider's
         token and (unless declined) an agent platform's and the tenant admin's — all or
@@ -105,14 +114,26 @@ class Tenancy:
             await uow.tenants.set_settings(tenant.id, settings)
             for each in issued.values():
                 await uow.tokens.add(each.token)
+            if actor is not None:
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant.id, action="tenant.onboard", resource_type="Tenant",
+                        resource_id=tenant.id, name=tenant.name, before={},
+                        after={"identityProvider": profile.name,
+                               "tokens": sorted(i.token.id for i in issued.values())},
+                        at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
         return tenant, issued
 
     async def settings(self, tenant_id: str) -> TenantSettings:
         return (await self.tenant(tenant_id)).settings
 
-    async def set_settings(self, tenant_id: str, settings: TenantSettings) -> TenantSettings:
-        """Replace a tenant's governance defaults (unset values: the server's)."""
+    async def set_settings(
+        self, tenant_id: str, settings: TenantSettings, *, actor: Actor | None = None
+    ) -> TenantSettings:
+        """Replace a tenant's governance defaults (unset values: the server's); audited."""
         for name, value in msgspec.structs.asdict(settings).items():
             if isinstance(value, bool) or not isinstance(value, int):
                 continue
@@ -133,9 +154,19 @@ class Tenancy:
         if settings.agent_users is not None:
             mapping.check(settings.agent_users)
         async with self._db.uow(write=True) as uow:
-            if await uow.tenants.get(tenant_id) is None:
+            tenant = await uow.tenants.get(tenant_id, lock=True)
+            if tenant is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             await uow.tenants.set_settings(tenant_id, settings)
+            if actor is not None:
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant_id, action="settings.update", resource_type="Tenant",
+                        resource_id=tenant_id, name=tenant.name,
+                        before=msgspec.to_builtins(tenant.settings),
+                        after=msgspec.to_builtins(settings), at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
         return settings
 
@@ -160,8 +191,10 @@ class Tenancy:
         owner_id: str | None = None,
         purpose: str | None = None,
         restrictions: Restrictions | None = None,
+        actor: Actor | None = None,
     ) -> Issued:
-        """Issue a token for a tenant (``None`` with the operator role: an operator token)."""
+        """Issue a token for a tenant (``None`` with the operator role: an operator token);
+        audited in the tenant's trail, never its secret."""
         issued = self._minted(
             tenant_id, roles, name, expires_in, owner_id=owner_id, purpose=purpose,
             restrictions=restrictions,
@@ -182,6 +215,14 @@ class Tenancy:
             ):
                 raise InvalidValue(f"agent {agent_id!r} is not an Agent of this tenant")
             await uow.tokens.add(token)
+            if actor is not None and tenant_id is not None:
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant_id, action="token.issue", resource_type="Token",
+                        resource_id=token.id, name=token.name, before={},
+                        after=_token_facts(token), at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
         return issued
 
@@ -225,10 +266,20 @@ class Tenancy:
         async with self._db.uow() as uow:
             return await uow.tokens.of_tenant(tenant_id)
 
-    async def revoke_token(self, tenant_id: str | None, token_id: str) -> None:
+    async def revoke_token(
+        self, tenant_id: str | None, token_id: str, *, actor: Actor | None = None
+    ) -> None:
         async with self._db.uow(write=True) as uow:
             if not await uow.tokens.revoke(tenant_id, token_id, self._clock.now()):
                 raise NotFound(f"no token {token_id!r}")
+            if actor is not None and tenant_id is not None:
+                await uow.audit.append(
+                    admin_event(
+                        actor, tenant_id, action="token.revoke", resource_type="Token",
+                        resource_id=token_id, name=None, before={"revoked": False},
+                        after={"revoked": True}, at=self._clock.now(),
+                    )
+                )  # fmt: skip
             await uow.commit()
         self._cache.pop(token_id, None)
 
@@ -297,3 +348,17 @@ def _check_leads_and_addresses(settings: TenantSettings) -> None:
     addresses = settings.alert_emails or ()
     if len(addresses) > 20 or any(not valid_address(a) for a in addresses):
         raise InvalidValue("alertEmails must be up to 20 e-mail addresses")
+
+
+def _token_facts(token: Token) -> dict[str, Any]:
+    """What the audit log keeps of a new token: its standing, not its secret."""
+    limits = token.restrictions
+    return {
+        "roles": sorted(token.roles),
+        "expiresAt": format_datetime(token.expires_at) if token.expires_at else None,
+        "owner": token.owner_id,
+        "purpose": token.purpose,
+        "kinds": sorted(limits.kinds) or None,
+        "environments": sorted(limits.environments) or None,
+        "agent": limits.agent_id,
+    }

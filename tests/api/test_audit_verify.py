@@ -31,19 +31,29 @@ def users(harness: Harness, tenant: TenantAccess, *names: str) -> list[str]:
 
 
 def count(harness: Harness, tenant: TenantAccess) -> int:
+    """The tenant's events about identities (issuing the test's tokens is audited too)."""
     return int(
-        harness.sql("SELECT count(*) FROM audit_events WHERE tenant_id = :t", t=tenant.id)[0][0]
+        harness.sql(
+            "SELECT count(*) FROM audit_events WHERE tenant_id = :t AND resource_type <> 'Token'",
+            t=tenant.id,
+        )[0][0]
+    )
+
+
+def newest(harness: Harness, tenant: TenantAccess) -> int:
+    return int(
+        harness.sql("SELECT max(seq) FROM audit_events WHERE tenant_id = :t", t=tenant.id)[0][0]
     )
 
 
 def test_an_intact_chain_verifies(harness: Harness, tenant: TenantAccess) -> None:
-    assert verify(harness, tenant) == {
-        "ok": True, "events": 0, "firstSeq": None, "lastSeq": None, "brokenAt": None,
-        "problem": None,
-    }  # fmt: skip
+    tenant.headers("idp")
+    start = verify(harness, tenant)  # the tokens' issue: the chain's first events
+    assert start["ok"] is True and start["events"] == start["lastSeq"] == 2
+    assert start["brokenAt"] is None and start["problem"] is None
     users(harness, tenant, "a@example.com", "b@example.com", "c@example.com")
-    assert verify(harness, tenant) | {"ok": True} == {
-        "ok": True, "events": 3, "firstSeq": 1, "lastSeq": 3, "brokenAt": None, "problem": None,
+    assert verify(harness, tenant) == {
+        "ok": True, "events": 5, "firstSeq": 1, "lastSeq": 5, "brokenAt": None, "problem": None,
     }  # fmt: skip
 
 
@@ -74,17 +84,21 @@ def test_a_deleted_event_breaks_the_chain_there(harness: Harness, tenant: Tenant
 
 def test_deleting_the_newest_events_is_noticed(harness: Harness, tenant: TenantAccess) -> None:
     users(harness, tenant, *(f"u{i}@example.com" for i in range(5)))
-    harness.execute("DELETE FROM audit_events WHERE tenant_id = :t AND seq >= 4", t=tenant.id)
+    tenant.headers("auditor")  # issued (an event too) before the deletion
+    last = newest(harness, tenant)
+    harness.execute(
+        "DELETE FROM audit_events WHERE tenant_id = :t AND seq >= :s", t=tenant.id, s=last - 1
+    )
     found = verify(harness, tenant)
     assert (found["ok"], found["brokenAt"], found["problem"]) == (
-        False, 4, "the newest events are missing"
+        False, last - 1, "the newest events are missing"
     )  # fmt: skip
 
 
 def test_retention_deletes_the_oldest_behind_a_checkpoint(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    admin = tenant.headers("admin")
+    admin, auditor = tenant.headers("admin"), tenant.headers("auditor")
     assert_error(
         harness.client.put("/admin/settings", json={"auditRetentionDays": 7}, headers=admin),
         400,
@@ -93,31 +107,37 @@ def test_retention_deletes_the_oldest_behind_a_checkpoint(
     kept = harness.client.put("/admin/settings", json={"auditRetentionDays": 30}, headers=admin)
     assert kept.status_code == 200 and kept.json()["auditRetentionDays"] == 30
     users(harness, tenant, "old1@example.com", "old2@example.com", "old3@example.com")
+    old = newest(harness, tenant)  # the tokens, the settings and three Users
     other = harness.tenant()  # keeps everything: no retention set
     users(harness, other, "x@example.com")
+    kept_elsewhere = count(harness, other)
     harness.clock.advance(dt.timedelta(days=40))
     users(harness, tenant, "new1@example.com", "new2@example.com")
     trail = harness.client.app.state.services.audit
-    assert harness.run(trail.prune()) == {tenant.id: 3}
+    assert harness.run(trail.prune()) == {tenant.id: old}
     assert harness.run(trail.prune()) == {}  # nothing more is due
-    assert count(harness, tenant) == 2 and count(harness, other) == 1
+    assert count(harness, tenant) == 2 and count(harness, other) == kept_elsewhere
     found = verify(harness, tenant)
-    assert (found["ok"], found["events"], found["firstSeq"], found["lastSeq"]) == (True, 2, 4, 5)
-    listed = harness.client.get("/audit", headers=tenant.headers("auditor")).json()["items"]
-    assert [e["seq"] for e in listed] == [5, 4]
+    assert (found["ok"], found["events"], found["firstSeq"], found["lastSeq"]) == (
+        True, 2, old + 1, old + 2
+    )  # fmt: skip
+    listed = harness.client.get("/audit", headers=auditor).json()["items"]
+    assert [e["seq"] for e in listed] == [old + 2, old + 1]
     since = stamp(harness.clock.now() - dt.timedelta(days=1))
     assert [e["seq"] for e in harness.client.get(
-        f"/audit?since={since}", headers=tenant.headers("auditor")
-    ).json()["items"]] == [5, 4]  # fmt: skip
+        f"/audit?since={since}", headers=auditor
+    ).json()["items"]] == [old + 2, old + 1]  # fmt: skip
     # The first event kept is still bound to the checkpoint: altering it shows.
     harness.execute(
-        "UPDATE audit_events SET resource_name = 'x' WHERE tenant_id = :t AND seq = 4",
-        t=tenant.id,
-    )
-    assert verify(harness, tenant)["brokenAt"] == 4
+        "UPDATE audit_events SET resource_name = 'x' WHERE tenant_id = :t AND seq = :s",
+        t=tenant.id, s=old + 1,
+    )  # fmt: skip
+    assert verify(harness, tenant)["brokenAt"] == old + 1
     # Deleting the first kept one shows too.
-    harness.execute("DELETE FROM audit_events WHERE tenant_id = :t AND seq = 4", t=tenant.id)
-    assert verify(harness, tenant)["brokenAt"] == 4
+    harness.execute(
+        "DELETE FROM audit_events WHERE tenant_id = :t AND seq = :s", t=tenant.id, s=old + 1
+    )
+    assert verify(harness, tenant)["brokenAt"] == old + 1
 
 
 def test_every_kind_of_mutation_leaves_exactly_one_event(
@@ -129,6 +149,7 @@ def test_every_kind_of_mutation_leaves_exactly_one_event(
         before[0] = count(harness, tenant)
 
     platform = tenant.headers("platform")  # its accountable owner is made first
+    tenant.headers("auditor")
     before = [count(harness, tenant)]
     idp = tenant.headers()
     created = harness.client.post("/scim/v2/Users", json=user("k@example.com"), headers=idp)
@@ -166,4 +187,48 @@ def test_every_kind_of_mutation_leaves_exactly_one_event(
     swept = harness.run(harness.client.app.state.sweeper.sweep())
     assert [(o.action, o.done) for o in swept] == [("suspend", True)]
     assert count(harness, tenant) == before[0] + 1  # the scheduler's suspension
+    assert verify(harness, tenant)["ok"] is True
+
+
+def test_administrators_changes_are_in_the_trail_without_secrets(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    admin, auditor = tenant.headers("admin"), tenant.headers("auditor")
+    changed = harness.client.patch("/admin/settings", json={"agentLifetimeDays": 30}, headers=admin)
+    assert changed.status_code == 200
+    issued = harness.client.post(
+        "/admin/tokens", json={"name": "ci", "roles": "platform"}, headers=admin
+    ).json()
+    assert harness.client.delete(f"/admin/tokens/{issued['id']}", headers=admin).status_code == 204
+    hooked = harness.client.put(
+        "/admin/webhook", json={"url": "https://hooks.example.com/t"}, headers=admin
+    ).json()
+    mailed = harness.client.put(
+        "/admin/smtp",
+        json={"host": "mail.example.com", "username": "u", "password": "s3cret-pass",
+              "from": "t@example.com"},
+        headers=admin,
+    )  # fmt: skip
+    assert mailed.status_code == 200
+    policy = harness.client.post(
+        "/admin/policies",
+        json={"policy": '@id("acme.quiet")\n@reason("r")\nforbid (principal, action, resource)'
+                        ' when { false };'},
+        headers=admin,
+    )  # fmt: skip
+    assert policy.status_code == 201, policy.text
+    assert harness.client.delete("/admin/policies/acme.quiet", headers=admin).status_code == 204
+    listed = harness.client.get("/audit?count=1000", headers=auditor)
+    trail = [(e["actions"][0], e["resource"]["type"]) for e in listed.json()["items"]]
+    for expected in (("settings.update", "Tenant"), ("token.issue", "Token"),
+                     ("token.revoke", "Token"), ("webhook.set", "Tenant"), ("smtp.set", "Tenant"),
+                     ("policy.add", "Policy"), ("policy.remove", "Policy")):  # fmt: skip
+        assert expected in trail
+    settings = next(e for e in listed.json()["items"] if e["actions"] == ["settings.update"])
+    assert settings["after"] == {"agent_lifetime_days": 30} and settings["before"] == {}
+    assert settings["actor"]["roles"] == ["admin"]
+    for secret in (issued["token"], hooked["secret"], "s3cret-pass"):
+        assert secret not in listed.text
+    smtp = next(e for e in listed.json()["items"] if e["actions"] == ["smtp.set"])
+    assert smtp["after"]["passwordSet"] is True and "password" not in smtp["after"]
     assert verify(harness, tenant)["ok"] is True

@@ -148,6 +148,8 @@ def test_a_dry_run_says_what_it_would_do_and_writes_nothing(
     agent = register(harness, tenant, "dry", 1)
     version = agent["meta"]["version"]
     harness.clock.advance(dt.timedelta(days=2))
+    for roles in ("idp", "admin"):
+        tenant.headers(roles)  # issued (and audited) before counting
     before = harness.sql("SELECT count(*) FROM audit_events")[0][0]
     outcomes = sweep(harness, dry_run=True)
     assert [(o.resource_id, o.action, o.done) for o in outcomes] == [(agent["id"], "suspend", True)]

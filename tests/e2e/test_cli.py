@@ -248,11 +248,12 @@ def test_one_sweep_from_the_cli(capsys: Any, env: dict[str, str]) -> None:
     assert code == 2 and "no tenant" in err
 
     code, out, _ = run(capsys, env, "audit", "verify", "--tenant", "acme")
-    assert code == 0 and out == "ok: 3 events verify (seq 1–3)\n"  # owner, agent, suspension
+    # the admin token's issue (from this console), the owner, the agent, its suspension
+    assert code == 0 and out == "ok: 4 events verify (seq 1–4)\n"
     _sql(env, "UPDATE audit_events SET reason = 'edited' WHERE resource_id = :r AND action = "
          "'suspend'", r=agent_id)  # fmt: skip
     code, out, _ = run(capsys, env, "audit", "verify", "--tenant", "acme")
-    assert code == 1 and out == "broken at seq 3: the event was altered\n"
+    assert code == 1 and out == "broken at seq 4: the event was altered\n"
 
 
 def _sql(env: dict[str, str], statement: str, **params: Any) -> list[Any]:
