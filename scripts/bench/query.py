@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import gc
@@ -26,11 +25,8 @@ import platform
 import random
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +38,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import sqlalchemy as sa
-from _run import command_line, load, stop_on_signals
+from _run import Server, command_line, load, stop_on_signals
 
 from app.config import data_dir
 from app.domain.actor import Role
@@ -66,7 +62,6 @@ WARMUP = 50
 BATCH = 5_000  # rows per executemany
 MAX_GROUP_MEMBERS = 50
 PATCH_MEMBERS = 1_000
-SERVER_START_SECONDS = 60
 REQUEST_TIMEOUT = 30.0
 
 
@@ -208,90 +203,6 @@ async def seed(
 
 
 # --- the server process ------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the benchmark dies, even by SIGKILL (Linux only)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _tenure_command() -> list[str]:
-    script = Path(sys.executable).parent / "tenure"
-    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "app.cli", "serve"]
-
-
-class Server:
-    """``tenure serve`` in its own process (its own GIL), stopped on every exit path."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log_path = workdir / "server.log"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
-        self._env |= env | {
-            "TENURE_HOST": "127.0.0.1",
-            "TENURE_PORT": str(self.port),
-            "TENURE_LOG_LEVEL": "warning",
-        }
-        self._workdir = workdir
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        log = self._log_path.open("wb")
-        self._process = subprocess.Popen(
-            _tenure_command(),
-            env=self._env,
-            cwd=self._workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-        log.close()
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(
-            f"the server was not ready in {SERVER_START_SECONDS}s:\n{self.log_tail()}"
-        )
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
 
 
 # --- measuring ---------------------------------------------------------------------

@@ -36,11 +36,8 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,7 +51,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from _run import command_line, load, stop_on_signals  # noqa: E402
+from _run import Server, command_line, load, stop_on_signals  # noqa: E402
 
 from app.config import from_env  # noqa: E402
 from app.domain.actor import Role  # noqa: E402
@@ -69,7 +66,6 @@ from app.store.tables import nhi_owners  # noqa: E402
 KEY = "reports-benchmark-secret-key-0123456789abcdef"
 RESOURCE_BATCH = 2_000  # identities per seeding transaction
 EVENT_BATCH = 10_000  # audit events per seeding transaction
-SERVER_START_SECONDS = 60
 RSS_INTERVAL = 0.05
 
 TARGET_OWNER_MS = 50.0
@@ -332,87 +328,6 @@ async def seed(url: str, args: argparse.Namespace) -> Seeded:
 # --- the server process ----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the benchmark dies, even by SIGKILL (Linux only)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Server:
-    """``tenure serve`` in its own process (its own GIL and memory), stopped on every exit."""
-
-    def __init__(self, url: str, workdir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log = workdir / "server.log"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")} | {
-            "TENURE_DATABASE_URL": url,
-            "TENURE_SECRET_KEY": KEY,
-            "TENURE_HOST": "127.0.0.1",
-            "TENURE_PORT": str(self.port),
-            "TENURE_SCHEDULER": "off",
-            "TENURE_LOG_LEVEL": "warning",
-        }
-        self._workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        script = Path(sys.executable).parent / "tenure"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
-        with self._log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*command, "serve"],
-                env=self._env,
-                cwd=self._workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server was not up in {SERVER_START_SECONDS} s:\n{self.log_tail()}")
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
-
-
 def memory(pid: int) -> dict[str, int]:
     """VmRSS, RssAnon and RssFile of a process, in kB (Linux ``/proc``)."""
     found = {}
@@ -492,6 +407,7 @@ def bench_owner(
 
 
 def bench_csv(client: httpx.Client, server: Server, seeded: Seeded) -> dict[str, float]:
+    assert server.pid is not None  # running: inside its ``with``
     sampler = Sampler(server.pid)
     sampler.start()
     rows, header = 0, None
@@ -580,7 +496,10 @@ def main() -> int:
         )
         rng = random.Random(args.seed + 1)
         with (
-            Server(url, workdir) as server,
+            Server(
+                {"TENURE_DATABASE_URL": url, "TENURE_SECRET_KEY": KEY, "TENURE_SCHEDULER": "off"},
+                workdir,
+            ) as server,
             httpx.Client(
                 base_url=server.base,
                 headers={"Authorization": f"Bearer {seeded.token}"},
