@@ -14,6 +14,7 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.resource import OwnerRef, Resource
+from app.domain.tenancy import AgentUsers
 from app.provisioning import mapping, nhi
 from app.scim.codec import asserts
 from app.scim.errors import InvalidValue
@@ -105,21 +106,24 @@ class Governance:
         out (and it is not one already); else None. ``groups``: its Groups, if known."""
         if user.resource_type != "User" or nhi.governed("User", user.doc):
             return None
-        tenant = await uow.tenants.get(user.tenant_id)
-        rule = tenant.settings.agent_users if tenant else None
+        rule = await self.agent_users(uow, user.tenant_id)
         if rule is None:
             return None
         if groups is None:
             groups = await uow.resources.group_names(user.tenant_id, user.id) if rule.group else {}
         return mapping.marked(user, rule) if mapping.picks(rule, user.doc, groups) else None
 
+    async def agent_users(self, uow: UnitOfWork, tenant_id: str) -> AgentUsers | None:
+        """The tenant's rule for Users that are non-human identities, if it has one."""
+        tenant = await uow.tenants.get(tenant_id)
+        return tenant.settings.agent_users if tenant else None
+
     async def user_owner(self, uow: UnitOfWork, user: Resource) -> str | None:
         """A governed User's default owner: its manager, else the rule's — if one of the tenant.
 
         None leaves it to the token's accountable owner (``nhi.on_create``).
         """
-        tenant = await uow.tenants.get(user.tenant_id)
-        rule = tenant.settings.agent_users if tenant else None
+        rule = await self.agent_users(uow, user.tenant_id)
         for candidate in (mapping.default_owner(user.doc, None), rule.owner if rule else None):
             if candidate and await uow.resources.parties(user.tenant_id, [candidate], "owner"):
                 return candidate

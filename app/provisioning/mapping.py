@@ -55,10 +55,13 @@ def picks(rule: AgentUsers, doc: dict[str, Any], groups: dict[str, str]) -> bool
         and re.search(rule.user_name_pattern, user_name)
     ):
         return True
-    if rule.group:
-        wanted = rule.group.lower()
-        return any(g == rule.group or name.lower() == wanted for g, name in groups.items())
-    return False
+    return any(names_group(rule, g, name) for g, name in groups.items())
+
+
+def names_group(rule: AgentUsers, group_id: str, display_name: str) -> bool:
+    """Is this Group the rule's (by id, or by displayName in any case)?"""
+    wanted = rule.group
+    return bool(wanted) and (group_id == wanted or display_name.lower() == wanted.lower())
 
 
 def marked(resource: Resource, rule: AgentUsers) -> Resource:

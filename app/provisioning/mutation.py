@@ -22,7 +22,7 @@ from app.domain.notifications import Message
 from app.domain.resource import Member, Resource
 from app.notify import plan
 from app.notify.routing import route
-from app.provisioning import members, nhi
+from app.provisioning import mapping, members, nhi
 from app.provisioning.compute import (
     Draft,
     changed_paths,
@@ -338,9 +338,14 @@ class Provisioning:
         if written.resource_type == "User":
             candidates, groups = [written], None
         else:
+            # Only the rule's own Group is read for members: not every membership change.
+            rule = await self._governance.agent_users(uow, written.tenant_id)
+            name = str(written.doc.get("displayName", ""))
+            if rule is None or not mapping.names_group(rule, written.id, name):
+                return written
             ids = await uow.resources.ungoverned_users_in(written.tenant_id, written.id)
             candidates = await uow.resources.get_many(written.tenant_id, ids, lock=True)
-            groups = {written.id: str(written.doc.get("displayName", ""))}
+            groups = {written.id: name}
         for user in candidates:
             marked = await self._governance.adopted(uow, user, groups=groups)
             if marked is None:
