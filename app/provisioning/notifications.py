@@ -8,7 +8,7 @@ from app.audit.events import admin_event
 from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.notifications import Queued
-from app.domain.tenancy import SmtpServer, valid_address
+from app.domain.tenancy import SmtpServer, Tenant, valid_address
 from app.notify.webhooks import new_secret
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
@@ -21,12 +21,15 @@ class Notifications:
         self._db = db
         self._clock = clock
 
-    async def webhook(self, tenant_id: str) -> str | None:
+    async def _tenant(self, tenant_id: str) -> Tenant:
         async with self._db.uow() as uow:
             tenant = await uow.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant.webhook_url
+        return tenant
+
+    async def webhook(self, tenant_id: str) -> str | None:
+        return (await self._tenant(tenant_id)).webhook_url
 
     async def set_webhook(
         self, tenant_id: str, url: str | None, *, actor: Actor | None = None
@@ -58,11 +61,7 @@ class Notifications:
         return secret
 
     async def smtp(self, tenant_id: str) -> SmtpServer | None:
-        async with self._db.uow() as uow:
-            tenant = await uow.tenants.get(tenant_id)
-        if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant.smtp
+        return (await self._tenant(tenant_id)).smtp
 
     async def set_smtp(
         self, tenant_id: str, smtp: SmtpServer | None, *, actor: Actor | None = None
