@@ -6,6 +6,8 @@ a profile only adjusts what must differ and says how to set the provider up.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -118,7 +120,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def instructions(profile: Profile, scim_url: str, token: str) -> dict[str, object]:
+def instructions(profile: Profile, scim_url: str, token: str) -> dict[str, Any]:
     """What to paste into the provider's admin console, as the API answers and the CLI prints."""
     return {
         "provider": profile.title,
@@ -131,7 +133,7 @@ def instructions(profile: Profile, scim_url: str, token: str) -> dict[str, objec
     }
 
 
-def lines(steps: dict[str, object]) -> list[str]:
+def lines(steps: dict[str, Any]) -> list[str]:
     """``instructions`` as text a person follows top to bottom."""
     out = [
         f"Set up {steps['provider']}:",
@@ -140,10 +142,10 @@ def lines(steps: dict[str, object]) -> list[str]:
         f"  (the header it must send: {steps['authorizationHeader']})",
         "  Map these attributes:",
     ]
-    out += [f"    - {item}" for item in steps["attributeMapping"]]  # type: ignore[attr-defined]
+    out += [f"    - {item}" for item in steps["attributeMapping"]]
     settings = steps["providerSettings"]
     if settings:
         out.append("  In the provider's console:")
-        out += [f"    - {item}" for item in settings]  # type: ignore[attr-defined]
+        out += [f"    - {item}" for item in settings]
     out.append(f"  Step by step: {steps['guide']}")
     return out

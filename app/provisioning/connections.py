@@ -150,7 +150,9 @@ def seen_view(s: Seen) -> dict[str, Any]:
     return view
 
 
-def _token_view(token: Token, recent: list[Seen], errors: list[Seen], now: dt.datetime) -> dict:  # type: ignore[type-arg]
+def _token_view(
+    token: Token, recent: list[Seen], errors: list[Seen], now: dt.datetime
+) -> dict[str, Any]:
     return {
         "id": token.id,
         "name": token.name,
