@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
@@ -200,7 +201,20 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def _duration(text: str, option: str) -> dt.timedelta:
+    """An option's duration, or the one-line error ``main`` prints (never a traceback)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ScimError(f"{option}: {exc}") from None
+
+
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    # Arguments are checked before the database is touched.
+    expires_in = None
+    if getattr(args, "expires_in", None):
+        expires_in = _duration(args.expires_in, "--expires-in")
+
     async def work(db: Database) -> int:
         tenancy = await _ready_tenancy(db, settings)
         if args.operator == bool(args.tenant):
@@ -211,7 +225,6 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 roles = (
                     frozenset({Role.OPERATOR}) if args.operator else parse_roles(args.role or [])
                 )
-                expires_in = parse_duration(args.expires_in) if args.expires_in else None
             except ValueError as exc:
                 raise ScimError(str(exc)) from None
             issued = await tenancy.issue_token(
@@ -344,7 +357,9 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
     from app.main import build_services
-    from app.reports import params, views
+    from app.reports import views
+
+    within = _duration(args.within, "--within")
 
     async def work(db: Database) -> int:
         tenant_id = (await (await _ready_tenancy(db, settings)).tenant(args.tenant)).id
@@ -364,7 +379,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
             if args.report == "ownership":
                 listing = reports.ownership(tenant_id, owner=args.owner)
             elif args.report == "expiring":
-                listing = reports.expiring(tenant_id, params.duration(args.within))
+                listing = reports.expiring(tenant_id, within)
             else:
                 listing = reports.orphans(tenant_id)
             if args.format == "json":

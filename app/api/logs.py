@@ -15,6 +15,10 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import error_body
+from app.api.media import SCIM_MEDIA_TYPE
+from app.domain.limits import MAX_REQUEST_TARGET
+
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Last line of defence: whatever reaches a log, a token's secret part does not.
@@ -26,6 +30,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 access_log = logging.getLogger("tenure.access")
+_LOGGED_PATH = 1024
 
 
 def _scrub(text: str) -> str:
@@ -69,6 +74,42 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+def _refuse_target(scope: Scope) -> str | None:
+    """Why the request target is refused before routing, or None.
+
+    Its length is bounded (``MAX_REQUEST_TARGET``), so that every route reads a
+    bounded path and query; and no part of it may carry a NUL (``%00``), which
+    no identifier or parameter means and PostgreSQL cannot compare.
+    """
+    # ASGI's raw_path has no query, but some servers (and test clients) include it.
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]
+    query = scope.get("query_string", b"")
+    if len(raw_path) + (len(query) + 1 if query else 0) > MAX_REQUEST_TARGET:
+        return (
+            f"the request target is longer than {MAX_REQUEST_TARGET} bytes; "
+            "send a long query as POST …/.search (RFC 7644 §3.4.3)"
+        )
+    if "\x00" in scope["path"] or b"%00" in raw_path or b"%00" in query or b"\x00" in query:
+        return "the request target holds a NUL character (%00)"
+    return None
+
+
+async def _answer(send: Send, detail: str) -> None:
+    """A 400 Error body (RFC 7644 §3.12) for a request no route may see."""
+    body = msgspec.json.encode(error_body(400, detail))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", f"{SCIM_MEDIA_TYPE}; charset=utf-8".encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 # What a finished request tells its observer: the caller, method, path (with the
 # query), status, and an error's body (its first 4 KB).
 Observer = Callable[[Any, str, str, int, bytes], None]
@@ -102,18 +143,24 @@ def request_context(app: ASGIApp, observe: Observer | None = None) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_id)
+            refusal = _refuse_target(scope)
+            if refusal is None:
+                await app(scope, receive, send_with_id)
+            else:
+                await _answer(send_with_id, refusal)
         finally:
             actor = scope["state"].get("actor")  # type: ignore[typeddict-item]
             client = scope.get("client")
+            # A refused target may be long; the line need not carry all of it.
+            logged_path = scope["path"][:_LOGGED_PATH]
             access_log.info(
                 "%s %s %s",
                 scope["method"],
-                scope["path"],
+                logged_path,
                 status,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": logged_path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client": client[0] if client else None,

@@ -14,9 +14,11 @@ from app.api.auth import require, tenant_of
 from app.api.media import json_response, lower_query, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission
+from app.domain.limits import MAX_INT64
 from app.domain.notifications import Queued
 from app.domain.tenancy import SmtpServer
 from app.scim.codec import format_datetime
+from app.scim.errors import NotFound
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -140,5 +142,7 @@ class OutboxAdminController(Controller):
         self, request: AnyRequest, actor: NamedDependency[Actor], message_id: FromPath[int]
     ) -> Response[bytes]:
         require(actor, Permission.MANAGE_TOKENS)
+        if not 1 <= message_id <= MAX_INT64:  # ids are positive 64-bit integers
+            raise NotFound(f"no dead message {message_id} in this tenant's outbox")
         await services(request).notifications.retry(tenant_of(actor), message_id)
         return json_response({"id": message_id, "state": "pending"})

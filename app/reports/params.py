@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from app.domain.durations import parse_duration
+from app.domain.limits import MAX_DATETIME, MIN_DATETIME
 from app.domain.reports import AuditFilter
 from app.scim.codec import parse_datetime
 from app.scim.errors import InvalidValue
@@ -50,7 +51,10 @@ def moment(text: str | None, name: str) -> dt.datetime | None:
         return None
     found = parse_datetime(text.strip().replace(" ", "+"))  # a '+' sent unescaped
     if found is None:
-        raise InvalidValue(f"{name} must be an RFC 3339 date-time, e.g. 2026-11-01T00:00:00Z")
+        raise InvalidValue(
+            f"{name} must be an RFC 3339 date-time, e.g. 2026-11-01T00:00:00Z, "
+            f"from {MIN_DATETIME:%Y-%m-%d} up to {MAX_DATETIME:%Y-%m-%d}"
+        )
     return found
 
 

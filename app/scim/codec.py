@@ -16,6 +16,14 @@ from typing import Any
 
 import msgspec
 
+from app.domain.limits import (
+    MAX_DATETIME,
+    MAX_JSON_DEPTH,
+    MAX_NAME_LENGTH,
+    MIN_DATETIME,
+    NAME_ATTRIBUTES,
+    fits_name,
+)
 from app.scim.errors import InvalidSyntax, InvalidValue
 from app.scim.schema import COMMON, Attribute, ResourceType, Schema
 
@@ -24,14 +32,48 @@ _TRUE_FALSE = {"true": True, "false": False}
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
-    """Parse a request body that must be one JSON object (RFC 7644 §3.12 invalidSyntax)."""
+    """Parse a request body that must be one JSON object (RFC 7644 §3.12 invalidSyntax).
+
+    Bounded here, once, for every body: nesting up to ``MAX_JSON_DEPTH``
+    (invalidSyntax), and no NUL character in any key or value (invalidValue:
+    PostgreSQL cannot store one, and no attribute means one).
+    """
     try:
         parsed = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidSyntax(_TOO_DEEP) from None
     if not isinstance(parsed, dict):
         raise InvalidSyntax("request body must be a JSON object")
+    # Only a body with enough brackets can be too deep, and only one with the
+    # escape can hold a NUL (JSON has no other spelling of it): most skip the walk.
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH or b"\\u0000" in body:
+        _check_tree(parsed)
     return parsed
+
+
+_TOO_DEEP = f"request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+
+
+def _check_tree(root: dict[str, Any]) -> None:
+    """Walk the decoded body without recursion: depth and NUL characters."""
+    pending: list[tuple[Any, int]] = [(root, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidValue("request body holds a NUL character (\\u0000)")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidSyntax(_TOO_DEEP)
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        for key, item in items:
+            if isinstance(key, str) and "\x00" in key:
+                raise InvalidValue("request body holds a NUL character (\\u0000)")
+            pending.append((item, depth + 1))
 
 
 def read_resource(body: dict[str, Any], resource_type: ResourceType) -> dict[str, Any]:
@@ -146,6 +188,8 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
     if kind in ("string", "reference"):
         if not isinstance(value, str):
             raise InvalidValue(f"'{path}' must be a string")
+        if attribute.name in NAME_ATTRIBUTES and not fits_name(value):
+            raise InvalidValue(f"'{path}' is longer than {MAX_NAME_LENGTH} characters")
         return value
     if kind == "boolean":
         if isinstance(value, bool):
@@ -164,7 +208,9 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
     if kind == "dateTime":
         moment = parse_datetime(value) if isinstance(value, str) else None
         if moment is None:
-            raise InvalidValue(f"'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z")
+            raise InvalidValue(
+                f"'{path}' must be an xsd:dateTime such as 2026-01-31T12:00:00Z, {_RANGE}"
+            )
         # One spelling per instant (UTC, milliseconds): stored text then sorts as time does.
         return format_datetime(moment)
     if kind == "binary":
@@ -178,13 +224,22 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
     raise InvalidValue(f"'{path}' has unsupported type {kind}")
 
 
+_RANGE = f"from {MIN_DATETIME:%Y-%m-%d} up to (not including) {MAX_DATETIME:%Y-%m-%d} UTC"
+
+
 def parse_datetime(text: str) -> dt.datetime | None:
-    """Parse an xsd:dateTime (RFC 7643 §2.3.5); naive values are taken as UTC."""
+    """Parse an xsd:dateTime (RFC 7643 §2.3.5); naive values are taken as UTC.
+
+    None also for an instant outside [MIN_DATETIME, MAX_DATETIME) (app.domain.limits):
+    the lifetimes, graces and warnings added to a date must not overflow it.
+    """
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    # Aware datetimes compare as instants, without converting (which could overflow).
+    return parsed if MIN_DATETIME <= parsed < MAX_DATETIME else None
 
 
 def format_datetime(value: dt.datetime) -> str:

@@ -51,21 +51,22 @@ def read_projection(
     Names that no schema of the resource type defines are skipped: asking for
     an attribute the server does not have returns it absent, not an error.
     """
-    wanted = _paths(attributes, resource_type)
-    dropped = _paths(excluded, resource_type)
+    wanted = _paths(attributes, resource_type, "attributes")
+    dropped = _paths(excluded, resource_type, "excludedAttributes")
     if wanted is not None and dropped:
         raise InvalidValue("attributes and excludedAttributes are mutually exclusive")
     return Projection(attributes=wanted, excluded=dropped or ())
 
 
 def _paths(
-    value: str | list[str] | None, resource_type: ResourceType | None
+    value: object, resource_type: ResourceType | None, parameter: str
 ) -> tuple[AttrPath, ...] | None:
     if value is None:
         return None
+    # A SearchRequest body may carry any JSON here; only text or a list of text names.
     names = value.split(",") if isinstance(value, str) else value
-    if not all(isinstance(name, str) for name in names):
-        raise InvalidValue("attribute names must be strings")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise InvalidValue(f"{parameter} must be a comma-separated string or a list of strings")
     out: list[AttrPath] = []
     for name in (n.strip() for n in names):
         if not name:

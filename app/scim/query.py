@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.limits import MAX_INT64, MIN_INT64, fits_int64
 from app.scim.errors import InvalidCount, InvalidValue
 from app.scim.filter import AttrPath, Filter, parse_filter, parse_path
 from app.scim.projection import Projection, read_projection
@@ -102,8 +103,13 @@ def _int(
     if isinstance(raw, bool):
         raise error(f"{name} must be an integer")
     if isinstance(raw, int):
-        return raw
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise error(f"{name} must be an integer, not {raw!r}") from None
+        value = raw
+    else:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise error(f"{name} must be an integer, not {str(raw)[:40]!r}") from None
+    # Paging reaches SQL (OFFSET, LIMIT) as a signed 64-bit integer.
+    if not fits_int64(value):
+        raise error(f"{name} must be an integer between {MIN_INT64} and {MAX_INT64}")
+    return value

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from app.domain.limits import MAX_NAME_LENGTH
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC on the way in and out, also on SQLite (which keeps no zone)."""
@@ -35,6 +37,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Unique names, externalIds, references' display: the codec refuses longer ones.
+NameText = sa.String(MAX_NAME_LENGTH)
 
 metadata = sa.MetaData(
     naming_convention={
@@ -94,8 +98,8 @@ resources = sa.Table(
         "tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("resource_type", sa.String(32), nullable=False),
-    sa.Column("name_norm", sa.String(512), nullable=False),  # case-folded unique name
-    sa.Column("external_id", sa.String(512)),
+    sa.Column("name_norm", NameText, nullable=False),  # case-folded unique name
+    sa.Column("external_id", NameText),
     sa.Column("active", sa.Boolean()),
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
@@ -159,7 +163,7 @@ group_members = sa.Table(
         primary_key=True,
     ),
     sa.Column("member_type", sa.String(32), nullable=False),
-    sa.Column("display", sa.String(512)),  # as the client sent it (immutable); else live
+    sa.Column("display", NameText),  # as the client sent it (immutable); else live
     sa.Index("ix_group_members_member", "tenant_id", "member_id"),
     # The recursive step of indirect membership walks group-in-group rows only.
     sa.Index(
@@ -187,7 +191,7 @@ nhi_owners = sa.Table(
     sa.Column("relation", sa.String(16), primary_key=True),  # "owner" | "sponsor"
     sa.Column("owner_id", sa.String(36), primary_key=True),
     sa.Column("owner_type", sa.String(32), nullable=False),  # "User" | "Group"
-    sa.Column("display", sa.String(512)),  # as the client sent it; else live
+    sa.Column("display", NameText),  # as the client sent it; else live
     # Ownership reports page by owner, then identity.
     sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id", "nhi_id"),
 )
@@ -218,7 +222,7 @@ audit_events = sa.Table(
     sa.Column("action", sa.String(200), nullable=False),
     sa.Column("resource_type", sa.String(32), nullable=False),
     sa.Column("resource_id", sa.String(36), nullable=False),
-    sa.Column("resource_name", sa.String(512)),
+    sa.Column("resource_name", NameText),
     sa.Column("decision", sa.String(8), nullable=False),
     sa.Column("policy_ids", Json, nullable=False),
     sa.Column("changed", Json, nullable=False),
