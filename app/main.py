@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from app.api.admin import SettingsAdminController, TenantAdminController, TokenAdminController
 from app.api.auth import provide_actor
@@ -26,6 +25,7 @@ from app.api.notifications import (
     SmtpAdminController,
     WebhookAdminController,
 )
+from app.api.openapi import openapi_config
 from app.api.policies import PolicyAdminController
 from app.api.reports import AuditController, ReportsController
 from app.api.scim import ResourceController, SearchController
@@ -213,9 +213,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *started,
         ],
         on_shutdown=[_ignore_sighup, timer.stop, flusher.stop, services.db.dispose],
-        openapi_config=OpenAPIConfig(
-            title="Tenure", version="0.1.0", path="/docs", use_handler_docstrings=True
-        ),
+        openapi_config=openapi_config(title="Tenure", version="0.1.0"),
     )
     app.state.services = services
     app.state.sweeper = sweeper
