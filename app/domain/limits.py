@@ -16,6 +16,9 @@ import datetime as dt
 MAX_NAME_LENGTH = 512
 NAME_ATTRIBUTES = frozenset({"userName", "displayName", "externalId", "name", "display"})
 
+# A token's purpose, and its environments comma-joined, are kept in columns this wide.
+MAX_TOKEN_TEXT = 500
+
 # Nesting of JSON arrays and objects in a request body. The deepest SCIM body
 # (a /Bulk operation carrying a PATCH of an extension's complex attribute) is
 # about ten; deeper input is refused before anything recurses over it.

@@ -18,6 +18,7 @@ from app.audit.events import admin_event
 from app.domain import secrets
 from app.domain.actor import TENANT_ROLES, Actor, Restrictions, Role
 from app.domain.clock import Clock
+from app.domain.limits import MAX_TOKEN_TEXT
 from app.domain.providers import PROFILES
 from app.domain.tenancy import Tenant, TenantSettings, Token, valid_address
 from app.provisioning import mapping
@@ -241,6 +242,13 @@ class Tenancy:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidValue("a token needs a name (label) of 1-200 characters")
+        reach = restrictions or Restrictions()
+        for label, text in (
+            ("purpose", (purpose or "").strip()),
+            ("environments", ",".join(sorted(reach.environments))),
+        ):
+            if len(text) > MAX_TOKEN_TEXT:  # the column's width (app.domain.limits)
+                raise InvalidValue(f"a token's {label} is at most {MAX_TOKEN_TEXT} characters")
         if (tenant_id is None) != (roles == {Role.OPERATOR}):
             raise InvalidValue(
                 "operator tokens belong to no tenant; tenant tokens take roles "

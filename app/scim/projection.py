@@ -67,6 +67,8 @@ def _paths(
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise InvalidValue(f"{parameter} must be a comma-separated string or a list of strings")
+    if not any(name.strip() for name in names):
+        return None  # ``attributes=`` names nothing: as if not given, like an empty filter
     out: list[AttrPath] = []
     for name in (n.strip() for n in names):
         if not name:

@@ -8,8 +8,19 @@ from typing import Any
 import msgspec
 
 from app.domain.limits import MAX_INT64, MIN_INT64, fits_int64
-from app.scim.errors import InvalidCount, InvalidValue
-from app.scim.filter import AttrPath, Filter, parse_filter, parse_path
+from app.scim.errors import InvalidCount, InvalidFilter, InvalidValue
+from app.scim.filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    ValuePath,
+    parse_filter,
+    parse_path,
+    path_text,
+)
 from app.scim.projection import Projection, read_projection
 from app.scim.schema import ResourceType
 
@@ -46,6 +57,8 @@ def read_list_query(
     if filter_text is not None and not isinstance(filter_text, str):
         raise InvalidValue("filter must be a string")
     parsed = parse_filter(filter_text) if filter_text not in (None, "") else None
+    if parsed is not None:
+        _check_literals(parsed)
 
     sort_by = None
     if params.get("sortby") not in (None, ""):
@@ -77,6 +90,30 @@ def read_list_query(
         attributes=attributes,
         excluded=excluded,
     )
+
+
+def _check_literals(node: Filter) -> None:
+    """The values a filter compares are bound into SQL: no NUL (``"\\u0000"`` in the
+    filter's own escapes; PostgreSQL cannot hold one) and integers of 64 bits."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, And | Or):
+            pending += [current.left, current.right]
+        elif isinstance(current, Not):
+            pending.append(current.inner)
+        elif isinstance(current, ValuePath):
+            pending.append(current.filter)
+        elif isinstance(current, Compare):
+            value = current.value
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidFilter(
+                    f"NUL character (\\u0000) in the value of {path_text(current.path)}"
+                )
+            if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+                raise InvalidFilter(
+                    f"the number compared with {path_text(current.path)} is wider than 64 bits"
+                )
 
 
 def search_params(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-from app.domain.limits import MAX_NAME_LENGTH
+from app.domain.limits import MAX_NAME_LENGTH, MAX_TOKEN_TEXT
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -79,11 +79,11 @@ tokens = sa.Table(
     sa.Column("last_used_at", UTCDateTime()),
     # Platform tokens: who is accountable for what they register, and why.
     sa.Column("owner_id", sa.String(36)),
-    sa.Column("purpose", sa.String(500)),
+    sa.Column("purpose", sa.String(MAX_TOKEN_TEXT)),
     # What it may reach beyond its roles: comma-separated kinds and environments
     # (NULL: any), and the Agent it is the credential of.
     sa.Column("kinds", sa.String(500)),
-    sa.Column("environments", sa.String(500)),
+    sa.Column("environments", sa.String(MAX_TOKEN_TEXT)),
     sa.Column("agent_id", sa.String(36)),
     sa.Index("ix_tokens_tenant_id", "tenant_id"),
 )

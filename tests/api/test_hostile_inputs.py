@@ -23,6 +23,7 @@ from app.domain.limits import (
     MAX_JSON_DEPTH,
     MAX_NAME_LENGTH,
     MAX_REQUEST_TARGET,
+    MAX_TOKEN_TEXT,
     MIN_DATETIME,
 )
 from app.scim.codec import parse_datetime
@@ -172,6 +173,17 @@ def test_integers_beyond_64_bits_are_refused(harness: Harness, tenant: TenantAcc
             refused(harness, tenant, "GET", f"/scim/v2/Users?{name}={value}", **expected)
             for url in ("/scim/v2/Users/.search", "/scim/v2/.search"):
                 refused(harness, tenant, "POST", url, json={name: value}, **expected)
+    # A filter's number literal is compared in SQL too.
+    refused(
+        harness,
+        tenant,
+        "GET",
+        "/scim/v2/Users",
+        scim_type="invalidFilter",
+        mentions="64 bits",
+        params={"filter": f"title eq {HUGE} or title pr"},
+        headers=idp,
+    )
     # The widest startIndex still reads: an empty page past the end, on both backends.
     page = harness.client.get(f"/scim/v2/Users?startIndex={2**63 - 1}", headers=idp)
     assert page.status_code == 200, page.text
@@ -293,6 +305,32 @@ def test_nul_in_the_request_target_is_refused(harness: Harness, tenant: TenantAc
         ("GET", "/admin/tenants/a%00b", harness.operator),
     ):
         refused(harness, tenant, method, url, mentions="NUL", headers=headers, json={})
+
+
+def test_token_texts_longer_than_their_column_are_invalid_values(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    admin, owner = tenant.headers("admin"), tenant.owner()
+    platform = {"name": "ci", "roles": "platform", "owner": owner, "purpose": "tests"}
+    for body in (
+        {**platform, "purpose": "p" * (MAX_TOKEN_TEXT + 1)},
+        {**platform, "environments": [f"environment-{i}" for i in range(40)]},
+        {**platform, "environments": "e" * (MAX_TOKEN_TEXT + 1)},
+    ):
+        refused(
+            harness,
+            tenant,
+            "POST",
+            "/admin/tokens",
+            scim_type="invalidValue",
+            mentions=str(MAX_TOKEN_TEXT),
+            json=body,
+            headers=admin,
+        )
+    issued = harness.client.post(
+        "/admin/tokens", json={**platform, "purpose": "p" * MAX_TOKEN_TEXT}, headers=admin
+    )
+    assert issued.status_code == 201, issued.text
 
 
 # --- names longer than their column ---------------------------------------------
