@@ -11,6 +11,7 @@ by their ``@id`` and ``@reason`` annotations.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -125,14 +126,25 @@ def _head(policy: dict[str, Any]) -> str:
     return f"a {policy.get('effect', 'policy')} policy"
 
 
+@functools.lru_cache(maxsize=8)
+def _parse(text: str, schema_text: str) -> tuple[cedarpy.Schema, _Bundle]:
+    """The schema and the default set, parsed and validated once per process for these texts.
+
+    Both are a function of the two texts alone and never change once built (what an engine
+    learns later, tenant sets and entities, it keeps in its own caches), so engines may share
+    them: every app and every reload of an unchanged directory. A set that fails is not kept.
+    """
+    try:
+        schema = cedarpy.Schema.from_str(schema_text)
+    except ValueError as exc:
+        raise PolicyError(f"{SCHEMA_FILE}: {exc}") from None
+    return schema, _Bundle(text, schema, {})
+
+
 class PolicyEngine:
     def __init__(self, text: str, schema_text: str, directory: Path | None = None) -> None:
-        try:
-            self._schema = cedarpy.Schema.from_str(schema_text)
-        except ValueError as exc:
-            raise PolicyError(f"{SCHEMA_FILE}: {exc}") from None
+        self._schema, self._defaults = _parse(text, schema_text)
         self._directory = directory
-        self._defaults = _Bundle(text, self._schema, {})
         self._default_text = text
         self._tenants: OrderedDict[tuple[str, ...], _Bundle] = OrderedDict()
         self._bases: OrderedDict[tuple[Any, ...], cedarpy.Entities] = OrderedDict()
