@@ -3,7 +3,6 @@ and talks to a real app over HTTP (Litestar's TestClient)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import socket
@@ -11,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +24,7 @@ from app.domain.clock import FixedClock
 from app.main import create_app
 from app.provisioning.tenancy import Tenancy
 from app.store.uow import Database
+from tests import _database
 
 SECRET_KEY = b"test-secret-key-that-is-long-enough-0123456789"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -65,51 +66,63 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def _pg_schema(statement: str) -> None:
-    import asyncpg
+def _sqlite_settings(path: Path) -> Settings:
+    # The lifecycle scheduler is off: tests sweep when they mean to (test_sweeper.py).
+    return Settings(database_url=f"sqlite:///{path}", secret_key=SECRET_KEY, scheduler=False)
 
+
+def _postgres_settings(schema: str) -> Settings:
     assert POSTGRES_URL is not None
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+    return Settings(
+        database_url=POSTGRES_URL, database_schema=schema, secret_key=SECRET_KEY, scheduler=False
+    )
 
 
 @pytest.fixture
-def empty_settings(backend: str, tmp_path: Any) -> Iterator[Settings]:
+def empty_settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a database of this test's own, not yet migrated."""
     if backend == "sqlite":
-        # The lifecycle scheduler is off: tests sweep when they mean to (test_sweeper.py).
-        yield Settings(
-            database_url=f"sqlite:///{tmp_path}/tenure.db", secret_key=SECRET_KEY, scheduler=False
-        )
+        yield _sqlite_settings(tmp_path / "tenure.db")
         return
     assert POSTGRES_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_pg_schema(f'CREATE SCHEMA "{schema}"'))
+    schema = _database.new_schema()
+    _database.execute(POSTGRES_URL, f'CREATE SCHEMA "{schema}"')
     try:
-        yield Settings(
-            database_url=POSTGRES_URL,
-            database_schema=schema,
-            secret_key=SECRET_KEY,
-            scheduler=False,
-        )
+        yield _postgres_settings(schema)
     finally:
-        asyncio.run(_pg_schema(f'DROP SCHEMA "{schema}" CASCADE'))
+        _database.execute(POSTGRES_URL, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> _database.SqliteTemplate:
+    """One SQLite database migrated for the whole session (built when first asked for)."""
+    return _database.SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[_database.PostgresTemplate]:
+    """One PostgreSQL schema migrated for the whole session, kept as a script."""
+    assert POSTGRES_URL is not None
+    template = _database.PostgresTemplate(POSTGRES_URL)
+    yield template
+    template.close()
 
 
 @pytest.fixture
-def settings(empty_settings: Settings) -> Settings:
-    async def migrate() -> None:
-        db = Database(empty_settings.database_url, schema=empty_settings.database_schema)
-        try:
-            await db.migrate()
-        finally:
-            await db.dispose()
-
-    asyncio.run(migrate())
-    return empty_settings
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings for a database of this test's own at the newest migration: a copy of the
+    session's migrated template (tests/_database.py), not every migration again."""
+    if backend == "sqlite":
+        template: _database.SqliteTemplate = request.getfixturevalue("sqlite_template")
+        template.copy_to(tmp_path / "tenure.db")
+        yield _sqlite_settings(tmp_path / "tenure.db")
+        return
+    postgres: _database.PostgresTemplate = request.getfixturevalue("postgres_template")
+    schema = postgres.take()
+    try:
+        yield _postgres_settings(schema)
+    finally:
+        postgres.release(schema)
 
 
 @pytest.fixture
