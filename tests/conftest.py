@@ -25,6 +25,7 @@ from app.main import create_app
 from app.provisioning.tenancy import Tenancy
 from app.store.uow import Database
 from tests import _database
+from tests.schema_check import check_response
 
 SECRET_KEY = b"test-secret-key-that-is-long-enough-0123456789"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -264,7 +265,27 @@ def create(
 @pytest.fixture
 def harness(settings: Settings, clock: FixedClock) -> Iterator[Harness]:
     with TestClient(create_app(settings, clock=clock)) as client:
+        client.event_hooks = {"response": [_strictly_as_served(client)]}
         yield Harness(client, settings, clock)
+
+
+def _strictly_as_served(client: TestClient[Any]) -> Any:
+    """Every SCIM resource any test receives is checked against the schemas the server
+    serves (tests/schema_check.py): what it returns is what it advertises."""
+    registry = client.app.state.services.registry
+
+    def hook(response: Any) -> None:
+        response.read()
+        check_response(
+            response.request.method,
+            str(response.request.url),
+            response.status_code,
+            response.headers.get("content-type", ""),
+            response.content,
+            registry,
+        )
+
+    return hook
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from app.scim.schema import Attribute, ResourceType, Schema
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+# A governed User's owners (Users have no core owners attribute).
+OWNERS = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Owners"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 

@@ -75,6 +75,7 @@ async def _issue(request: AnyRequest, actor: Actor, tenant_id: str | None) -> Re
     try:
         roles = parse_roles(wanted.roles)
         expires_in = parse_duration(wanted.expiresIn) if wanted.expiresIn else None
+        restrictions = Restrictions.named(wanted.kinds, wanted.environments, wanted.agent)
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
     if tenant_id is not None and Role.OPERATOR in roles:
@@ -86,7 +87,7 @@ async def _issue(request: AnyRequest, actor: Actor, tenant_id: str | None) -> Re
         expires_in,
         owner_id=wanted.owner,
         purpose=wanted.purpose,
-        restrictions=Restrictions.named(wanted.kinds, wanted.environments, wanted.agent),
+        restrictions=restrictions,
         actor=actor,
     )
     return json_response(issued_view(issued), 201)
@@ -128,6 +129,8 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     auditRetentionDays: int | None = None
     identityProvider: str | None = None
     agentUsers: AgentUsersRequest | None = None
+    agentExtension: bool | None = None
+    delegationAcrossEnvironments: bool | None = None
 
 
 def _either(own: int | None, default: int) -> int:
@@ -158,6 +161,8 @@ def settings_view(settings: TenantSettings, defaults: Any) -> dict[str, Any]:
         "auditRetentionDays": settings.audit_retention_days,  # null: kept for ever
         "identityProvider": settings.identity_provider or "generic",
         "agentUsers": _agent_users_view(settings.agent_users),
+        "agentExtension": settings.agent_extension is True,
+        "delegationAcrossEnvironments": settings.delegation_across_environments is True,
     }
 
 
@@ -237,6 +242,8 @@ def _tenant_settings(wanted: SettingsRequest) -> TenantSettings:
         agent_users=AgentUsers(**msgspec.structs.asdict(wanted.agentUsers))
         if wanted.agentUsers
         else None,
+        agent_extension=wanted.agentExtension,
+        delegation_across_environments=wanted.delegationAcrossEnvironments,
     )
 
 

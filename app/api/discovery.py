@@ -14,6 +14,7 @@ from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.scim.errors import Forbidden, NotFound
 from app.scim.render import list_response, schema_documents, with_location
+from app.scim.schema import AGENT_EXTENSION
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -31,8 +32,13 @@ class DiscoveryController(Controller):
     async def service_provider_config(
         self, request: AnyRequest, actor: NamedDependency[Actor]
     ) -> Response[bytes]:
+        """RFC 7643 §5, strictly; a tenant may ask for the agent drafts' ``agentExtension``."""
         require(actor, Permission.READ_DIRECTORY)
         spc = services(request).registry.service_provider_config
+        if actor.tenant_id is not None:
+            settings = await services(request).tenancy.settings(actor.tenant_id)
+            if settings.agent_extension:
+                spc = {**spc, "agentExtension": AGENT_EXTENSION}
         return scim_response(with_location(spc, scim_base_url(request)))
 
     @get("/ResourceTypes")

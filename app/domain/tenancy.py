@@ -46,6 +46,11 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     audit_retention_days: int | None = None  # unset: audit events are kept for ever
     identity_provider: str | None = None  # the provider profile (okta, entra, …); unset: generic
     agent_users: AgentUsers | None = None
+    # ServiceProviderConfig also carries the IETF agent drafts' ``agentExtension``, which
+    # RFC 7643 §5 does not define (strict clients refuse it); unset: strict RFC 7643.
+    agent_extension: bool | None = None
+    # A delegated child may live in another environment than its parent; unset: no.
+    delegation_across_environments: bool | None = None
 
 
 _ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")

@@ -138,6 +138,28 @@ def _put(target: dict[str, Any], attribute: Attribute | None, value: Any, path: 
         target[attribute.name] = checked
 
 
+def _referenced(element: dict[str, Any], path: str) -> None:
+    """A reference named by its ``$ref`` names the resource of its last segment.
+
+    RFC 7643 §2.3.7: a reference is the URI of the resource, which ends in its
+    id; a client may send ``$ref`` instead of ``value``, or both if they agree.
+    """
+    named = str(element["$ref"]).rstrip("/").rsplit("/", 1)[-1]
+    if "value" not in element:
+        element["value"] = named
+    elif element["value"] != named:
+        raise InvalidValue(f"'{path}.$ref' names another resource than '{path}.value'")
+
+
+def same_reference(old: Any, new: Any) -> bool:
+    """Two elements of a reference attribute are equal: the ``$ref`` follows from ``value``."""
+    if isinstance(old, dict) and isinstance(new, dict) and "value" in old:
+        return {k: v for k, v in old.items() if k != "$ref"} == {
+            k: v for k, v in new.items() if k != "$ref"
+        }
+    return bool(old == new)
+
+
 def check_value(attribute: Attribute, value: Any, path: str) -> Any:
     """``value`` checked and canonicalised for ``attribute``; ``UNSET`` for null or empty."""
     if value is None:
@@ -177,6 +199,8 @@ def _single(attribute: Attribute, value: Any, path: str) -> Any:
             checked = check_value(sub, sub_value, f"{path}.{sub.name}")
             if checked is not UNSET:
                 out[sub.name] = checked
+        if "$ref" in out and attribute.sub("value") is not None:
+            _referenced(out, path)
         missing = [
             s.name
             for s in attribute.sub_attributes

@@ -119,6 +119,12 @@ def project(
         kept = _project_value(key, value, attribute, None, projection)
         if kept is not _DROP:
             out[key] = kept
+    # RFC 7643 §3: ``schemas`` names the schemas of the attributes present, so an
+    # extension projected away is no longer listed.
+    if isinstance(out.get("schemas"), list):
+        out["schemas"] = [
+            urn for urn in out["schemas"] if urn == resource_type.schema.id or urn in out
+        ]
     return out
 
 

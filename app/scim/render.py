@@ -8,7 +8,13 @@ from typing import Any
 from app.domain.lifecycle import State, effective
 from app.domain.resource import Resource
 from app.scim.codec import format_datetime, parse_datetime
-from app.scim.schema import GOVERNANCE_URN, LIST_RESPONSE_URN, Registry, ResourceType
+from app.scim.schema import (
+    GOVERNANCE_URN,
+    LIST_RESPONSE_URN,
+    OWNERS_URN,
+    Registry,
+    ResourceType,
+)
 
 
 def render(
@@ -90,7 +96,12 @@ def _governance(
         ]
 
     owners, sponsors = shown("owner"), shown("sponsor")
-    if owners:
+    # Agents and ServiceAccounts have a core ``owners``; a governed User's are in their
+    # own extension, since the User schema (RFC 7643 §4.1) has none.
+    if owners and resource.resource_type == "User":
+        out[OWNERS_URN] = {"owners": owners}
+        out["schemas"] = [*out["schemas"], OWNERS_URN]
+    elif owners:
         out["owners"] = owners
     governance = dict(out.get(GOVERNANCE_URN) or {})
     if sponsors:

@@ -18,6 +18,16 @@ SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 GOVERNANCE_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+# A governed User's owners: RFC 7643 §4.1 gives Users no ``owners`` of their own.
+OWNERS_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Owners"
+# draft-abbey-scim-agent-extension §4.1 (Core Schema Extensions: ServiceProviderConfig):
+# what an agent-aware client reads. RFC 7643 §5 defines no such attribute, so it is
+# served only to tenants that ask; every client can learn of Agents from /ResourceTypes.
+AGENT_EXTENSION = {
+    "supported": True,
+    "agentsSupported": True,
+    "agenticApplicationsSupported": False,
+}
 
 
 # Extension URNs of the SCIM 2.0 drafts that clients still send (OneLogin's default

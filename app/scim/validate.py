@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.scim.codec import same_reference
 from app.scim.errors import InvalidValue, Mutability
 from app.scim.schema import ResourceType
 
@@ -45,7 +46,7 @@ def carry_immutable(
                 continue
             if attribute.name not in new:
                 new[attribute.name] = old[attribute.name]
-            elif new[attribute.name] != old[attribute.name]:
+            elif not same_reference(old[attribute.name], new[attribute.name]):
                 raise Mutability(
                     f"'{prefix}{attribute.name}' is immutable and already set; it cannot change"
                 )

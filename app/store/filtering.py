@@ -22,7 +22,7 @@ from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidFilter
 from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
 from app.scim.resolve import Resolved, resolve_attr
-from app.scim.schema import Attribute, ResourceType
+from app.scim.schema import OWNERS_URN, Attribute, ResourceType
 from app.store.jsonsql import JsonSql
 from app.store.promoted import GOVERNANCE, MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, nhi_owners, resources
@@ -306,7 +306,7 @@ class FilterCompiler:
 
     def _owner_link(self, resolved: Resolved) -> sa.ColumnElement[bool] | None:
         """``owners`` and Governance ``sponsors`` live in nhi_owners (indexed by owner)."""
-        if resolved.urn is None and resolved.attribute.name == "owners":
+        if resolved.attribute.name == "owners" and resolved.urn in (None, OWNERS_URN):
             relation = "owner"
         elif resolved.urn == GOVERNANCE and resolved.attribute.name == "sponsors":
             relation = "sponsor"

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from tests.conftest import Harness, TenantAccess
-from tests.samples import ENTERPRISE, assert_error, group, stamp, user
+from tests.samples import ENTERPRISE, OWNERS, assert_error, group, stamp, user
 
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -57,14 +57,14 @@ def test_a_user_of_type_agent_is_governed_end_to_end(
     assert bot[GOV]["kind"] == "agent"
     assert bot[GOV]["lifecycleState"] == "active"
     assert bot[GOV]["expiresAt"] == stamp(NOW + dt.timedelta(days=90))
-    assert [o["value"] for o in bot["owners"]] == [team["id"]]
+    assert [o["value"] for o in bot[OWNERS]["owners"]] == [team["id"]]
     assert bot["active"] is True
     # A User naming its manager is that person's.
     managed = post(
         harness, tenant, "Users",
         user("deploy-bot", userType="Agent", **{ENTERPRISE: {"manager": {"value": ana["id"]}}}),
     )  # fmt: skip
-    assert [o["value"] for o in managed["owners"]] == [ana["id"]]
+    assert [o["value"] for o in managed[OWNERS]["owners"]] == [ana["id"]]
 
     # Torn down like any Agent: suspended at its end, deprovisioned after the grace.
     sweeper = harness.client.app.state.sweeper
@@ -104,7 +104,9 @@ def test_a_pattern_a_group_or_a_later_change_picks_users_out(
     harness.clock.advance(dt.timedelta(days=30))
     agents = post(harness, tenant, "Groups", group("AI Agents", members=[helper["id"]]))
     shown = read(harness, tenant, helper["id"]).json()
-    assert shown[GOV]["kind"] == "bot" and [o["value"] for o in shown["owners"]] == [owner["id"]]
+    assert shown[GOV]["kind"] == "bot" and [o["value"] for o in shown[OWNERS]["owners"]] == [
+        owner["id"]
+    ]
     assert shown[GOV]["registeredAt"] == stamp(NOW + dt.timedelta(days=30))
     assert shown[GOV]["expiresAt"] == stamp(NOW + dt.timedelta(days=120))
     added = harness.client.patch(

@@ -9,6 +9,7 @@ BASE = "http://testserver.local/scim/v2"
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 SERVICE_ACCOUNT = "urn:tenure:params:scim:schemas:core:1.0:ServiceAccount"
 GOVERNANCE = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+OWNERS = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Owners"
 
 
 def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None:
@@ -37,10 +38,42 @@ def test_service_provider_config(harness: Harness, tenant: TenantAccess) -> None
         "maxPageSize": harness.settings.max_results,
         "cursorTimeout": 86400,
     }
-    # The IETF SCIM agent drafts ask for this advertisement.
-    assert spc["agentExtension"] == {"supported": True, "agentsSupported": True}
+    # Strictly RFC 7643 §5 by default: nothing a strict client would refuse.
+    assert set(spc) == {
+        "schemas", "documentationUri", "patch", "bulk", "filter", "changePassword", "sort",
+        "etag", "pagination", "authenticationSchemes", "meta",
+    }  # fmt: skip
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert spc["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
+
+
+def test_a_tenant_can_ask_for_the_agent_drafts_advertisement(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    """The IETF agent drafts (draft-abbey-scim-agent-extension §4.1) add ``agentExtension``;
+    a tenant whose clients read it turns it on, and can turn it off again."""
+
+    def spc() -> dict[str, object]:
+        response = harness.client.get("/scim/v2/ServiceProviderConfig", headers=tenant.headers())
+        assert response.status_code == 200
+        return response.json()  # type: ignore[no-any-return]
+
+    assert "agentExtension" not in spc()
+    turned = harness.client.patch(
+        "/admin/settings", json={"agentExtension": True}, headers=tenant.headers("admin")
+    )
+    assert turned.status_code == 200, turned.text
+    assert turned.json()["agentExtension"] is True
+    assert spc()["agentExtension"] == {
+        "supported": True, "agentsSupported": True, "agenticApplicationsSupported": False,
+    }  # fmt: skip
+    other = harness.tenant()
+    shown = harness.client.get("/scim/v2/ServiceProviderConfig", headers=other.headers()).json()
+    assert "agentExtension" not in shown  # a setting of that tenant only
+    harness.client.patch(
+        "/admin/settings", json={"agentExtension": None}, headers=tenant.headers("admin")
+    )
+    assert "agentExtension" not in spc()
 
 
 def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
@@ -53,6 +86,7 @@ def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
     assert by_name["User"]["schemaExtensions"] == [
         {"schema": ENTERPRISE, "required": False},
         {"schema": GOVERNANCE, "required": False},  # a User with a kind is governed
+        {"schema": OWNERS, "required": False},  # …and has owners, which RFC Users lack
     ]
     assert by_name["Group"]["schema"] == GROUP
     assert by_name["User"]["meta"]["location"] == f"{BASE}/ResourceTypes/User"
@@ -64,7 +98,7 @@ def test_resource_types(harness: Harness, tenant: TenantAccess) -> None:
 def test_schemas_match_what_the_server_enforces(harness: Harness, tenant: TenantAccess) -> None:
     listed = harness.client.get("/scim/v2/Schemas", headers=tenant.headers()).json()
     ids = {s["id"] for s in listed["Resources"]}
-    assert ids == {USER, GROUP, ENTERPRISE, AGENT, SERVICE_ACCOUNT, GOVERNANCE}
+    assert ids == {USER, GROUP, ENTERPRISE, AGENT, SERVICE_ACCOUNT, GOVERNANCE, OWNERS}
     user_schema = harness.client.get(f"/scim/v2/Schemas/{USER}", headers=tenant.headers()).json()
     attributes = {a["name"]: a for a in user_schema["attributes"]}
     assert attributes["userName"]["required"] is True

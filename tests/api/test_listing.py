@@ -571,7 +571,8 @@ def test_attributes_and_excluded_attributes_on_users(
 
     listed = _list(harness, tenant, attributes="userName", filter='userName sw "alice"')
     assert listed["Resources"] == [
-        {"schemas": [USER, ENTERPRISE], "id": d["alice"]["id"], "userName": "alice@example.com"},
+        # RFC 7643 §3: the extension projected away is no longer listed in schemas.
+        {"schemas": [USER], "id": d["alice"]["id"], "userName": "alice@example.com"},
         {"schemas": [USER], "id": d["alice_au"]["id"], "userName": "alice@example.com.au"},
     ]
     excluded = _list(harness, tenant, excludedAttributes="emails,meta")
