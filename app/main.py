@@ -19,6 +19,7 @@ from app.api.connections import ConnectionController, observer
 from app.api.discovery import DiscoveryController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import healthz, readyz
+from app.api.identities import IdentityAdminController
 from app.api.logs import request_context
 from app.api.notifications import (
     OutboxAdminController,
@@ -191,6 +192,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             BulkController,
             ResourceController,
             TokenAdminController,
+            IdentityAdminController,
             SettingsAdminController,
             TenantAdminController,
             PolicyAdminController,

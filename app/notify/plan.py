@@ -140,11 +140,13 @@ _SUBJECTS = {
     "attestation_due": "{name} needs an owner's attestation within {days} day(s)",
     "attestation_overdue": "{name} is overdue for attestation",
     "suspended": "{name} was suspended",
+    "restored": "{name} was restored",
     "deprovisioned": "{name} was torn down",
     "orphaned": "{name} has no active owner",
     "handed_over": "{name} is now yours",
 }
 _KEEP_IT = {
+    "restored": "It is back as it was before it was deleted, in the Groups it was in.",
     "attestation_due": "To keep it, an owner attests: set lastAttestedAt to the present time "
     "(PATCH). Otherwise it is suspended after the grace period.",
     "attestation_overdue": "To keep it, an owner attests now: set lastAttestedAt to the present "

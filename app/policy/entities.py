@@ -28,6 +28,7 @@ ACTION_GROUPS: dict[str, tuple[str, ...]] = {
     "update": ("keep",),
     "transferOwnership": ("keep",),
     "attest": ("keep",),
+    "restore": ("keep",),
     "delete": ("retire",),
     "teardown": ("retire", "sweep"),
     "suspend": ("sweep",),
@@ -108,6 +109,8 @@ def _parent(i: Identity) -> dict[str, Any]:
         {"resourceType": i.resource_type, "governed": i.governed, "lifecycleState": i.state},
         expiresAt=i.expires_at,
         scopes=list(i.scopes) or None,
+        environment=i.environment,
+        registeredBy=i.registered_by,
     )
     return _entity("Identity", i.id, attrs, i.tenant_id)
 
@@ -122,6 +125,7 @@ def _tenant(ident: str, limits: Limits) -> dict[str, Any]:
         "attestationGrace": _duration(limits.attestation_grace),
         "teardownGrace": _duration(limits.teardown_grace),
         "orphanGrace": _duration(limits.orphan_grace),
+        "delegationAcrossEnvironments": limits.delegation_across_environments,
     }
     return {"uid": uid("Tenant", ident), "attrs": attrs, "parents": []}
 

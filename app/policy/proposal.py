@@ -21,8 +21,10 @@ from app.scim.schema import GOVERNANCE_URN
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 EXTEND, TRANSFER, SUSPEND = "extend", "transferOwnership", "suspend"
 REACTIVATE, ATTEST, TEARDOWN = "reactivate", "attest", "teardown"
-FLAG = "flag"
-ACTIONS = (CREATE, UPDATE, DELETE, EXTEND, TRANSFER, SUSPEND, REACTIVATE, ATTEST, TEARDOWN, FLAG)
+FLAG, RESTORE = "flag", "restore"
+ACTIONS = (
+    CREATE, UPDATE, DELETE, EXTEND, TRANSFER, SUSPEND, REACTIVATE, ATTEST, TEARDOWN, FLAG, RESTORE,
+)  # fmt: skip
 
 # Paths (URN prefix dropped) that name a refined action rather than a plain update.
 # Server-managed ones follow from ``active`` and are no update of their own.
@@ -77,6 +79,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     attestation_grace: dt.timedelta  # overdue this long before the scheduler suspends
     teardown_grace: dt.timedelta
     orphan_grace: dt.timedelta
+    delegation_across_environments: bool = False  # a child may leave its parent's environment
 
 
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
@@ -179,6 +182,9 @@ def actions_for(
     rest of what it changes is ``update``. A plain User or Group is
     create, update or delete only.
     """
+    if kind == RESTORE:
+        # Back to active is a reactivation too, with the rules of a life that restarts.
+        return (RESTORE, REACTIVATE) if after.state == State.ACTIVE.value else (RESTORE,)
     if kind in (CREATE, DELETE, SUSPEND, TEARDOWN, FLAG) or before is None or not after.governed:
         return (kind,) if kind in ACTIONS else (UPDATE,)
     actions = []

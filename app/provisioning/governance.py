@@ -25,16 +25,16 @@ from app.store.uow import UnitOfWork
 def named_refs(body: dict[str, Any], resource_type: ResourceType) -> set[str]:
     """Which of owners / sponsors the request names at all (even as [] or null)."""
     named = {"owners"} if asserts(body, resource_type, "owners") else set()
-    for key, value in body.items():
-        if (
-            isinstance(key, str)
-            and key.lower() == nhi.GOVERNANCE.lower()
-            and isinstance(value, dict)
-        ):
-            if any(isinstance(k, str) and k.lower() == "sponsors" for k in value):
-                named.add("sponsors")
-        elif isinstance(key, str) and key.lower() == f"{nhi.GOVERNANCE}:sponsors".lower():
-            named.add("sponsors")
+    # Sponsors are in the Governance extension; a governed User's owners in their own.
+    for urn, name in ((nhi.GOVERNANCE, "sponsors"), (nhi.OWNERS, "owners")):
+        for key, value in body.items():
+            if not isinstance(key, str):
+                continue
+            if key.lower() == urn.lower() and isinstance(value, dict):
+                if any(isinstance(k, str) and k.lower() == name for k in value):
+                    named.add(name)
+            elif key.lower() == f"{urn}:{name}".lower():
+                named.add(name)
     return named
 
 
@@ -137,10 +137,12 @@ class Governance:
         active_named: bool,
         now: dt.datetime,
         extension_sent: bool = True,
+        keep_end: bool = True,
     ) -> Resource:
         doc = nhi.on_change(
-            before.doc, after.doc, active_named=active_named, now=now, extension_sent=extension_sent
-        )
+            before.doc, after.doc, active_named=active_named, now=now,
+            extension_sent=extension_sent, keep_end=keep_end,
+        )  # fmt: skip
         return msgspec.structs.replace(after, doc=doc, owners=None)
 
     async def resolve_refs(
@@ -189,20 +191,37 @@ class Governance:
             before, doc=doc, version=before.version + 1, last_modified=now
         )
         containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
-        await uow.resources.replace(after)
+        # It may have been deleted by a client already, and waited out its grace.
+        await uow.resources.replace(after, retired=True)
         await uow.resources.mark_deleted(after, now)
         await uow.resources.touch(before.tenant_id, containing, now)
         return after
 
     async def parent(
-        self, uow: UnitOfWork, tenant_id: str, doc: dict[str, Any], lifetimes: nhi.Lifetimes
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        doc: dict[str, Any],
+        lifetimes: nhi.Lifetimes,
+        *,
+        retired: bool = False,
     ) -> tuple[Resource | None, int]:
-        """The parent Agent and this identity's delegation depth (a root is 1)."""
+        """The parent Agent and this identity's delegation depth (a root is 1).
+
+        ``retired``: a parent deleted or deprovisioned counts too (what policies
+        see of a subtree that is going); a new child needs a live one.
+        """
         parent_ref = doc.get("parent")
         parent_id = parent_ref.get("value") if isinstance(parent_ref, dict) else None
         if parent_id is None:
             return None, 1
-        parent = await uow.resources.get(tenant_id, "Agent", parent_id, members=False, groups=False)
+
+        async def load(ident: str) -> Resource | None:
+            if retired:
+                return await uow.resources.get_kept(tenant_id, "Agent", ident)
+            return await uow.resources.get(tenant_id, "Agent", ident, members=False, groups=False)
+
+        parent = await load(parent_id)
         if parent is None:
             raise InvalidValue(f"parent {parent_id!r} is not an Agent of this tenant")
         depth, current = 2, parent
@@ -210,9 +229,7 @@ class Governance:
             depth += 1
             if depth > lifetimes.max_depth + 1:
                 break
-            found = await uow.resources.get(
-                tenant_id, "Agent", ancestor, members=False, groups=False
-            )
+            found = await load(ancestor)
             if found is None:
                 break
             current = found

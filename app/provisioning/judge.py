@@ -190,7 +190,7 @@ class Judge:
         parent, depth = (None, 1)
         if governed:
             parent, depth = await self._governance.parent(
-                uow, after.tenant_id, after.doc, lifetimes
+                uow, after.tenant_id, after.doc, lifetimes, retired=True
             )
         kept = after.owners if after.owners is not None else (before.owners if before else None)
         after_identity = p.identity_of(

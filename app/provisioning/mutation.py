@@ -34,13 +34,14 @@ from app.provisioning.governance import Governance, named_refs, sends_governance
 from app.provisioning.judge import Denied, Judge, Verdict, trial
 from app.provisioning.orphans import Orphans
 from app.scim.codec import asserts, format_datetime
-from app.scim.errors import Forbidden, InvalidValue, NotFound
+from app.scim.errors import Conflict, Forbidden, InvalidValue, Mutability, NotFound
 from app.scim.filter import AttrPath, ValuePath
 from app.scim.match import element_matches
 from app.scim.patch import apply_patch, read_patch
 from app.scim.resolve import resolve_filter
 from app.scim.schema import Registry, ResourceType
 from app.store.promoted import due_at
+from app.store.retirements import Retirement
 from app.store.uow import Database, UnitOfWork
 
 
@@ -52,6 +53,8 @@ class MutationKind(enum.StrEnum):
     # The scheduler's (and a dry run's) own: Cedar action ids of the same name.
     SUSPEND = "suspend"
     TEARDOWN = "teardown"
+    # An admin's: a deleted identity back within its teardown grace.
+    RESTORE = "restore"
 
 
 class Mutation(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +79,7 @@ _ACTIONS = {
     MutationKind.DELETE: "delete",
     MutationKind.SUSPEND: "suspend",
     MutationKind.TEARDOWN: "teardown",
+    MutationKind.RESTORE: "restore",
 }
 
 
@@ -110,7 +114,7 @@ class Provisioning:
         try:
             async with self._db.uow(write=True) as uow:
                 after = await self._apply(uow, mutation, tenant_id, resource_type)
-                if after is not None:
+                if after is not None and mutation.kind is not MutationKind.DELETE:
                     after = await self._with_relations(uow, after, mutation)
                 await uow.commit()
         except Denied as denied:
@@ -119,10 +123,11 @@ class Provisioning:
                 await uow.audit.append(denied.event)
                 await uow.commit()
             raise
+        # A deleted identity is due at its teardown: the alarm hears of it too.
         due = due_at(after.doc) if after is not None else None
         if due is not None and self.on_due is not None:
             self.on_due(due)
-        return after
+        return None if mutation.kind is MutationKind.DELETE else after
 
     async def suspend_many(
         self, tenant_id: str, targets: list[tuple[str, str]], reason: str
@@ -178,6 +183,23 @@ class Provisioning:
             await uow.commit()
         return results + skipped
 
+    async def restore(self, actor: Actor, resource_id: str) -> Resource:
+        """``POST /admin/identities/{id}/restore``: a deleted identity back (``_restore``)."""
+        async with self._db.uow() as uow:
+            found = await uow.retirements.get(_tenant_of(actor), resource_id)
+        if found is None:
+            raise NotFound(f"no deleted identity {resource_id} that can still be restored")
+        restored = await self.run(
+            Mutation(
+                kind=MutationKind.RESTORE,
+                actor=actor,
+                resource_type=found.resource_type,
+                resource_id=resource_id,
+            )
+        )
+        assert restored is not None
+        return restored
+
     async def evaluate(self, mutation: Mutation) -> tuple[list[Verdict], Resource | None]:
         """A dry run: every decision ``mutation`` would meet, and nothing written.
 
@@ -201,13 +223,20 @@ class Provisioning:
             return await self._create(uow, mutation, body, tenant_id, resource_type, now)
         assert mutation.resource_id is not None
         # Locked, without side tables: a group of 100,000 members is not read to rename it.
+        # A deleted identity is out of reach of every SCIM verb; only its teardown and a
+        # restore find it.
         before = await uow.resources.get(
             tenant_id, mutation.resource_type, mutation.resource_id, lock=True,
             members=False, groups=False,
+            retired=mutation.kind in (MutationKind.TEARDOWN, MutationKind.RESTORE),
         )  # fmt: skip
         if before is None:
             raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
         check_if_match(mutation.if_match, before)
+        if mutation.kind is MutationKind.RESTORE:
+            return await self._restore(uow, mutation, before, now)
+        if mutation.kind is MutationKind.DELETE and nhi.governed(before.resource_type, before.doc):
+            return await self._retire(uow, mutation, before, now)
         if mutation.kind in (MutationKind.DELETE, MutationKind.TEARDOWN):
             await self._delete(uow, mutation, before, now)
             return None
@@ -231,6 +260,7 @@ class Provisioning:
         )
         after = await _resolve_members(uow, draft)
         after = await self._governance.adopted(uow, after, groups={}) or after
+        nhi.check_extensions(resource_type.name, after.doc)
         refs = resolved = None
         if nhi.governed(resource_type.name, after.doc):
             doc = dict(after.doc)
@@ -263,24 +293,28 @@ class Provisioning:
     ) -> Resource:
         draft = draft_replace(before, body, resource_type, now=now)
         after = await _resolve_members(uow, draft)
+        nhi.check_extensions(resource_type.name, after.doc)
         changed = changed_paths(before, after)
         refs = None
-        if nhi.governed(resource_type.name, before.doc) or nhi.governed(
-            resource_type.name, after.doc
-        ):
+        enrolled = _enrolls(before, after)
+        if nhi.governed(resource_type.name, before.doc) or enrolled:
             doc = dict(after.doc)
             refs = nhi.take_refs(doc, named_refs(body, resource_type))
-            after = self._governance.changed(
-                before,
-                msgspec.structs.replace(after, doc=doc),
-                active_named=asserts(body, resource_type, "active"),
-                now=now,
-                extension_sent=sends_governance(body),
-            )
+            after = msgspec.structs.replace(after, doc=doc)
+            if enrolled:
+                after, refs = await self._enrolled(uow, mutation.actor, after, refs, now)
+            else:
+                after = self._governance.changed(
+                    before,
+                    after,
+                    active_named=asserts(body, resource_type, "active"),
+                    now=now,
+                    extension_sent=sends_governance(body),
+                )
             changed = changed_paths(before, after) | _named(refs)
         return await self._write(
             uow, mutation, before, after, changed, refs, now,
-            members_changed=draft.members is not None,
+            members_changed=draft.members is not None, enrolled=enrolled,
         )  # fmt: skip
 
     async def _write(
@@ -294,11 +328,14 @@ class Provisioning:
         now: dt.datetime,
         *,
         members_changed: bool = False,
+        enrolled: bool = False,
     ) -> Resource:
         """Decide the change, then write it with its owners (replace, patch, suspend).
 
         An orphan given an active owner is no orphan any more; a User or Group
-        that stops being an active owner leaves its identities to ``orphans``.
+        that stops being an active owner leaves its identities to ``orphans``. A
+        User the write makes governed (``enrolled``) is decided as a ``create``
+        of the identity, as if it had been registered so.
         """
         resolved = await self._governance.resolve_refs(uow, before, refs) if refs else None
         if nhi.governed(after.resource_type, after.doc):
@@ -308,7 +345,7 @@ class Provisioning:
         ):
             after, changed = _unflagged(after, changed)
         await self.judge.decide(
-            uow, mutation.actor, _ACTIONS[mutation.kind], before, after,
+            uow, mutation.actor, "create" if enrolled else _ACTIONS[mutation.kind], before, after,
             now=now, changed=changed, owners=resolved, reason=mutation.reason,
         )  # fmt: skip
         await uow.resources.replace(after, members_changed=members_changed)
@@ -350,14 +387,9 @@ class Provisioning:
             marked = await self._governance.adopted(uow, user, groups=groups)
             if marked is None:
                 continue
-            owner = await self._governance.user_owner(uow, marked)
-            refs = nhi.Refs(owners={owner: None} if owner else None, sponsors=None)
-            adopted, refs = await self._governance.created(uow, marked, refs, actor, now)
-            doc = nhi.copy_doc(adopted.doc)
-            doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(now)  # governed from now
-            adopted = msgspec.structs.replace(
-                adopted, doc=doc, version=user.version + 1, last_modified=now
-            )
+            refs = nhi.Refs(owners=None, sponsors=None)
+            adopted, refs = await self._enrolled(uow, actor, marked, refs, now)
+            adopted = msgspec.structs.replace(adopted, version=user.version + 1, last_modified=now)
             resolved = await self._governance.resolve_refs(uow, adopted, refs)
             try:
                 # The User's own change stands even if its adoption is refused (no owner,
@@ -375,6 +407,21 @@ class Provisioning:
             if adopted.id == written.id:
                 written = adopted
         return written
+
+    async def _enrolled(
+        self, uow: UnitOfWork, actor: Actor, user: Resource, refs: nhi.Refs, now: dt.datetime
+    ) -> tuple[Resource, nhi.Refs]:
+        """A User that becomes a governed identity (a write gives it a ``kind``, or the
+        tenant's ``agentUsers`` rule picks it out) gets the defaults of a registration
+        (DESIGN.md "Defaults"): its manager, the rule's or the token's owner, the token's
+        purpose, an end by its kind; its bounds count from now (``registeredAt``)."""
+        if refs.owners is None:
+            owner = await self._governance.user_owner(uow, user)
+            refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
+        enrolled, refs = await self._governance.created(uow, user, refs, actor, now)
+        doc = nhi.copy_doc(enrolled.doc)
+        doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(now)
+        return msgspec.structs.replace(enrolled, doc=doc), refs
 
     async def _delete(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
@@ -403,6 +450,8 @@ class Provisioning:
         )
         for resource in reversed(subtree):
             await self._governance.tombstone(uow, resource, now)
+        # Deprovisioned for good: a deleted identity's restore window has closed.
+        await uow.retirements.forget(before.tenant_id, [r.id for r in subtree])
         if mutation.kind is MutationKind.TEARDOWN:
             await route(
                 uow,
@@ -418,6 +467,119 @@ class Provisioning:
                     for r in subtree
                 ],
             )
+
+    async def _retire(
+        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
+    ) -> Resource:
+        """RFC 7644 §3.6 DELETE of a governed identity: revoked at once, restorable a while.
+
+        Suspended (``suspendedReason: deleted``), out of its Groups and 404 to
+        every SCIM verb from now on, its delegated subtree with it (reason
+        ``cascade``, the scheduler's consequence of the parent's deletion, as a
+        suspension cascades). Its row, history and what a restore needs stay
+        until ``teardownAt`` (the tenant's teardown grace), when the sweeper
+        deprovisions it for good. Who may delete is Cedar's to decide (``delete``).
+        """
+        grace = await self._governance.teardown_grace(uow, before.tenant_id)
+        subtree = await _subtree(uow, before)
+        retired: list[tuple[Resource, Resource]] = []
+        for current in subtree:  # parents first: each child sees its parent suspended
+            root = current is before
+            after, changed = _retired(current, "deleted" if root else "cascade", now, grace)
+            actor = mutation.actor if root else scheduler(current.tenant_id)
+            await self.judge.decide(
+                uow, actor, "delete" if root else "suspend", current, after,
+                now=now, changed=changed, reason=mutation.reason if root else "cascade",
+            )  # fmt: skip
+            await uow.resources.replace(after)
+            retired.append((current, after))
+        ids = [after.id for _, after in retired]
+        groups = await uow.resources.direct_groups(before.tenant_id, ids)
+        await uow.resources.leave_groups(before.tenant_id, ids, now)
+        for _, after in retired:
+            await uow.resources.mark_deleted(after, now)
+        await uow.retirements.record(
+            [
+                Retirement(
+                    tenant_id=before.tenant_id,
+                    resource_id=after.id,
+                    resource_type=after.resource_type,
+                    root_id=before.id,
+                    retired_at=now,
+                    restorable_until=now + grace,
+                    prior=nhi.lifecycle_of(previous.doc),
+                    groups=tuple(groups[after.id]),
+                )
+                for previous, after in retired
+            ]
+        )
+        steps = [
+            plan.teardown_step(
+                after,
+                step="suspended",
+                reason="deleted" if after.id == before.id else "cascade",
+                now=now,
+                base_url=self.base_url,
+            )
+            for _, after in retired
+        ]
+        await route(uow, steps, email=self.email)
+        return retired[0][1]
+
+    async def _restore(
+        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
+    ) -> Resource:
+        """A deleted identity back as it was, within its teardown grace (DESIGN.md).
+
+        Its lifecycle values before the DELETE, its Groups (those that still
+        exist) and the subtree that went with it, parents before children; each
+        decided as ``restore`` (policy ``tenure.restore.admin``; back to active,
+        also ``reactivate``), audited and notified, in one transaction.
+        """
+        record = await uow.retirements.get(before.tenant_id, before.id)
+        if record is None:
+            raise Conflict(f"{before.resource_type} {before.id} is not deleted")
+        if record.root_id != before.id:
+            raise Conflict(
+                f"{before.resource_type} {before.id} was deleted with its ancestor "
+                f"{record.root_id}: restore that one, and this one comes back with it"
+            )
+        if now >= record.restorable_until:
+            raise Conflict(
+                f"{before.resource_type} {before.id} can no longer be restored: its teardown "
+                f"grace ended at {format_datetime(record.restorable_until)}"
+            )
+        taken = {
+            r.resource_id: r for r in await uow.retirements.of_root(before.tenant_id, before.id)
+        }
+        subtree = {before.id: before}
+        for resource_id in taken.keys() - {before.id}:
+            found = await uow.resources.get(
+                before.tenant_id, "Agent", resource_id, lock=True,
+                members=False, groups=False, retired=True,
+            )  # fmt: skip
+            if found is not None:
+                subtree[found.id] = found
+        restored: list[Resource] = []
+        steps = []
+        for current in _parents_first(before, subtree):
+            root = current is before
+            after = _restored(current, taken[current.id].prior, now)
+            await self.judge.decide(
+                uow, mutation.actor, "restore", current, after, now=now,
+                changed=_LIFECYCLE_CHANGE, reason=mutation.reason if root else "cascade",
+            )  # fmt: skip
+            await uow.resources.undelete(after)
+            await uow.resources.join_groups(after, taken[current.id].groups, now)
+            restored.append(after)
+            steps.append(
+                plan.teardown_step(
+                    after, step="restored", reason="restored", now=now, base_url=self.base_url
+                )
+            )
+        await uow.retirements.forget(before.tenant_id, [r.id for r in restored])
+        await route(uow, steps, email=self.email)
+        return restored[0]
 
     async def _suspend(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
@@ -500,10 +662,22 @@ class Provisioning:
             last_modified=now,
         )
         refs = None
-        if governed or nhi.governed(resource_type.name, doc):
+        nhi.check_extensions(resource_type.name, doc)
+        enrolled = _enrolls(before, after)
+        if governed and "active" in result.changed and "active" not in result.doc:
+            raise Mutability(
+                "'active' of a governed identity follows its lifecycle and cannot be removed: "
+                "replace it with false to suspend, true to reactivate"
+            )
+        if governed or enrolled:
+            paths = {
+                "owners": ("owners", f"{nhi.OWNERS}:owners"),  # core, or a governed User's
+                "sponsors": (f"{nhi.GOVERNANCE}:sponsors",),
+            }
             named = {
                 name
-                for name, path in (("owners", "owners"), ("sponsors", f"{nhi.GOVERNANCE}:sponsors"))
+                for name, found in paths.items()
+                for path in found
                 if any(c == path or c.startswith(path + ".") for c in result.changed)
             }
             doc = dict(doc)
@@ -512,13 +686,18 @@ class Provisioning:
                 owners=refs.owners if "owners" in named else None,
                 sponsors=refs.sponsors if "sponsors" in named else None,
             )
-            after = self._governance.changed(
-                before,
-                msgspec.structs.replace(after, doc=doc),
-                active_named="active" in result.changed,
-                now=now,
-            )
-        return await self._write(uow, mutation, before, after, changed, refs, now)
+            after = msgspec.structs.replace(after, doc=doc)
+            if enrolled:
+                after, refs = await self._enrolled(uow, mutation.actor, after, refs, now)
+            else:
+                # A PATCH says what it removes: an end removed is removed (policies decide).
+                after = self._governance.changed(
+                    before, after, active_named="active" in result.changed, now=now,
+                    keep_end=False,
+                )  # fmt: skip
+        return await self._write(
+            uow, mutation, before, after, changed, refs, now, enrolled=enrolled
+        )
 
     async def _with_relations(
         self, uow: UnitOfWork, resource: Resource, mutation: Mutation
@@ -556,6 +735,13 @@ async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
     return found
 
 
+def _enrolls(before: Resource, after: Resource) -> bool:
+    """Does this write make a User a governed identity (it gains a ``kind``)?"""
+    return not nhi.governed(before.resource_type, before.doc) and nhi.governed(
+        after.resource_type, after.doc
+    )
+
+
 def _state(resource: Resource) -> str | None:
     governance = resource.doc.get(nhi.GOVERNANCE)
     return governance.get("lifecycleState") if isinstance(governance, dict) else None
@@ -570,6 +756,43 @@ def _suspended(
     after = msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
     changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
     return after, changed
+
+
+def _parents_first(root: Resource, found: dict[str, Resource]) -> list[Resource]:
+    """``root`` and those of ``found`` below it, each after its parent."""
+    ordered, index = [root], 0
+    while index < len(ordered):
+        parent_id = ordered[index].id
+        ordered += [
+            r for r in found.values() if (r.doc.get("parent") or {}).get("value") == parent_id
+        ]
+        index += 1
+    return ordered
+
+
+_LIFECYCLE_CHANGE = frozenset(
+    {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
+)
+
+
+def _retired(
+    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta
+) -> tuple[Resource, set[str]]:
+    """A governed identity as a DELETE leaves it: suspended, torn down a grace from now."""
+    after, changed = _suspended(before, reason, now, None)
+    doc = after.doc
+    doc[nhi.GOVERNANCE]["teardownAt"] = format_datetime(now + grace)
+    return after, changed | {f"{nhi.GOVERNANCE}:suspendedReason"}
+
+
+def _restored(before: Resource, prior: dict[str, Any], now: dt.datetime) -> Resource:
+    """A deleted identity with the lifecycle values it had before its DELETE."""
+    doc = nhi.copy_doc(before.doc)
+    governance = doc.setdefault(nhi.GOVERNANCE, {})
+    for name in nhi.LIFECYCLE:
+        governance.pop(name, None)
+    governance.update(prior)
+    return msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
 
 
 def _unflagged(after: Resource, changed: set[str]) -> tuple[Resource, set[str]]:

@@ -14,15 +14,17 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
+from app.domain.kinds import describe, unknown_kinds
 from app.domain.lifecycle import State, TransitionError, move
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import TenantSettings
 from app.policy.proposal import Limits
 from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidValue
-from app.scim.schema import GOVERNANCE_URN
+from app.scim.schema import GOVERNANCE_URN, OWNERS_URN
 
 GOVERNANCE = GOVERNANCE_URN
+OWNERS = OWNERS_URN
 NHI_TYPES = frozenset({"Agent", "ServiceAccount"})
 DEFAULT_KIND = {"Agent": "agent", "ServiceAccount": "service_account"}
 # Set by the server only: a PUT that omits them keeps them.
@@ -39,6 +41,8 @@ SERVER_MANAGED = (
     "registeredAt",
 )
 ORPHAN_FLAGS = ("orphanedAt", "suspendAt")
+# Where an identity is in its lifecycle: what a DELETE changes and a restore puts back.
+LIFECYCLE = ("lifecycleState", "suspendedReason", "suspendedAt", "teardownAt")
 
 
 class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +55,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
     attestation_grace: dt.timedelta = dt.timedelta(days=7)
     teardown_grace: dt.timedelta = dt.timedelta(days=7)
     orphan_grace: dt.timedelta = dt.timedelta(hours=72)
+    across_environments: bool = False  # a delegated child may leave its parent's environment
 
     def default_for(self, kind: str) -> dt.timedelta:
         return self.default.get(kind, self.default["agent"])
@@ -67,6 +72,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
             attestation_grace=self.attestation_grace,
             teardown_grace=self.teardown_grace,
             orphan_grace=self.orphan_grace,
+            delegation_across_environments=self.across_environments,
         )
 
     def for_tenant(self, settings: TenantSettings) -> Lifetimes:
@@ -86,6 +92,7 @@ class Lifetimes(msgspec.Struct, frozen=True, kw_only=True):
             attestation_grace=_hours(settings.attestation_grace_hours, self.attestation_grace),
             teardown_grace=_hours(settings.teardown_grace_hours, self.teardown_grace),
             orphan_grace=_hours(settings.orphan_grace_hours, self.orphan_grace),
+            across_environments=settings.delegation_across_environments is True,
         )
 
 
@@ -112,13 +119,31 @@ def governed(resource_type: str, doc: dict[str, Any]) -> bool:
     return resource_type == "User" and isinstance(extension, dict) and bool(extension.get("kind"))
 
 
+def check_extensions(resource_type: str, doc: dict[str, Any]) -> None:
+    """A User carries the Governance and Owners extensions only as a governed identity.
+
+    Without a ``kind`` they would be inert data that reads as governance (owners
+    nobody checks, an end nobody enforces): 400, naming what makes it governed.
+    """
+    if resource_type != "User" or governed(resource_type, doc):
+        return
+    carried = [urn for urn in (GOVERNANCE, OWNERS) if doc.get(urn)]
+    if carried:
+        raise InvalidValue(
+            f"a User carries {carried[0]} only as a governed identity: give it "
+            f"'{GOVERNANCE}:kind' ({describe()})"
+        )
+
+
 def take_refs(doc: dict[str, Any], body_named: set[str]) -> Refs:
     """Pop ``owners`` and Governance ``sponsors`` out of ``doc``: they live in their own table.
 
     ``body_named`` says which of them the request named at all, so that a PUT
     without owners keeps them while ``"owners": []`` clears them.
     """
-    owners = _refs(doc.pop("owners", None), "owners")
+    # A governed User names its owners in their own extension (Users have no core owners).
+    ownership = doc.pop(OWNERS, None)
+    owners = _refs(doc.pop("owners", None) or (ownership or {}).get("owners"), "owners")
     extension = doc.get(GOVERNANCE)
     sponsors = _refs(extension.pop("sponsors", None), "sponsors") if extension else None
     if extension == {}:
@@ -147,8 +172,10 @@ def with_refs(doc: dict[str, Any], resource: Resource) -> dict[str, Any]:
     refs = resource.owners or ()
     owners = [_ref(r) for r in refs if r.relation == "owner"]
     sponsors = [_ref(r) for r in refs if r.relation == "sponsor"]
-    if owners:
+    if owners and resource.resource_type in NHI_TYPES:
         doc["owners"] = owners
+    elif owners:
+        doc[OWNERS] = {"owners": owners}
     if sponsors:
         doc.setdefault(GOVERNANCE, {})["sponsors"] = sponsors
     state = (doc.get(GOVERNANCE) or {}).get("lifecycleState")
@@ -176,12 +203,18 @@ def on_create(
     A child's default end is its parent's, if that comes first (it may not outlive it).
     """
     doc = copy_doc(doc)
+    _normalise_parent(doc)
     governance = doc.setdefault(GOVERNANCE, {})
     kind = governance.setdefault("kind", DEFAULT_KIND.get(resource_type, "agent"))
+    if unknown_kinds([kind]):
+        raise InvalidValue(f"'{GOVERNANCE}:kind' must be one of {describe()}, not {kind!r}")
     if actor.purpose and not governance.get("purpose"):
         governance["purpose"] = actor.purpose
     hard = _time(governance.get("hardExpiresAt")) or now + lifetimes.hard_cap
     governance["hardExpiresAt"] = format_datetime(hard)
+    inherited = ((parent or {}).get(GOVERNANCE) or {}).get("environment")
+    if inherited and not governance.get("environment"):
+        governance["environment"] = inherited  # a delegated child stays where its parent is
     if "expiresAt" not in governance:
         ends = [now + lifetimes.default_for(kind), hard]
         parent_end = _time((parent or {}).get(GOVERNANCE, {}).get("expiresAt"))
@@ -198,6 +231,13 @@ def on_create(
     return doc, refs
 
 
+def _normalise_parent(doc: dict[str, Any]) -> None:
+    """``parent`` is kept as the id it names; ``$ref`` and ``display`` are rendered."""
+    parent = doc.get("parent")
+    if isinstance(parent, dict) and "value" in parent:
+        doc["parent"] = {"value": parent["value"]}
+
+
 def on_change(
     before: dict[str, Any],
     after: dict[str, Any],
@@ -205,6 +245,7 @@ def on_change(
     active_named: bool,
     now: dt.datetime,
     extension_sent: bool = True,
+    keep_end: bool = True,
 ) -> dict[str, Any]:
     """Keep server-managed values and move the lifecycle as ``active`` asks.
 
@@ -212,14 +253,16 @@ def on_change(
     ``active`` is derived from the state, not stored beside it).
     """
     after = copy_doc(after)
+    _normalise_parent(after)
     old = before.get(GOVERNANCE) or {}
     if not extension_sent or GOVERNANCE not in after:
         # A client that knows nothing of governance (a plain IETF PUT) does not
         # erase it: the extension it did not send is not asserted.
         after[GOVERNANCE] = copy_doc(old)
     governance = after[GOVERNANCE]
-    # An end date is never removed by leaving it out; a new one replaces it.
-    if "expiresAt" in old and "expiresAt" not in governance:
+    # An end date is never removed by leaving it out of a PUT (``keep_end``); a new one
+    # replaces it, and a PATCH that removes it asks for what policies then refuse.
+    if keep_end and "expiresAt" in old and "expiresAt" not in governance:
         governance["expiresAt"] = old["expiresAt"]
     for name in SERVER_MANAGED:
         if name in old:
@@ -280,6 +323,12 @@ def suspend(
     governance["suspendedAt"] = format_datetime(since)
     if teardown_in is not None:
         governance["teardownAt"] = format_datetime(max(since + teardown_in, now))
+
+
+def lifecycle_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The lifecycle values of a governed identity's document (``LIFECYCLE``)."""
+    governance = doc.get(GOVERNANCE) or {}
+    return {name: governance[name] for name in LIFECYCLE if name in governance}
 
 
 def _time(value: Any) -> dt.datetime | None:

@@ -195,11 +195,18 @@ class ResourceRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    def _live(self, tenant_id: str, resource_type: str) -> sa.ColumnElement[bool]:
+    def _live(
+        self, tenant_id: str, resource_type: str, *, retired: bool = False
+    ) -> sa.ColumnElement[bool]:
+        """A resource of the tenant not deleted; ``retired``: or deleted and still restorable
+        (suspended, awaiting its teardown), which only the teardown and a restore reach."""
+        deleted = resources.c.deleted_at.is_(None)
+        if retired:
+            deleted = sa.or_(deleted, resources.c.lifecycle_state == "suspended")
         return sa.and_(
             resources.c.tenant_id == tenant_id,
             resources.c.resource_type == resource_type,
-            resources.c.deleted_at.is_(None),
+            deleted,
         )
 
     async def get(
@@ -211,10 +218,12 @@ class ResourceRepository:
         lock: bool = False,
         members: bool = True,
         groups: bool = True,
+        retired: bool = False,
     ) -> Resource | None:
-        """One live resource of the tenant. ``lock`` holds its row until the transaction ends."""
+        """One live resource of the tenant. ``lock`` holds its row until the transaction ends;
+        ``retired`` finds one deleted but still restorable too."""
         query = sa.select(resources).where(
-            self._live(tenant_id, resource_type), resources.c.id == resource_id
+            self._live(tenant_id, resource_type, retired=retired), resources.c.id == resource_id
         )
         if lock:
             query = query.with_for_update()
@@ -223,6 +232,24 @@ class ResourceRepository:
             return None
         found = await self._hydrate([row], members=members, groups=groups)
         return found[0]
+
+    async def get_kept(
+        self, tenant_id: str, resource_type: str, resource_id: str
+    ) -> Resource | None:
+        """One resource of the tenant, live, deleted or a tombstone (what policies see of a
+        parent that is gone)."""
+        row = (
+            await self._c.execute(
+                sa.select(resources).where(
+                    resources.c.tenant_id == tenant_id,
+                    resources.c.resource_type == resource_type,
+                    resources.c.id == resource_id,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return (await self._hydrate([row], members=False, groups=False))[0]
 
     async def get_many(
         self, tenant_id: str, resource_ids: Sequence[str], *, lock: bool = False
@@ -357,13 +384,15 @@ class ResourceRepository:
         )
         return int(found.scalar() or 0)
 
-    async def replace(self, resource: Resource, *, members_changed: bool = False) -> None:
+    async def replace(
+        self, resource: Resource, *, members_changed: bool = False, retired: bool = False
+    ) -> None:
         """Write ``resource`` over ``resource.version - 1``; 412 if another write came first."""
         try:
             result = await self._c.execute(
                 resources.update()
                 .where(
-                    self._live(resource.tenant_id, resource.resource_type),
+                    self._live(resource.tenant_id, resource.resource_type, retired=retired),
                     resources.c.id == resource.id,
                     resources.c.version == resource.version - 1,
                 )
@@ -438,10 +467,10 @@ class ResourceRepository:
         same identity; a sweeper that dies leaves leases that simply run out.
         ``claim=False`` only looks (a dry run).
         """
+        # Deleted identities awaiting their teardown are due too; tombstones never are.
         picked = (
             sa.select(resources.c.seq)
             .where(
-                resources.c.deleted_at.is_(None),
                 resources.c.due_at <= now,
                 sa.or_(resources.c.sweep_lease.is_(None), resources.c.sweep_lease < now),
                 *([resources.c.tenant_id == tenant_id] if tenant_id else []),
@@ -539,11 +568,9 @@ class ResourceRepository:
         )
 
     async def next_due(self) -> dt.datetime | None:
-        """The earliest moment any live identity is due (the sweeper's next alarm)."""
+        """The earliest moment any identity is due (the sweeper's next alarm)."""
         row = await self._c.execute(
-            sa.select(sa.func.min(resources.c.due_at)).where(
-                resources.c.deleted_at.is_(None), resources.c.due_at.is_not(None)
-            )
+            sa.select(sa.func.min(resources.c.due_at)).where(resources.c.due_at.is_not(None))
         )
         value = row.scalar()
         if value is not None and value.tzinfo is None:  # SQLite's min() loses the type
@@ -669,6 +696,67 @@ class ResourceRepository:
             s for row in rows if isinstance(row[1], list) for s in row[1] if isinstance(s, str)
         }
         return (max(ends) if ends else None), frozenset(scopes)
+
+    async def direct_groups(
+        self, tenant_id: str, member_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """The Groups each of ``member_ids`` is a direct member of: member id → Group ids."""
+        out: dict[str, list[str]] = {member_id: [] for member_id in member_ids}
+        for chunk in _chunks(list(member_ids)):
+            rows = await self._c.execute(
+                sa.select(group_members.c.member_id, group_members.c.group_id)
+                .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(chunk))
+                .order_by(group_members.c.member_id, group_members.c.group_id)
+            )
+            for row in rows:
+                out[row.member_id].append(row.group_id)
+        return out
+
+    async def join_groups(
+        self, member: Resource, group_ids: Sequence[str], now: dt.datetime
+    ) -> list[str]:
+        """Make ``member`` a member again of those of ``group_ids`` still live; their ids."""
+        if not group_ids:
+            return []
+        rows = await self._c.execute(
+            sa.select(resources.c.id).where(
+                self._live(member.tenant_id, "Group"), resources.c.id.in_(list(group_ids))
+            )
+        )
+        live = [row.id for row in rows]
+        for group_id in live:
+            await self._c.execute(
+                group_members.insert().values(
+                    tenant_id=member.tenant_id,
+                    group_id=group_id,
+                    member_id=member.id,
+                    member_type=member.resource_type,
+                )
+            )
+        await self.touch(member.tenant_id, live, now)
+        return live
+
+    async def undelete(self, resource: Resource) -> None:
+        """A deleted, still restorable identity live again, written as ``resource``.
+
+        Its name may have been taken meanwhile: 409 ``uniqueness``.
+        """
+        try:
+            result = await self._c.execute(
+                resources.update()
+                .where(
+                    resources.c.tenant_id == resource.tenant_id,
+                    resources.c.id == resource.id,
+                    resources.c.deleted_at.is_not(None),
+                    resources.c.version == resource.version - 1,
+                )
+                .values(deleted_at=None, **_promoted(resource))
+            )
+        except IntegrityError:
+            raise _uniqueness(resource) from None
+        if result.rowcount != 1:
+            raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
+        await self._count(resource.tenant_id, resource.resource_type, 1)
 
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""

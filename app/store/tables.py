@@ -136,11 +136,12 @@ resources = sa.Table(
         postgresql_where=sa.text("deleted_at IS NULL"),
     ),
     sa.Index("ix_resources_expires_at", "tenant_id", "expires_at"),
+    # A deleted identity stays due until it is deprovisioned (its teardownAt).
     sa.Index(
         "ix_resources_due_at",
         "due_at",
-        sqlite_where=sa.text("deleted_at IS NULL AND due_at IS NOT NULL"),
-        postgresql_where=sa.text("deleted_at IS NULL AND due_at IS NOT NULL"),
+        sqlite_where=sa.text("due_at IS NOT NULL"),
+        postgresql_where=sa.text("due_at IS NOT NULL"),
     ),
     sa.Index("ix_resources_parent_id", "tenant_id", "parent_id"),
     sa.Index("ix_resources_attest_by", "tenant_id", "attest_by"),
@@ -196,6 +197,29 @@ nhi_owners = sa.Table(
     sa.Index("ix_nhi_owners_owner", "tenant_id", "owner_id", "nhi_id"),
 )
 
+
+# Agents and ServiceAccounts deleted by a client within the tenant's teardown
+# grace (DESIGN.md "Identity model"): what a restore puts back — the lifecycle
+# values it had, the Groups it was taken out of, and the deletion (``root_id``)
+# its subtree went with. Forgotten when it is restored or deprovisioned.
+retirements = sa.Table(
+    "retirements",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column(
+        "resource_id",
+        sa.String(36),
+        sa.ForeignKey("resources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("root_id", sa.String(36), nullable=False),
+    sa.Column("retired_at", UTCDateTime(), nullable=False),
+    sa.Column("restorable_until", UTCDateTime(), nullable=False),
+    sa.Column("prior", Json, nullable=False),  # the Governance lifecycle values before
+    sa.Column("groups", Json, nullable=False),  # ids of the Groups it was a member of
+    sa.Index("ix_retirements_root", "tenant_id", "root_id"),
+)
 
 # Live resources per tenant and type, kept in the transaction that changes
 # them: an unfiltered list's totalResults without counting 100,000 index rows.

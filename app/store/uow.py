@@ -15,6 +15,7 @@ from app.store.db import create_engine, write_options
 from app.store.outbox import OutboxRepository
 from app.store.reports import ReportRepository
 from app.store.resources import ResourceRepository
+from app.store.retirements import RetirementRepository
 from app.store.tenancy import TenantRepository, TokenRepository
 
 
@@ -28,6 +29,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     reports: ReportRepository
     requests: RequestLogRepository
+    retirements: RetirementRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -47,6 +49,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(connection)
         self.reports = ReportRepository(connection)
         self.requests = RequestLogRepository(connection)
+        self.retirements = RetirementRepository(connection)
         return self
 
     def savepoint(self) -> Any:

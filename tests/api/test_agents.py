@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import Harness, TenantAccess, create
-from tests.samples import LIST, USER, assert_error, group, stamp, user
+from tests.samples import LIST, OWNERS, USER, assert_error, group, stamp, user
 
 BASE = "http://testserver.local/scim/v2"
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
@@ -202,11 +202,13 @@ def suspend(
 def retire(
     harness: Harness, tenant: TenantAccess, resource_id: str, endpoint: str = "Agents"
 ) -> None:
-    """Disable, wait out the teardown grace, delete (policy tenure.teardown.disable_first)."""
-    suspend(harness, tenant, resource_id, endpoint)
-    harness.clock.advance(GRACE)
+    """Delete, then let the teardown grace pass and the sweeper deprovision it for good
+    (policy tenure.teardown.disable_first)."""
     response = delete(harness, tenant, resource_id, endpoint)
     assert response.status_code == 204, response.text
+    harness.clock.advance(GRACE)
+    swept = harness.run(harness.client.app.state.sweeper.sweep())
+    assert (resource_id, "teardown", True) in {(o.resource_id, o.action, o.done) for o in swept}
 
 
 def listing(
@@ -290,8 +292,13 @@ def test_discovery_advertises_agents_service_accounts_and_governance(
     assert gov_attributes["kind"]["mutability"] == "immutable"
     assert gov_attributes["hardExpiresAt"]["mutability"] == "immutable"
 
-    spc = harness.client.get("/scim/v2/ServiceProviderConfig", headers=headers).json()
-    assert spc["agentExtension"] == {"supported": True, "agentsSupported": True}
+    # An agent-aware client learns of Agents from /ResourceTypes (RFC 7644 §4), which
+    # every client reads; ServiceProviderConfig stays RFC 7643 §5 unless the tenant asks
+    # (tests/api/test_discovery.py).
+    types = harness.client.get("/scim/v2/ResourceTypes", headers=headers).json()
+    assert {(t["name"], t["endpoint"], t["schema"]) for t in types["Resources"]} >= {
+        ("Agent", "/Agents", AGENT), ("ServiceAccount", "/ServiceAccounts", SERVICE_ACCOUNT),
+    }  # fmt: skip
 
 
 # --- defaults ----------------------------------------------------------------
@@ -512,7 +519,7 @@ def test_roles_decide_who_writes_what(harness: Harness, tenant: TenantAccess) ->
     )
     assert_denied(idp_patch, unpermitted="update")
     idp_delete = delete(harness, tenant, bot["id"], headers=tenant.headers("idp"))
-    assert_denied(idp_delete, "tenure.teardown.disable_first", unpermitted="delete")
+    assert_denied(idp_delete, unpermitted="delete")
 
     # A platform manages Agents and ServiceAccounts, not the directory.
     platform_user = harness.client.post(
@@ -575,7 +582,7 @@ def test_a_platform_manages_only_what_it_registered(harness: Harness, tenant: Te
     body = governed(agent(description="taken over"), purpose=PURPOSE)
     assert_denied(put(harness, tenant, bot["id"], body, headers=other), unpermitted="update")
     taken = delete(harness, tenant, bot["id"], headers=other)
-    assert_denied(taken, "tenure.teardown.disable_first", unpermitted="delete")
+    assert_denied(taken, unpermitted="delete")
     assert fetch(harness, tenant, "Agents", bot["id"]) == bot
     # Its own registrations it manages as usual.
     own = register(harness, tenant, agent("its-own"), headers=other)
@@ -588,7 +595,7 @@ def test_a_platform_manages_only_what_it_registered(harness: Harness, tenant: Te
     assert by_admin.status_code == 200, by_admin.text
     assert by_admin.json()["description"] == "taken over"
     assert by_admin.json()[GOV]["registeredBy"] == bot[GOV]["registeredBy"]
-    # And retire them: the other platform still may not, even once the grace has passed.
+    # And retire them: the other platform still may not, even once it is suspended.
     suspend(harness, tenant, bot["id"])
     harness.clock.advance(GRACE)
     assert_denied(delete(harness, tenant, bot["id"], headers=other), unpermitted="delete")
@@ -1019,12 +1026,13 @@ def test_a_plain_ietf_put_keeps_the_governance_extension(
     assert replaced.json()["description"] == "plain client"
 
 
-def test_deleting_a_parent_tears_down_its_subtree(harness: Harness, tenant: TenantAccess) -> None:
-    """DESIGN.md "Delegation": tearing down a parent tears down its subtree.
+def test_deleting_a_parent_takes_its_subtree(harness: Harness, tenant: TenantAccess) -> None:
+    """DESIGN.md "Delegation": a parent's DELETE takes its subtree, at once.
 
-    Policy tenure.teardown.disable_first: the parent is disabled first; its
-    children, active or not, go with it (reason ``cascade``, the parent being
-    inactive) and none stays an active identity of a parent that is gone.
+    RFC 7644 §3.6: 204, then 404 on every verb. The children, active or not, go
+    with it (reason ``cascade``) and none stays an active identity of a parent
+    that is gone; the rows stay (suspended, restorable) until the teardown grace
+    has passed, when the sweeper deprovisions them for good.
     """
     root = register(harness, tenant, agent("root"))
     child = register(harness, tenant, agent("child", parent={"value": root["id"]}))
@@ -1034,25 +1042,42 @@ def test_deleting_a_parent_tears_down_its_subtree(harness: Harness, tenant: Tena
     bystander = register(harness, tenant, agent("bystander"))
     subtree = (root, child, grandchild, resting)
 
-    # An active parent is not deleted at once, nor is any of its subtree touched.
-    assert_denied(delete(harness, tenant, root["id"]), "tenure.teardown.disable_first")
-    assert found_ids(harness, tenant) == {r["id"] for r in (*subtree, bystander)}
-
-    suspend(harness, tenant, root["id"])
-    harness.clock.advance(GRACE)
     deleted = delete(harness, tenant, root["id"])
     assert deleted.status_code == 204, deleted.text
+    assert deleted.content == b""
+
+    def rows() -> dict[str, tuple[Any, ...]]:
+        return {
+            gone["id"]: tuple(
+                harness.sql(
+                    "SELECT deleted_at IS NOT NULL, lifecycle_state, active FROM resources "
+                    "WHERE id = :id",
+                    id=gone["id"],
+                )[0]
+            )
+            for gone in subtree
+        }
+
     for gone in subtree:
         assert_error(
             harness.client.get(f"/scim/v2/Agents/{gone['id']}", headers=tenant.headers("platform")),
             404,
         )
-        row = harness.sql(
-            "SELECT deleted_at, lifecycle_state FROM resources WHERE id = :id", id=gone["id"]
-        )
-        assert row[0][0] is not None and row[0][1] == "deprovisioned", row
+    assert set(rows().values()) == {(True, "suspended", False)}
     assert found_ids(harness, tenant) == {bystander["id"]}
     assert found_ids(harness, tenant, filter="active eq true") == {bystander["id"]}
+
+    # Within the grace nothing more happens; after it, all four are deprovisioned for good.
+    sweeper = harness.client.app.state.sweeper
+    harness.clock.advance(GRACE - dt.timedelta(minutes=1))
+    assert harness.run(sweeper.sweep()) == []
+    harness.clock.advance(dt.timedelta(minutes=2))
+    swept = harness.run(sweeper.sweep())
+    assert {(o.resource_id, o.action, o.done) for o in swept} == {
+        (gone["id"], "teardown", True) for gone in subtree
+    }
+    assert set(rows().values()) == {(True, "deprovisioned", False)}
+    assert fetch(harness, tenant, "Agents", bystander["id"])["active"] is True
 
 
 # --- immutable governance facts and expiry bounds ---------------------------------
@@ -1158,10 +1183,17 @@ def test_expires_at_is_bounded_by_now_and_the_hard_cap(
 def test_a_backdated_end_does_not_skip_the_teardown_grace(
     harness: Harness, tenant: TenantAccess
 ) -> None:
+    """An end moved into the past is refused, and a deleted identity still gets its full
+    teardown grace: nothing makes its teardown come sooner."""
     bot = register(harness, tenant, agent("in-use"))
-    patch(harness, tenant, bot["id"], expires(days(-8)))
-    assert_denied(delete(harness, tenant, bot["id"]), "tenure.teardown.disable_first")
+    assert_denied(patch(harness, tenant, bot["id"], expires(days(-8))), "tenure.expiry.future")
     assert fetch(harness, tenant, "Agents", bot["id"])["id"] == bot["id"]
+    assert delete(harness, tenant, bot["id"]).status_code == 204
+    sweeper = harness.client.app.state.sweeper
+    harness.clock.advance(GRACE - dt.timedelta(minutes=1))
+    assert harness.run(sweeper.sweep()) == []
+    state = "SELECT lifecycle_state FROM resources WHERE id = :id"
+    assert harness.sql(state, id=bot["id"])[0][0] == "suspended"
 
 
 def test_a_renewal_needs_a_recent_attestation(harness: Harness, tenant: TenantAccess) -> None:
@@ -1369,9 +1401,7 @@ def test_delete_is_soft_and_the_name_can_be_reused(harness: Harness, tenant: Ten
     headers = tenant.headers("platform")
     path = f"/scim/v2/Agents/{bot['id']}"
 
-    # Disabled first, and deleted once the teardown grace has passed.
-    suspend(harness, tenant, bot["id"])
-    harness.clock.advance(GRACE)
+    # Deleted at once (revoked), deprovisioned once the teardown grace has passed.
     deleted = harness.client.delete(path, headers=headers)
     assert deleted.status_code == 204, deleted.text
 
@@ -1387,12 +1417,17 @@ def test_delete_is_soft_and_the_name_can_be_reused(harness: Harness, tenant: Ten
     assert found_ids(harness, tenant, filter='name eq "retiring"') == set()
 
     # The tombstone stays in the database; its memberships do not.
-    row = harness.sql(
-        "SELECT deleted_at, lifecycle_state FROM resources WHERE id = :id", id=bot["id"]
-    )
-    assert len(row) == 1
-    assert row[0][0] is not None
-    assert row[0][1] == "deprovisioned"
+    def row() -> list[Any]:
+        return harness.sql(
+            "SELECT deleted_at, lifecycle_state FROM resources WHERE id = :id", id=bot["id"]
+        )
+
+    assert len(row()) == 1
+    assert row()[0][0] is not None
+    assert row()[0][1] == "suspended"  # restorable within the grace
+    harness.clock.advance(GRACE)
+    harness.run(harness.client.app.state.sweeper.sweep())
+    assert row()[0][1] == "deprovisioned"
     assert (
         harness.sql("SELECT count(*) FROM group_members WHERE member_id = :id", id=bot["id"])[0][0]
         == 0
@@ -1420,62 +1455,46 @@ def test_delete_is_soft_and_the_name_can_be_reused(harness: Harness, tenant: Ten
     )
 
 
-def test_delete_needs_the_identity_disabled_for_the_grace_period(
+def test_delete_revokes_at_once_and_the_grace_comes_after(
     harness: Harness, tenant: TenantAccess
 ) -> None:
-    """Policy tenure.teardown.disable_first: suspended for the grace (168 hours), then deleted."""
+    """RFC 7644 §3.6 and policy tenure.teardown.disable_first: a DELETE answers 204 and
+    revokes at once (suspended, 404); the teardown waits for the grace (168 hours) from
+    the DELETE, whatever the identity's state was."""
+    sweeper = harness.client.app.state.sweeper
+    state = "SELECT lifecycle_state FROM resources WHERE id = :id"
     bot = register(harness, tenant, agent("retiring"))
-
-    assert_denied(delete(harness, tenant, bot["id"]), "tenure.teardown.disable_first")
-    assert fetch(harness, tenant, "Agents", bot["id"]) == bot
-    suspend(harness, tenant, bot["id"])
-    assert_denied(delete(harness, tenant, bot["id"]), "tenure.teardown.disable_first")
-    harness.clock.advance(GRACE - dt.timedelta(minutes=1))
-    assert_denied(delete(harness, tenant, bot["id"]), "tenure.teardown.disable_first")
-    assert fetch(harness, tenant, "Agents", bot["id"])[GOV]["lifecycleState"] == "suspended"
-    harness.clock.advance(dt.timedelta(minutes=1))
+    deleted_at = harness.clock.now()
     assert delete(harness, tenant, bot["id"]).status_code == 204
     assert_error(delete(harness, tenant, bot["id"]), 404)
+    assert harness.sql(state, id=bot["id"])[0][0] == "suspended"
 
-    # Reactivating starts over: the grace counts from the latest suspension.
-    flapping = register(harness, tenant, agent("flapping"))
-    suspend(harness, tenant, flapping["id"])
-    harness.clock.advance(GRACE)
-    resumed = patch(
-        harness, tenant, flapping["id"], {"op": "replace", "path": "active", "value": True}
-    )
-    assert resumed.status_code == 200, resumed.text
-    assert_denied(delete(harness, tenant, flapping["id"]), "tenure.teardown.disable_first")
-    suspend(harness, tenant, flapping["id"])
-    harness.clock.advance(GRACE / 2)
-    assert_denied(delete(harness, tenant, flapping["id"]), "tenure.teardown.disable_first")
-    harness.clock.advance(GRACE / 2)
-    assert delete(harness, tenant, flapping["id"]).status_code == 204
+    # Suspended long before: the grace still counts from the DELETE.
+    resting = register(harness, tenant, agent("resting"))
+    suspend(harness, tenant, resting["id"])
+    harness.clock.advance(GRACE * 2)
+    assert delete(harness, tenant, resting["id"]).status_code == 204
+    assert {o.resource_id for o in harness.run(sweeper.sweep())} == {bot["id"]}
+    assert harness.sql(state, id=bot["id"])[0][0] == "deprovisioned"
+    assert harness.sql(state, id=resting["id"])[0][0] == "suspended"
+    assert harness.clock.now() >= deleted_at + GRACE
 
-    # Past its end date an identity counts as suspended since then.
-    lapsing = register(
-        harness, tenant, governed(agent("lapsing"), expiresAt=days(1, harness.clock.now()))
-    )
-    harness.clock.advance(dt.timedelta(days=1) + GRACE - dt.timedelta(minutes=1))
-    assert_denied(delete(harness, tenant, lapsing["id"]), "tenure.teardown.disable_first")
-    harness.clock.advance(dt.timedelta(minutes=1))
-    assert delete(harness, tenant, lapsing["id"]).status_code == 204
-
-    # A tenant may want no grace at all; it still disables first.
+    # A tenant may want no grace at all: deprovisioned by the next sweep.
     admin = tenant.headers("admin")
     settings = harness.client.put("/admin/settings", json={"teardownGraceHours": 0}, headers=admin)
     assert settings.status_code == 200, settings.text
     assert settings.json()["teardownGraceHours"] == 0
     quick = register(harness, tenant, agent("quick"))
-    assert_denied(delete(harness, tenant, quick["id"]), "tenure.teardown.disable_first")
-    suspend(harness, tenant, quick["id"])
     assert delete(harness, tenant, quick["id"]).status_code == 204
+    assert quick["id"] in {o.resource_id for o in harness.run(sweeper.sweep()) if o.done}
+    assert harness.sql(state, id=quick["id"])[0][0] == "deprovisioned"
     assert found_ids(harness, tenant) == set()
 
     # Users and Groups without governance are deleted at once.
     plain = create(harness, tenant, "Users", user("plain"))
     gone = harness.client.delete(f"/scim/v2/Users/{plain['id']}", headers=tenant.headers())
     assert gone.status_code == 204, gone.text
+    assert harness.sql("SELECT count(*) FROM resources WHERE id = :id", id=plain["id"])[0][0] == 0
 
 
 # --- filters and sorting -----------------------------------------------------------
@@ -1710,9 +1729,11 @@ def test_a_user_with_governance_gets_governed_defaults_and_rules(
     assert response.status_code == 201, response.text
     bot = response.json()
     assert governance(bot).get("kind") == "bot", bot
-    assert bot["schemas"] == [USER, GOV]
+    assert bot["schemas"] == [USER, GOV, OWNERS]
     assert bot["active"] is True
-    assert bot["owners"] == [owner_ref(olivia, "Olivia")]
+    # Users have no core owners (RFC 7643 §4.1): a governed User's are in an extension.
+    assert "owners" not in bot
+    assert bot[OWNERS]["owners"] == [owner_ref(olivia, "Olivia")]
     assert bot[GOV]["purpose"] == "triage"
     assert bot[GOV]["expiresAt"] == days(90)
     assert bot[GOV]["hardExpiresAt"] == days(730)
@@ -1745,9 +1766,17 @@ def test_a_user_with_governance_gets_governed_defaults_and_rules(
     )
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()[GOV]["lifecycleState"] == "active"
-    # Disable before delete holds for governed Users as well.
+    # A governed User's DELETE is soft as well: revoked at once, deprovisioned after the grace.
+    kept = harness.client.get(f"/scim/v2/Users/{bot['id']}", headers=tenant.headers()).json()
     removed = harness.client.delete(f"/scim/v2/Users/{bot['id']}", headers=tenant.headers())
-    assert_denied(removed, "tenure.teardown.disable_first")
+    assert removed.status_code == 204, removed.text
+    assert_error(harness.client.get(f"/scim/v2/Users/{bot['id']}", headers=tenant.headers()), 404)
+    restored = harness.client.post(
+        f"/admin/identities/{bot['id']}/restore", headers=tenant.headers("admin")
+    )
+    assert restored.status_code == 200, restored.text
+    assert restored.json()[GOV]["lifecycleState"] == "active"
+    assert restored.json()[OWNERS] == kept[OWNERS]
 
     harness.clock.advance(dt.timedelta(days=91))
     expired = harness.client.get(f"/scim/v2/Users/{bot['id']}", headers=tenant.headers()).json()
@@ -1831,7 +1860,9 @@ def test_effective_state_and_compliance_issues_are_filterable(
         assert ("expired" in shown) == (resource["id"] == soon["id"])
         assert ("no_active_owner" in shown) == (resource["id"] == orphan["id"])
     response = harness.client.get(
-        "/scim/v2/Agents", params={"filter": f'{issues} co "owner"'}, headers=tenant.headers()
+        "/scim/v2/Agents",
+        params={"filter": f'{issues} co "owner"'},
+        headers=tenant.headers("platform"),
     )
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
 
@@ -1857,6 +1888,8 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "auditRetentionDays": None,
         "identityProvider": "generic",
         "agentUsers": None,
+        "agentExtension": False,
+        "delegationAcrossEnvironments": False,
     }
     for bad in (
         {"warningDays": [0]},
@@ -1897,6 +1930,8 @@ def test_tenant_settings_set_the_defaults_of_what_is_registered(
         "auditRetentionDays": None,
         "identityProvider": "generic",
         "agentUsers": None,
+        "agentExtension": False,
+        "delegationAcrossEnvironments": False,
     }
     assert harness.client.get("/admin/settings", headers=admin).json() == changed.json()
     created = register(harness, tenant, agent("short-lived"))

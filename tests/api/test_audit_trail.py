@@ -163,7 +163,9 @@ def test_bulk_cascades_and_dry_runs(harness: Harness, tenant: TenantAccess) -> N
         json={"method": "DELETE", "path": f"/Agents/{parent_id}"},
         headers=tenant.headers("admin"),
     )
-    assert dry.status_code == 200 and dry.json()["decision"] == "deny"
+    assert dry.status_code == 200 and dry.json()["decision"] == "allow", dry.text
+    # The DELETE as asked, and its cascade as the scheduler's consequence.
+    assert [d["actions"] for d in dry.json()["decisions"]] == [["delete"], ["suspend"]]
     assert len(events(harness, tenant)) == start + 2  # a dry run records nothing
 
     off = patch(harness, f"/scim/v2/Agents/{parent_id}", platform,
@@ -177,7 +179,7 @@ def test_bulk_cascades_and_dry_runs(harness: Harness, tenant: TenantAccess) -> N
         ("suspend", tail[0]["actor_token"], None),
         ("suspend", "scheduler", "cascade"),  # the child, with its parent
         ("delete", tail[0]["actor_token"], None),
-        ("delete", tail[0]["actor_token"], "cascade"),
+        ("suspend", "scheduler", "cascade"),  # the child goes with its deleted parent
     ]
 
 

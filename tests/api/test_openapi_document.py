@@ -96,6 +96,7 @@ def test_bodies_and_answers_have_their_shapes(harness: Harness) -> None:
     without_body = {
         ("post", "/admin/policies/reload"),
         ("post", "/admin/outbox/{message_id}/retry"),
+        ("post", "/admin/identities/{resource_id}/restore"),
     }
     for method, path, operation in _operations(document):
         where = f"{method.upper()} {path}"

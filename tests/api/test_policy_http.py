@@ -141,7 +141,6 @@ def test_auditors_read_and_never_write(harness: Harness, tenant: TenantAccess) -
     denied(
         harness.client.delete(f"/scim/v2/Agents/{existing['id']}", headers=auditor),
         "tenure.roles.auditor",
-        "tenure.teardown.disable_first",
     )
     bulk = harness.client.post(
         "/scim/v2/Bulk",
@@ -405,32 +404,39 @@ def test_an_agent_cannot_escalate_itself_or_its_children(
 # --- 9 and 10: disable before delete, a scheduler that acts only when due ---------------
 
 
-def test_an_identity_is_suspended_for_the_grace_period_before_it_is_deleted(
+def test_a_deleted_identity_is_torn_down_only_after_the_grace_period(
     harness: Harness, tenant: TenantAccess
 ) -> None:
+    """Policy tenure.teardown.disable_first: a DELETE revokes at once (404 from then on)
+    and the teardown, final, waits for the grace; a dry run as the scheduler shows why."""
     platform = tenant.headers("platform")
     doomed = register(harness, tenant, agent("doomed"))
     url = f"/scim/v2/Agents/{doomed['id']}"
-    denied(harness.client.delete(url, headers=platform), "tenure.teardown.disable_first")
-    assert patch(harness, doomed["id"], platform, replace("active", False)).status_code == 200
-    harness.clock.advance(dt.timedelta(days=6))
-    denied(harness.client.delete(url, headers=platform), "tenure.teardown.disable_first")
-    assert harness.client.get(url, headers=platform).status_code == 200
-    harness.clock.advance(dt.timedelta(days=1))
     assert harness.client.delete(url, headers=platform).status_code == 204
     assert harness.client.get(url, headers=platform).status_code == 404
-    # A tenant may shorten the grace, to none at all; suspension still comes first.
-    assert (
-        harness.client.put(
-            "/admin/settings", json={"teardownGraceHours": 0}, headers=tenant.headers("admin")
-        ).json()["teardownGraceHours"]
-        == 0
-    )
-    quick = register(harness, tenant, agent("quick"))
-    quick_url = f"/scim/v2/Agents/{quick['id']}"
-    denied(harness.client.delete(quick_url, headers=platform), "tenure.teardown.disable_first")
-    assert patch(harness, quick["id"], platform, replace("active", False)).status_code == 200
-    assert harness.client.delete(quick_url, headers=platform).status_code == 204
+
+    def teardown() -> dict[str, Any]:
+        response = harness.client.post(
+            "/admin/policies/evaluate",
+            json={"method": "TEARDOWN", "path": f"/Agents/{doomed['id']}",
+                  "principal": {"roles": ["scheduler"]}, "reason": "deleted"},
+            headers=tenant.headers("admin"),
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    harness.clock.advance(dt.timedelta(days=6))
+    early = teardown()
+    assert early["decision"] == "deny", early
+    assert [p["id"] for d in early["decisions"] for p in d["policies"]] == [
+        "tenure.teardown.disable_first"
+    ]
+    harness.clock.advance(dt.timedelta(days=1))
+    assert teardown()["decision"] == "allow"
+    swept = harness.run(harness.client.app.state.sweeper.sweep())
+    assert [(o.resource_id, o.action, o.done) for o in swept] == [(doomed["id"], "teardown", True)]
+    state = "SELECT lifecycle_state FROM resources WHERE id = :id"
+    assert harness.sql(state, id=doomed["id"])[0][0] == "deprovisioned"
 
 
 def test_the_scheduler_acts_only_on_due_identities(harness: Harness, tenant: TenantAccess) -> None:
@@ -544,7 +550,6 @@ def test_a_subtree_is_torn_down_with_its_parent_in_one_decision(
     child = register(harness, tenant, agent("child", parent=parent["id"]))
     grandchild = register(harness, tenant, agent("grandchild", parent=child["id"]))
     url = f"/scim/v2/Agents/{parent['id']}"
-    denied(harness.client.delete(url, headers=platform), "tenure.teardown.disable_first")
     assert patch(harness, parent["id"], platform, replace("active", False)).status_code == 200
     harness.clock.advance(dt.timedelta(days=8))
     # Suspending the parent suspended its subtree; deleting it takes the subtree along.

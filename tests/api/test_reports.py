@@ -265,7 +265,8 @@ def test_summary_counts(harness: Harness, seeded: Seeded) -> None:
 
 def test_history_keeps_a_torn_down_identity(harness: Harness, seeded: Seeded) -> None:
     s = seeded
-    assert_error(harness.client.get(f"/scim/v2/Agents/{s.short}", headers=s.tenant.headers()), 404)
+    gone = harness.client.get(f"/scim/v2/Agents/{s.short}", headers=s.tenant.headers("auditor"))
+    assert_error(gone, 404)
     events = _get(harness, s, f"/reports/identities/{s.short}/history").json()["items"]
     assert [(e["actions"], e["actor"]["name"], e["reason"]) for e in events] == [
         (["create"], "admin client", None),

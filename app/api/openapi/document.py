@@ -62,7 +62,10 @@ def _schemas(registry: Registry) -> dict[str, Any]:
     for resource_type in registry.resource_types.values():
         schemas[resource_type.name + "List"] = list_response(ref(resource_type.name))
     # Any resource, as cross-type searches (and admin routes that answer with one) return it.
-    schemas["Resource"] = {"anyOf": [ref(t.name) for t in registry.resource_types.values()]}
+    schemas["Resource"] = {
+        "type": "object",
+        "anyOf": [ref(t.name) for t in registry.resource_types.values()],
+    }
     schemas["AnyList"] = list_response(ref("Resource"))
     return schemas
 

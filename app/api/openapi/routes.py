@@ -92,6 +92,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/admin/tokens"): Route({200: "Tokens"}),
     ("DELETE", "/admin/tokens/{token_id}"): Route({204: None}, errors=(401, 403, 404)),
+    ("POST", "/admin/identities/{resource_id}/restore"): Route(
+        {200: "Resource"}, media=SCIM, errors=(400, 401, 403, 404, 409)
+    ),
     ("GET", "/admin/settings"): Route({200: "Settings"}),
     ("PUT", "/admin/settings"): Route({200: "Settings"}, body="SettingsRequest", errors=_BODY),
     ("PATCH", "/admin/settings"): Route({200: "Settings"}, body="SettingsRequest", errors=_BODY),
