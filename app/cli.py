@@ -225,6 +225,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 roles = (
                     frozenset({Role.OPERATOR}) if args.operator else parse_roles(args.role or [])
                 )
+                restrictions = Restrictions.named(args.kinds, args.environments, args.agent)
             except ValueError as exc:
                 raise ScimError(str(exc)) from None
             issued = await tenancy.issue_token(
@@ -234,7 +235,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
                 expires_in,
                 owner_id=args.owner,
                 purpose=args.purpose,
-                restrictions=Restrictions.named(args.kinds, args.environments, args.agent),
+                restrictions=restrictions,
                 actor=_console(),
             )
             _say(f"issued token {issued.token.id} ({','.join(sorted(roles))}); shown once:")

@@ -82,6 +82,7 @@ async def _principal(request: AnyRequest, actor: Actor, wanted: Principal | None
         raise InvalidValue("principal needs a token id or roles")
     try:
         roles = trial_roles(wanted.roles)
+        restrictions = Restrictions.named(wanted.kinds, wanted.environments, wanted.agent)
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
     return Actor(
@@ -89,7 +90,7 @@ async def _principal(request: AnyRequest, actor: Actor, wanted: Principal | None
         name="dry run",
         roles=roles,
         tenant_id=tenant_of(actor),
-        restrictions=Restrictions.named(wanted.kinds, wanted.environments, wanted.agent),
+        restrictions=restrictions,
     )
 
 

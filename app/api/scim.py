@@ -37,6 +37,19 @@ def _resource_type(request: AnyRequest, endpoint: str) -> ResourceType:
     return found
 
 
+# Identity providers read the directory they push; non-human identities are for the
+# platforms, auditors and admins (README "Tenants, tokens and roles").
+_READ = {"Agent": Permission.READ_IDENTITIES, "ServiceAccount": Permission.READ_IDENTITIES}
+
+
+def _may_read(actor: Actor, resource_type: str) -> bool:
+    return actor.may(_READ.get(resource_type, Permission.READ_DIRECTORY))
+
+
+def _require_read(actor: Actor, resource_type: ResourceType) -> None:
+    require(actor, _READ.get(resource_type.name, Permission.READ_DIRECTORY))
+
+
 def _projection(request: AnyRequest, resource_type: ResourceType) -> Projection:
     """``attributes``/``excludedAttributes`` apply to every response body (RFC 7644 §3.9)."""
     query = lower_query(request)
@@ -105,7 +118,9 @@ class SearchController(Controller):
     async def search_everything(self, request: AnyRequest, actor: Caller) -> Response[bytes]:
         require(actor, Permission.READ_DIRECTORY)
         query = _list_query(request, search_params(await read_json(request)), None)
-        listing = await services(request).reader.search_all(tenant_of(actor), query)
+        listing = await services(request).reader.search_all(
+            tenant_of(actor), query, lambda name: _may_read(actor, name)
+        )
         return _listing(request, listing, query)
 
 
@@ -118,7 +133,7 @@ class ResourceController(Controller):
     ) -> Response[bytes]:
         """RFC 7644 §3.4.2: filter, sort, index or cursor pages, projection."""
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.READ_DIRECTORY)
+        _require_read(actor, resource_type)
         query = _list_query(request, lower_query(request), resource_type)
         listing = await services(request).reader.search(tenant_of(actor), resource_type, query)
         return _listing(request, listing, query)
@@ -127,7 +142,7 @@ class ResourceController(Controller):
     async def search(self, request: AnyRequest, actor: Caller, endpoint: Path) -> Response[bytes]:
         """RFC 7644 §3.4.3: the same query as GET, in a SearchRequest body."""
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.READ_DIRECTORY)
+        _require_read(actor, resource_type)
         query = _list_query(request, search_params(await read_json(request)), resource_type)
         listing = await services(request).reader.search(tenant_of(actor), resource_type, query)
         return _listing(request, listing, query)
@@ -155,7 +170,7 @@ class ResourceController(Controller):
         self, request: AnyRequest, actor: Caller, endpoint: Path, resource_id: Path
     ) -> Response[bytes]:
         resource_type = _resource_type(request, endpoint)
-        require(actor, Permission.READ_DIRECTORY)
+        _require_read(actor, resource_type)
         shown = _projection(request, resource_type)
         resource = await services(request).reader.get(
             tenant_of(actor), resource_type, resource_id, shown

@@ -1,7 +1,7 @@
 """Who is calling: a bearer token resolved to roles within one tenant.
 
-Roles (DESIGN.md "Policies"): ``idp`` pushes Users and Groups, ``platform``
-registers non-human identities and reads the directory, ``auditor`` reads,
+Roles (DESIGN.md "Policies"): ``idp`` pushes and reads Users and Groups,
+``platform`` registers non-human identities and reads them and the directory, ``auditor`` reads,
 ``admin`` administers its tenant. ``operator`` has no tenant: it creates
 tenants and their first tokens.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 
 import msgspec
+
+from app.domain.kinds import describe, unknown_kinds
 
 
 class Role(enum.StrEnum):
@@ -31,6 +33,7 @@ class Permission(enum.StrEnum):
     (``policies/roles.cedar``), so no write permission lives here."""
 
     READ_DIRECTORY = "read_directory"  # GET Users and Groups, discovery
+    READ_IDENTITIES = "read_identities"  # GET Agents and ServiceAccounts
     MANAGE_TOKENS = "manage_tokens"  # /admin/tokens and /admin/settings of the own tenant
     MANAGE_POLICIES = "manage_policies"  # the own tenant's policies, dry runs
     RELOAD_POLICIES = "reload_policies"  # re-read policies/ on this server
@@ -40,11 +43,14 @@ class Permission(enum.StrEnum):
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.IDP: frozenset({Permission.READ_DIRECTORY}),
-    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY}),
-    Role.AUDITOR: frozenset({Permission.READ_DIRECTORY, Permission.READ_AUDIT}),
+    Role.PLATFORM: frozenset({Permission.READ_DIRECTORY, Permission.READ_IDENTITIES}),
+    Role.AUDITOR: frozenset(
+        {Permission.READ_DIRECTORY, Permission.READ_IDENTITIES, Permission.READ_AUDIT}
+    ),
     Role.ADMIN: frozenset(
         {
             Permission.READ_DIRECTORY,
+            Permission.READ_IDENTITIES,
             Permission.READ_AUDIT,
             Permission.MANAGE_TOKENS,
             Permission.MANAGE_POLICIES,
@@ -52,7 +58,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.OPERATOR: frozenset({Permission.MANAGE_TENANTS, Permission.RELOAD_POLICIES}),
-    Role.SCHEDULER: frozenset({Permission.READ_DIRECTORY}),
+    Role.SCHEDULER: frozenset({Permission.READ_DIRECTORY, Permission.READ_IDENTITIES}),
 }
 
 
@@ -74,10 +80,13 @@ class Restrictions(msgspec.Struct, frozen=True, kw_only=True):
         environments: str | list[str] | None,
         agent_id: str | None,
     ) -> Restrictions:
-        """From what an operator or admin wrote: ``"agent,bot"`` or a list, per field."""
-        return cls(
-            kinds=parse_names(kinds), environments=parse_names(environments), agent_id=agent_id
-        )
+        """From what an operator or admin wrote: ``"agent,bot"`` or a list, per field;
+        ValueError for a kind that is none (app.domain.kinds)."""
+        named = parse_names(kinds)
+        unknown = unknown_kinds(sorted(named))
+        if unknown:
+            raise ValueError(f"unknown kind {unknown[0]!r} (one of: {describe()})")
+        return cls(kinds=named, environments=parse_names(environments), agent_id=agent_id)
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):

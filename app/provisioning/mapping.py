@@ -14,19 +14,19 @@ from typing import Any
 
 import msgspec
 
+from app.domain.kinds import KINDS, describe
 from app.domain.resource import Resource
 from app.domain.tenancy import AgentUsers
 from app.provisioning import nhi
 from app.scim.errors import InvalidValue
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-KINDS = ("agent", "service_account", "workload", "bot")
 
 
 def check(rule: AgentUsers) -> None:
     """A rule that can pick nothing, or names a bad kind or pattern, is refused (400)."""
     if rule.kind not in KINDS:
-        raise InvalidValue(f"agentUsers.kind must be one of {', '.join(KINDS)}")
+        raise InvalidValue(f"agentUsers.kind must be one of {describe()}")
     if not (rule.user_type or rule.user_name_pattern or rule.group):
         raise InvalidValue("agentUsers needs userType, userNamePattern or group")
     if rule.user_name_pattern is not None:

@@ -3,6 +3,8 @@ index pagination (§3.4.2.4) and cursor pagination (RFC 9865). Always within one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from app.domain.clock import Clock
@@ -126,17 +128,22 @@ class Reader:
             previous_cursor=previous_cursor,
         )
 
-    async def search_all(self, tenant_id: str, query: ListQuery) -> Listing:
+    async def search_all(
+        self, tenant_id: str, query: ListQuery, readable: Callable[[str], bool] = lambda _: True
+    ) -> Listing:
         """``POST /.search`` at the root (RFC 7644 §3.4.3): every resource type, index pages.
 
-        Types the filter cannot apply to (it names attributes they lack)
-        contribute nothing; a filter that applies to none is invalid.
+        Only the types ``readable`` says the caller may read take part. Types
+        the filter cannot apply to (it names attributes they lack) contribute
+        nothing; a filter that applies to none is invalid.
         """
         if query.cursor is not None:
             raise InvalidValue("cursor pagination works per resource type; search an endpoint")
         applicable: list[ResourceType] = []
         problem: InvalidFilter | None = None
         for resource_type in self._registry.resource_types.values():
+            if not readable(resource_type.name):
+                continue
             try:
                 if query.filter is not None:
                     resolve_filter(query.filter, resource_type)

@@ -49,6 +49,7 @@ def test_roles_and_permissions() -> None:
     # Permissions cover reads and administration only: writes are Cedar's to decide.
     assert {p.value for p in Permission} == {
         "read_directory",
+        "read_identities",
         "manage_tokens",
         "manage_policies",
         "reload_policies",
@@ -60,14 +61,16 @@ def test_roles_and_permissions() -> None:
         actor = Actor(token_id="t", name="a", roles=frozenset(roles), tenant_id="x")
         return {p for p in Permission if actor.may(p)}
 
-    reader = {Permission.READ_DIRECTORY}
-    assert may(Role.AUDITOR) == reader | {Permission.READ_AUDIT}
-    assert may(Role.IDP) == reader
-    assert may(Role.PLATFORM) == reader
-    assert may(Role.SCHEDULER) == reader
-    assert may(Role.AUDITOR, Role.IDP) == reader | {Permission.READ_AUDIT}
+    # An identity provider reads the directory it pushes, not the non-human identities.
+    directory, identities = {Permission.READ_DIRECTORY}, {Permission.READ_IDENTITIES}
+    assert may(Role.AUDITOR) == directory | identities | {Permission.READ_AUDIT}
+    assert may(Role.IDP) == directory
+    assert may(Role.PLATFORM) == directory | identities
+    assert may(Role.SCHEDULER) == directory | identities
+    assert may(Role.AUDITOR, Role.IDP) == directory | identities | {Permission.READ_AUDIT}
     assert may(Role.ADMIN) == {
         Permission.READ_DIRECTORY,
+        Permission.READ_IDENTITIES,
         Permission.READ_AUDIT,
         Permission.MANAGE_TOKENS,
         Permission.MANAGE_POLICIES,
