@@ -234,3 +234,18 @@ class Governance:
                 break
             current = found
         return parent, depth
+
+
+async def subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
+    """``root`` and every live descendant (its delegated subtree), locked, each after its
+    parent (DESIGN.md "Delegation")."""
+    found, index = [root], 0
+    while index < len(found):
+        for child_id in await uow.resources.children(root.tenant_id, found[index].id):
+            child = await uow.resources.get(
+                root.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
+            )
+            if child is not None:
+                found.append(child)
+        index += 1
+    return found

@@ -30,18 +30,24 @@ from app.provisioning.compute import (
     draft_create,
     draft_replace,
 )
-from app.provisioning.governance import Governance, named_refs, sends_governance, with_aliases
+from app.provisioning.governance import (
+    Governance,
+    named_refs,
+    sends_governance,
+    subtree,
+    with_aliases,
+)
 from app.provisioning.judge import Denied, Judge, Verdict, trial
 from app.provisioning.orphans import Orphans
+from app.provisioning.retirement import Retirements
 from app.scim.codec import asserts, format_datetime
-from app.scim.errors import Conflict, Forbidden, InvalidValue, Mutability, NotFound
+from app.scim.errors import Forbidden, InvalidValue, Mutability, NotFound
 from app.scim.filter import AttrPath, ValuePath
 from app.scim.match import element_matches
 from app.scim.patch import apply_patch, read_patch
 from app.scim.resolve import resolve_filter
 from app.scim.schema import Registry, ResourceType
 from app.store.promoted import due_at
-from app.store.retirements import Retirement
 from app.store.uow import Database, UnitOfWork
 
 
@@ -100,6 +106,7 @@ class Provisioning:
         self._governance = governance
         self.judge = judge
         self.orphans = Orphans(judge, governance)
+        self.retirements = Retirements(judge, governance)
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
         # Where notifications link to (TENURE_PUBLIC_URL, else the listening address),
@@ -153,7 +160,7 @@ class Provisioning:
                 if before is None or not nhi.governed(resource_type, before.doc):
                     skipped.append((resource_id, "not found"))
                     continue
-                after, changed = _suspended(before, reason, now, grace)
+                after, changed = nhi.suspended(before, reason, now, grace)
                 changes.append((before, after, changed))
             if not changes:
                 return skipped
@@ -234,9 +241,17 @@ class Provisioning:
             raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
         check_if_match(mutation.if_match, before)
         if mutation.kind is MutationKind.RESTORE:
-            return await self._restore(uow, mutation, before, now)
+            back, told = await self.retirements.restore(
+                uow, mutation.actor, before, now, reason=mutation.reason, base_url=self.base_url
+            )
+            await route(uow, told, email=self.email)
+            return back
         if mutation.kind is MutationKind.DELETE and nhi.governed(before.resource_type, before.doc):
-            return await self._retire(uow, mutation, before, now)
+            gone, told = await self.retirements.retire(
+                uow, mutation.actor, before, now, reason=mutation.reason, base_url=self.base_url
+            )
+            await route(uow, told, email=self.email)
+            return gone
         if mutation.kind in (MutationKind.DELETE, MutationKind.TEARDOWN):
             await self._delete(uow, mutation, before, now)
             return None
@@ -444,14 +459,14 @@ class Provisioning:
             left = await self.orphans.owner_changed(uow, before, now, self.base_url)
             await route(uow, left, email=self.email)
             return
-        subtree = await _subtree(uow, before)
+        gone = await subtree(uow, before)
         await self.judge.decide_subtree(
-            uow, mutation.actor, action, subtree, now=now, reason=mutation.reason
+            uow, mutation.actor, action, gone, now=now, reason=mutation.reason
         )
-        for resource in reversed(subtree):
+        for resource in reversed(gone):
             await self._governance.tombstone(uow, resource, now)
         # Deprovisioned for good: a deleted identity's restore window has closed.
-        await uow.retirements.forget(before.tenant_id, [r.id for r in subtree])
+        await uow.retirements.forget(before.tenant_id, [r.id for r in gone])
         if mutation.kind is MutationKind.TEARDOWN:
             await route(
                 uow,
@@ -464,122 +479,9 @@ class Provisioning:
                         now=now,
                         base_url=self.base_url,
                     )
-                    for r in subtree
+                    for r in gone
                 ],
             )
-
-    async def _retire(
-        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
-    ) -> Resource:
-        """RFC 7644 §3.6 DELETE of a governed identity: revoked at once, restorable a while.
-
-        Suspended (``suspendedReason: deleted``), out of its Groups and 404 to
-        every SCIM verb from now on, its delegated subtree with it (reason
-        ``cascade``, the scheduler's consequence of the parent's deletion, as a
-        suspension cascades). Its row, history and what a restore needs stay
-        until ``teardownAt`` (the tenant's teardown grace), when the sweeper
-        deprovisions it for good. Who may delete is Cedar's to decide (``delete``).
-        """
-        grace = await self._governance.teardown_grace(uow, before.tenant_id)
-        subtree = await _subtree(uow, before)
-        retired: list[tuple[Resource, Resource]] = []
-        for current in subtree:  # parents first: each child sees its parent suspended
-            root = current is before
-            after, changed = _retired(current, "deleted" if root else "cascade", now, grace)
-            actor = mutation.actor if root else scheduler(current.tenant_id)
-            await self.judge.decide(
-                uow, actor, "delete" if root else "suspend", current, after,
-                now=now, changed=changed, reason=mutation.reason if root else "cascade",
-            )  # fmt: skip
-            await uow.resources.replace(after)
-            retired.append((current, after))
-        ids = [after.id for _, after in retired]
-        groups = await uow.resources.direct_groups(before.tenant_id, ids)
-        await uow.resources.leave_groups(before.tenant_id, ids, now)
-        for _, after in retired:
-            await uow.resources.mark_deleted(after, now)
-        await uow.retirements.record(
-            [
-                Retirement(
-                    tenant_id=before.tenant_id,
-                    resource_id=after.id,
-                    resource_type=after.resource_type,
-                    root_id=before.id,
-                    retired_at=now,
-                    restorable_until=now + grace,
-                    prior=nhi.lifecycle_of(previous.doc),
-                    groups=tuple(groups[after.id]),
-                )
-                for previous, after in retired
-            ]
-        )
-        steps = [
-            plan.teardown_step(
-                after,
-                step="suspended",
-                reason="deleted" if after.id == before.id else "cascade",
-                now=now,
-                base_url=self.base_url,
-            )
-            for _, after in retired
-        ]
-        await route(uow, steps, email=self.email)
-        return retired[0][1]
-
-    async def _restore(
-        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
-    ) -> Resource:
-        """A deleted identity back as it was, within its teardown grace (DESIGN.md).
-
-        Its lifecycle values before the DELETE, its Groups (those that still
-        exist) and the subtree that went with it, parents before children; each
-        decided as ``restore`` (policy ``tenure.restore.admin``; back to active,
-        also ``reactivate``), audited and notified, in one transaction.
-        """
-        record = await uow.retirements.get(before.tenant_id, before.id)
-        if record is None:
-            raise Conflict(f"{before.resource_type} {before.id} is not deleted")
-        if record.root_id != before.id:
-            raise Conflict(
-                f"{before.resource_type} {before.id} was deleted with its ancestor "
-                f"{record.root_id}: restore that one, and this one comes back with it"
-            )
-        if now >= record.restorable_until:
-            raise Conflict(
-                f"{before.resource_type} {before.id} can no longer be restored: its teardown "
-                f"grace ended at {format_datetime(record.restorable_until)}"
-            )
-        taken = {
-            r.resource_id: r for r in await uow.retirements.of_root(before.tenant_id, before.id)
-        }
-        subtree = {before.id: before}
-        for resource_id in taken.keys() - {before.id}:
-            found = await uow.resources.get(
-                before.tenant_id, "Agent", resource_id, lock=True,
-                members=False, groups=False, retired=True,
-            )  # fmt: skip
-            if found is not None:
-                subtree[found.id] = found
-        restored: list[Resource] = []
-        steps = []
-        for current in _parents_first(before, subtree):
-            root = current is before
-            after = _restored(current, taken[current.id].prior, now)
-            await self.judge.decide(
-                uow, mutation.actor, "restore", current, after, now=now,
-                changed=_LIFECYCLE_CHANGE, reason=mutation.reason if root else "cascade",
-            )  # fmt: skip
-            await uow.resources.undelete(after)
-            await uow.resources.join_groups(after, taken[current.id].groups, now)
-            restored.append(after)
-            steps.append(
-                plan.teardown_step(
-                    after, step="restored", reason="restored", now=now, base_url=self.base_url
-                )
-            )
-        await uow.retirements.forget(before.tenant_id, [r.id for r in restored])
-        await route(uow, steps, email=self.email)
-        return restored[0]
 
     async def _suspend(
         self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
@@ -591,7 +493,7 @@ class Provisioning:
         if not nhi.governed(before.resource_type, before.doc):
             raise InvalidValue(f"a {before.resource_type} without governance cannot be suspended")
         grace = await self._governance.teardown_grace(uow, before.tenant_id)
-        after, changed = _suspended(before, mutation.reason, now, grace)
+        after, changed = nhi.suspended(before, mutation.reason, now, grace)
         written = await self._write(uow, mutation, before, after, changed, None, now)
         await uow.resources.leave_groups(before.tenant_id, before.id, now)
         step = plan.teardown_step(
@@ -608,14 +510,14 @@ class Provisioning:
         child. A requested suspension is mirrored as one (no teardown follows);
         the scheduler's sets each child's teardown time too.
         """
-        descendants = [r for r in (await _subtree(uow, root))[1:] if _state(r) == "active"]
+        descendants = [r for r in (await subtree(uow, root))[1:] if _state(r) == "active"]
         if not descendants:
             return
         requested = (root.doc.get(nhi.GOVERNANCE) or {}).get("suspendedReason") == "requested"
         grace = None if requested else await self._governance.teardown_grace(uow, root.tenant_id)
         done = []
         for child in descendants:  # one at a time: each sees its parent suspended already
-            after, changed = _suspended(child, "cascade", now, grace)
+            after, changed = nhi.suspended(child, "cascade", now, grace)
             (decision,) = await self.judge.decide_each(
                 uow, scheduler(root.tenant_id), "suspend", [(child, after, changed)],
                 now=now, reason="cascade",
@@ -721,20 +623,6 @@ class Provisioning:
         return resource
 
 
-async def _subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
-    """``root`` and every descendant, locked, each after its parent."""
-    found, index = [root], 0
-    while index < len(found):
-        for child_id in await uow.resources.children(root.tenant_id, found[index].id):
-            child = await uow.resources.get(
-                root.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
-            )
-            if child is not None:
-                found.append(child)
-        index += 1
-    return found
-
-
 def _enrolls(before: Resource, after: Resource) -> bool:
     """Does this write make a User a governed identity (it gains a ``kind``)?"""
     return not nhi.governed(before.resource_type, before.doc) and nhi.governed(
@@ -745,54 +633,6 @@ def _enrolls(before: Resource, after: Resource) -> bool:
 def _state(resource: Resource) -> str | None:
     governance = resource.doc.get(nhi.GOVERNANCE)
     return governance.get("lifecycleState") if isinstance(governance, dict) else None
-
-
-def _suspended(
-    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta | None
-) -> tuple[Resource, set[str]]:
-    """A governed identity as the scheduler suspends it, and what that changes."""
-    doc = nhi.copy_doc(before.doc)
-    nhi.suspend(doc.setdefault(nhi.GOVERNANCE, {}), reason, now, teardown_in=grace)
-    after = msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
-    changed = {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
-    return after, changed
-
-
-def _parents_first(root: Resource, found: dict[str, Resource]) -> list[Resource]:
-    """``root`` and those of ``found`` below it, each after its parent."""
-    ordered, index = [root], 0
-    while index < len(ordered):
-        parent_id = ordered[index].id
-        ordered += [
-            r for r in found.values() if (r.doc.get("parent") or {}).get("value") == parent_id
-        ]
-        index += 1
-    return ordered
-
-
-_LIFECYCLE_CHANGE = frozenset(
-    {"active", f"{nhi.GOVERNANCE}:lifecycleState", f"{nhi.GOVERNANCE}:teardownAt"}
-)
-
-
-def _retired(
-    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta
-) -> tuple[Resource, set[str]]:
-    """A governed identity as a DELETE leaves it: suspended, torn down a grace from now."""
-    after, changed = _suspended(before, reason, now, None)
-    doc = after.doc
-    doc[nhi.GOVERNANCE]["teardownAt"] = format_datetime(now + grace)
-    return after, changed | {f"{nhi.GOVERNANCE}:suspendedReason"}
-
-
-def _restored(before: Resource, prior: dict[str, Any], now: dt.datetime) -> Resource:
-    """A deleted identity with the lifecycle values it had before its DELETE."""
-    doc = nhi.copy_doc(before.doc)
-    governance = doc.setdefault(nhi.GOVERNANCE, {})
-    for name in nhi.LIFECYCLE:
-        governance.pop(name, None)
-    governance.update(prior)
-    return msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
 
 
 def _unflagged(after: Resource, changed: set[str]) -> tuple[Resource, set[str]]:

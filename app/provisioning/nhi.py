@@ -331,6 +331,18 @@ def lifecycle_of(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: governance[name] for name in LIFECYCLE if name in governance}
 
 
+def suspended(
+    before: Resource, reason: str, now: dt.datetime, grace: dt.timedelta | None
+) -> tuple[Resource, set[str]]:
+    """A governed identity suspended for ``reason`` (``suspend``), and what that changes;
+    ``grace``: the teardown follows that long after."""
+    doc = copy_doc(before.doc)
+    suspend(doc.setdefault(GOVERNANCE, {}), reason, now, teardown_in=grace)
+    after = msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
+    changed = {"active", f"{GOVERNANCE}:lifecycleState", f"{GOVERNANCE}:teardownAt"}
+    return after, changed
+
+
 def _time(value: Any) -> dt.datetime | None:
     return parse_datetime(value) if isinstance(value, str) else None
 

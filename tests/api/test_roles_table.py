@@ -53,23 +53,39 @@ def test_every_cell_of_the_role_table_is_what_the_server_does(
     theirs_headers = {"Authorization": f"Bearer {other['token']}"}
 
     for role, cells in table.items():
-        def expect(column: str, allowed: int, *results: int) -> None:
+
+        def expect(
+            column: str, allowed: int, *results: int, role: str = role, cells: Any = cells
+        ) -> None:
             wanted = cells[column] != "no"
             assert all((r == allowed) is wanted for r in results), (role, column, results)
             assert all(r in (allowed, 403) for r in results), (role, column, results)
 
         n = re.sub(r"\W", "", role)
-        expect("read Users, Groups", 200,
-               status("GET", "/scim/v2/Users", role), status("GET", "/scim/v2/Groups", role))
-        expect("write Users, Groups", 201,
-               status("POST", "/scim/v2/Users", role, {"userName": f"by-{n}"}),
-               status("POST", "/scim/v2/Groups", role, {"displayName": f"by {n}"}))
-        expect("read Agents, ServiceAccounts", 200,
-               status("GET", "/scim/v2/Agents", role),
-               status("GET", "/scim/v2/ServiceAccounts", role))
-        expect("register Agents, ServiceAccounts", 201,
-               status("POST", "/scim/v2/Agents", role, _identity(f"a-{n}", owner)),
-               status("POST", "/scim/v2/ServiceAccounts", role, _identity(f"s-{n}", owner)))
+        expect(
+            "read Users, Groups",
+            200,
+            status("GET", "/scim/v2/Users", role),
+            status("GET", "/scim/v2/Groups", role),
+        )
+        expect(
+            "write Users, Groups",
+            201,
+            status("POST", "/scim/v2/Users", role, {"userName": f"by-{n}"}),
+            status("POST", "/scim/v2/Groups", role, {"displayName": f"by {n}"}),
+        )
+        expect(
+            "read Agents, ServiceAccounts",
+            200,
+            status("GET", "/scim/v2/Agents", role),
+            status("GET", "/scim/v2/ServiceAccounts", role),
+        )
+        expect(
+            "register Agents, ServiceAccounts",
+            201,
+            status("POST", "/scim/v2/Agents", role, _identity(f"a-{n}", owner)),
+            status("POST", "/scim/v2/ServiceAccounts", role, _identity(f"s-{n}", owner)),
+        )
 
         # Change and delete: one registered by this role's token (where it may register),
         # and one registered by another platform.
@@ -94,9 +110,16 @@ def test_every_cell_of_the_role_table_is_what_the_server_does(
         gone = client.post("/scim/v2/Agents", json=_identity(f"gone-{n}", owner),
                            headers=tenant.headers("admin")).json()  # fmt: skip
         assert status("DELETE", f"/scim/v2/Agents/{gone['id']}", "admin") == 204
-        expect("restore them", 200,
-               status("POST", f"/admin/identities/{gone['id']}/restore", role))
-        expect("`/reports`, `/audit`", 200,
-               status("GET", "/reports/ownership", role), status("GET", "/audit", role))
-        expect("`/admin/…`", 200,
-               status("GET", "/admin/tokens", role), status("GET", "/admin/settings", role))
+        expect("restore them", 200, status("POST", f"/admin/identities/{gone['id']}/restore", role))
+        expect(
+            "`/reports`, `/audit`",
+            200,
+            status("GET", "/reports/ownership", role),
+            status("GET", "/audit", role),
+        )
+        expect(
+            "`/admin/…`",
+            200,
+            status("GET", "/admin/tokens", role),
+            status("GET", "/admin/settings", role),
+        )
