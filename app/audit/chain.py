@@ -63,7 +63,8 @@ class AuditTrail:
         return Verification(ok=True, events=checked, first_seq=first, last_seq=seq or None)
 
     async def _batch(self, tenant_id: str, after: int) -> list[Link]:
-        async with self._db.uow() as uow:
+        # The walk covers the whole chain: its batches are read off the event loop.
+        async with self._db.uow(offload=True) as uow:
             return await uow.audit.chain(tenant_id, after=after, limit=self._chunk)
 
     async def prune(self) -> dict[str, int]:

@@ -134,7 +134,8 @@ class Sweeper:
         blocked = [] if dry_run else await self._guard(tenant_id)
         while True:
             now = self._clock.now()
-            async with self._db.uow(write=not dry_run) as uow:
+            # A dry run looks at everything due at once: read off the event loop.
+            async with self._db.uow(write=not dry_run, offload=dry_run) as uow:
                 due = await uow.resources.claim_due(
                     now,
                     now + self._lease,

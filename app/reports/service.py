@@ -87,7 +87,8 @@ class Listing:
     async def _walk(self, chunk: int, fetch: Fetch | None = None) -> AsyncIterator[list[Any]]:
         start: Key | None = None
         while True:
-            async with self._db.uow() as uow:
+            # A stream may run to millions of rows: its pages are read off the event loop.
+            async with self._db.uow(offload=True) as uow:
                 found = await (fetch or self._fetch)(uow, start, chunk)
             if not found:
                 return

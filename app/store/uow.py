@@ -6,17 +6,73 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.connections import RequestLogRepository
-from app.store.db import create_engine, write_options
+from app.store.db import create_engine, create_loop_engine, write_options
 from app.store.outbox import OutboxRepository
 from app.store.reports import ReportRepository
 from app.store.resources import ResourceRepository
 from app.store.retirements import RetirementRepository
 from app.store.tenancy import TenantRepository, TokenRepository
+
+
+class _OnTheLoop:
+    """A synchronous connection behind the awaitable calls the repositories make.
+
+    Each ``await`` completes at once, without leaving the event loop: a unit of
+    work on it runs from BEGIN to COMMIT without another task in between.
+    """
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._c = connection
+
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self._c.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._c.execute(statement, parameters)
+
+    def begin_nested(self) -> _Savepoint:
+        return _Savepoint(self._c)
+
+    async def execution_options(self, **options: Any) -> _OnTheLoop:
+        self._c = self._c.execution_options(**options)
+        return self
+
+    async def begin(self) -> None:
+        self._c.begin()
+
+    def in_transaction(self) -> bool:
+        return self._c.in_transaction()
+
+    async def commit(self) -> None:
+        self._c.commit()
+
+    async def rollback(self) -> None:
+        self._c.rollback()
+
+    async def close(self) -> None:
+        self._c.close()
+
+
+class _Savepoint:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._c = connection
+        self._nested: sa.NestedTransaction | None = None
+
+    async def __aenter__(self) -> None:
+        self._nested = self._c.begin_nested()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._nested is not None
+        if exc_type is None:
+            self._nested.commit()
+        else:
+            self._nested.rollback()
 
 
 class UnitOfWork:
@@ -31,13 +87,20 @@ class UnitOfWork:
     requests: RequestLogRepository
     retirements: RetirementRepository
 
-    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, write: bool, on_loop: sa.Engine | None = None
+    ) -> None:
         self._engine = engine
+        self._on_loop = on_loop
         self._write = write
-        self._connection: AsyncConnection | None = None
+        self._connection: Any = None
 
     async def __aenter__(self) -> UnitOfWork:
-        connection = await self._engine.connect()
+        connection: Any = (
+            _OnTheLoop(self._on_loop.connect())
+            if self._on_loop is not None
+            else await self._engine.connect()
+        )
         if self._write:
             connection = await connection.execution_options(**write_options())
         await connection.begin()
@@ -81,13 +144,18 @@ class Database:
 
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
         self.engine = create_engine(url, schema=schema, pool_size=pool_size)
+        self._on_loop = create_loop_engine(url)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self, *, write: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, write=write)
+    def uow(self, *, write: bool = False, offload: bool = False) -> UnitOfWork:
+        """A unit of work. Bounded work (a read by id, a page, a mutation) runs on the
+        event loop on SQLite; ``offload`` (reads only: report streams, audit verify, a
+        dry sweep) runs in the driver's thread, so the loop goes on serving meanwhile."""
+        assert not (write and offload), "writes stay on the loop: SQLite has one writer"
+        return UnitOfWork(self.engine, write=write, on_loop=None if offload else self._on_loop)
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
@@ -107,3 +175,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._on_loop is not None:
+            self._on_loop.dispose()

@@ -55,7 +55,7 @@ def stop_on_signals() -> None:
 SERVER_START_SECONDS = 60
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -78,7 +78,7 @@ class Server:
     """``tenure serve`` in its own process (its own GIL), stopped on every exit path."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log_path = workdir / "server.log"
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
@@ -137,3 +137,19 @@ class Server:
             return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no server log)"
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], url: str, headers: dict[str, str] | None = None
+) -> None:
+    """Until ``url`` answers 200, or the process exits, or SERVER_START_SECONDS pass."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited early")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"{url} did not answer in {SERVER_START_SECONDS}s")

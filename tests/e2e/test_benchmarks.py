@@ -53,3 +53,15 @@ def test_reports_benchmark_runs() -> None:
     assert "`GET /reports/ownership?owner=…` median (5 owners)" in out
     assert "ownership CSV:" in out and "rows/s" in out and "RssAnon" in out
     assert "`GET /audit/verify` over 2,000 events (ok=True)" in out
+
+
+def test_http_benchmark_runs_against_the_peer() -> None:
+    out = _run(
+        "scripts/bench/http.py", "--users", "60", "--grow", "120", "--requests", "40",
+        "--connections", "4", "--wide", "10",
+    )  # fmt: skip
+    for mode in ("POST /Users, 0 → 60", "GET /Users/{id}", "GET /Users?filter=userName eq",
+                 "PATCH /Users/{id} (replace active)", "GET /Users/{id} at 120"):  # fmt: skip
+        assert f"| {mode} |" in out, out
+    assert "filter at 120 / at 60 (Tenure)" in out and "RSS after the run" in out
+    assert "Tenure, GET by id over 10 connections" in out
