@@ -295,6 +295,8 @@ class Provisioning:
             await self._governance.write_refs(uow, after, refs, resolved)
         if after.resource_type == "Group" and after.members:
             await self._adopt(uow, mutation.actor, after, now)
+        if after.resource_type != "Group":
+            after = msgspec.structs.replace(after, groups=())  # new: a member of no Group yet
         return after
 
     async def _replace(

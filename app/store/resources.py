@@ -64,6 +64,38 @@ def _memberships_query() -> sa.Select[Any]:
     )
 
 
+# Whether a resource is a direct member of any Group: a User in none (most of a
+# directory) needs no recursive query for its ``groups``.
+_IN_GROUPS = (
+    sa.exists()
+    .where(
+        group_members.c.tenant_id == resources.c.tenant_id,
+        group_members.c.member_id == resources.c.id,
+    )
+    .label("in_groups")
+)
+
+
+def _by_id(*, lock: bool, retired: bool) -> sa.Select[Any]:
+    """One resource of a tenant by id; built once per variant, so executing it costs no
+    statement construction nor cache-key generation."""
+    live = resources.c.deleted_at.is_(None)
+    if retired:
+        live = sa.or_(live, resources.c.lifecycle_state == "suspended")
+    query = sa.select(resources, _IN_GROUPS).where(
+        resources.c.tenant_id == sa.bindparam("tenant_id"),
+        resources.c.resource_type == sa.bindparam("resource_type"),
+        resources.c.id == sa.bindparam("resource_id"),
+        live,
+    )
+    return query.with_for_update() if lock else query
+
+
+_BY_ID = {
+    (lock, retired): _by_id(lock=lock, retired=retired) for lock in (0, 1) for retired in (0, 1)
+}
+
+
 def _governed(row: Any) -> bool:
     return row.lifecycle_state is not None or row.resource_type in ("Agent", "ServiceAccount")
 
@@ -222,12 +254,12 @@ class ResourceRepository:
     ) -> Resource | None:
         """One live resource of the tenant. ``lock`` holds its row until the transaction ends;
         ``retired`` finds one deleted but still restorable too."""
-        query = sa.select(resources).where(
-            self._live(tenant_id, resource_type, retired=retired), resources.c.id == resource_id
-        )
-        if lock:
-            query = query.with_for_update()
-        row = (await self._c.execute(query)).first()
+        params = {
+            "tenant_id": tenant_id,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+        }
+        row = (await self._c.execute(_BY_ID[lock, retired], params)).first()
         if row is None:
             return None
         found = await self._hydrate([row], members=members, groups=groups)
@@ -873,6 +905,8 @@ class ResourceRepository:
         group_lists: dict[str, list[GroupRef]] = defaultdict(list)
         group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
         user_ids = {r.id for r in rows if r.resource_type != "Group"} if groups else set()
+        # Rows read with ``in_groups`` say which are in no Group at all: nothing to look up.
+        asked = [r.id for r in rows if r.id in user_ids and r._mapping.get("in_groups", True)]
         owner_lists = await self._owners([r.id for r in rows if _governed(r)])
         if group_ids:
             for m in await self._c.execute(
@@ -889,8 +923,8 @@ class ResourceRepository:
                 member_lists[m.group_id].append(
                     Member(value=m.member_id, type=m.member_type, display=m.display)
                 )
-        if user_ids:
-            for origin, ref in await self._memberships(rows[0].tenant_id, list(user_ids)):
+        if asked:
+            for origin, ref in await self._memberships(rows[0].tenant_id, asked):
                 group_lists[origin].append(ref)
         return [
             Resource(
@@ -983,7 +1017,7 @@ class ResourceRepository:
 
     async def _memberships(self, tenant_id: str, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
         """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""
-        query = _MEMBERSHIPS.params(tenant_id=tenant_id, user_ids=user_ids)
+        params = {"tenant_id": tenant_id, "user_ids": user_ids}
         return [
             (
                 row.origin,
@@ -993,7 +1027,7 @@ class ResourceRepository:
                     type="direct" if row.depth == 1 else "indirect",
                 ),
             )
-            for row in await self._c.execute(query)
+            for row in await self._c.execute(_MEMBERSHIPS, params)
         ]
 
 

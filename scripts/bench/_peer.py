@@ -6,19 +6,15 @@ served by the same uvicorn as ``tenure serve`` (uvloop, httptools, no access log
 
 from __future__ import annotations
 
-import os
 import sys
 
-# This folder holds http.py, named like the standard library's ``http``: off the path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import uvicorn  # noqa: E402
-from scim2_models import ScimProvider  # noqa: E402
-from scim2_server.applications.asgi import ASGIApplication  # noqa: E402
-from scim2_server.memory import AsyncInMemoryStorage  # noqa: E402
-from scim2_server.service import ScimService  # noqa: E402
-from scim2_server.utils import (  # noqa: E402
+import _pathfix  # noqa: F401  (first: this folder's http.py is not the standard library's)
+import uvicorn
+from scim2_models import ScimProvider
+from scim2_server.applications.asgi import ASGIApplication
+from scim2_server.memory import AsyncInMemoryStorage
+from scim2_server.service import ScimService
+from scim2_server.utils import (
     load_default_resource_types,
     load_default_schemas,
     load_default_service_provider_config,

@@ -30,12 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-# This file is named like the standard library's ``http``: its folder goes after the
-# standard library on the path, so that ``import http.client`` (httpx) finds the real one.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
-
-from _run import (  # noqa: E402
+import _pathfix  # noqa: F401  (this file is named like the standard library's http)
+from _run import (
     Server,
     command_line,
     free_port,

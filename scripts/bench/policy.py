@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _pathfix  # noqa: F401  (first: this folder's http.py is not the standard library's)
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 

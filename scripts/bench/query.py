@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import _pathfix  # noqa: F401  (first: this folder's http.py is not the standard library's)
 import httpx
 import sqlalchemy as sa
 from _run import Server, command_line, load, stop_on_signals

@@ -46,6 +46,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import _pathfix  # noqa: F401  (first: this folder's http.py is not the standard library's)
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,6 +33,8 @@ import time
 import uuid
 from pathlib import Path
 
+import _pathfix  # noqa: F401  (first: this folder's http.py is not the standard library's)
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
