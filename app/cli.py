@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.audit.chain import AuditTrail
 from app.config import ConfigError, Settings, from_env
 from app.domain.actor import Actor, Restrictions, Role, parse_roles
 from app.domain.clock import SystemClock
@@ -33,6 +34,10 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
     try:
         return await work(db)
     finally:
+        # What the command wrote to the audit trail is linked into the chain before it
+        # exits, as a server does at shutdown (a database not yet migrated has no trail).
+        if (await db.ready())[0]:
+            await AuditTrail(db, SystemClock()).sequence()
         await db.dispose()
 
 

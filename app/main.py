@@ -94,6 +94,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         pool_size=settings.database_pool_size,
     )
     lifetimes = lifetimes_of(settings)
+    trail = AuditTrail(db, clock)
+    db.on_audit = trail.written  # a commit that wrote audit events wakes the sequencer
     governance = Governance(lifetimes)
     judge = Judge(PolicyEngine.load(settings.policies_path), governance)
     provisioning = Provisioning(db, registry, clock, governance, judge)
@@ -115,9 +117,13 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         notifications=Notifications(db, clock),
         clock=clock,
         reports=Reports(
-            db, clock, settings.secret_key, lambda own: lifetimes.for_tenant(own).limits
+            db,
+            clock,
+            settings.secret_key,
+            lambda own: lifetimes.for_tenant(own).limits,
+            sequence=trail.sequence,
         ),
-        audit=AuditTrail(db, clock),
+        audit=trail,
         connections=Connections(db, clock, provisioning),
     )
     return services
@@ -183,8 +189,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     )
     # A change that makes something due sooner than planned re-arms the alarm.
     services.provisioning.on_due = timer.wake
-    started = [timer.start] if settings.scheduler else []
     flusher = _Background(services.connections.run, services.connections.stop)
+    # The replica's background work: the sweep and the audit chain's sequencer (every
+    # read of the trail sequences first, so a replica without them still reads it whole).
+    sequencer = _Background(services.audit.run, services.audit.sequence_all)
+    started = [timer.start, sequencer.start] if settings.scheduler else []
     app = Litestar(
         route_handlers=[
             DiscoveryController,
@@ -214,7 +223,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             flusher.start,
             *started,
         ],
-        on_shutdown=[_ignore_sighup, timer.stop, flusher.stop, services.db.dispose],
+        on_shutdown=[
+            _ignore_sighup,
+            timer.stop,
+            flusher.stop,
+            sequencer.stop,
+            services.db.dispose,
+        ],
         openapi_config=openapi_config(title="Tenure", version="0.1.0"),
     )
     app.state.services = services

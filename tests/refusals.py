@@ -23,7 +23,7 @@ _TENANT_ROWS = (
     ),
     ("group_members", "group_id, member_id, member_type, display", "group_id, member_id"),
     ("nhi_owners", "nhi_id, relation, owner_id, owner_type, display", "nhi_id, owner_id"),
-    ("resource_counts", "resource_type, live", "resource_type"),
+    ("resource_counts", "resource_type, shard, live", "resource_type, shard"),
     (
         "audit_events",
         "seq, action, resource_type, resource_id, decision, policy_ids, changed, hash",

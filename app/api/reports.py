@@ -232,7 +232,7 @@ class AuditController(Controller):
             "policyid": policy_id,
         }
         where = params.audit_filter({k: v for k, v in given.items() if v is not None})
-        listing = services(request).reports.audit(tenant, where)
+        listing = await services(request).reports.audit(tenant, where)
         return await answer(request, listing, "audit", fmt, cursor, count)
 
     @get("/verify", summary="Walk the hash chain")
@@ -247,5 +247,6 @@ class AuditController(Controller):
                 "lastSeq": result.last_seq,
                 "brokenAt": result.broken_at,
                 "problem": result.problem,
+                "pending": result.pending,
             }
         )

@@ -77,3 +77,4 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int | None
     broken_at: int | None = None  # the first sequence number that does not verify
     problem: str | None = None
+    pending: int = 0  # events written but not yet sequenced (still committing): the tail

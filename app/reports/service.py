@@ -105,11 +105,14 @@ class Reports:
         clock: Clock,
         key: bytes,
         limits: Callable[[TenantSettings], Limits],
+        sequence: Callable[[str], Awaitable[int]],
     ) -> None:
         self._db = db
         self._clock = clock
         self._key = key
         self._limits = limits
+        # The audit trail is read whole and in order: what is written is sequenced first.
+        self._sequence = sequence
 
     def _listing(
         self,
@@ -200,8 +203,9 @@ class Reports:
             tenant_id, "orphans", (), fetch, views.ORPHANS, views.orphan, views.orphan_cells
         )
 
-    def audit(self, tenant_id: str, where: AuditFilter) -> Listing:
+    async def audit(self, tenant_id: str, where: AuditFilter) -> Listing:
         """Audit events matching ``where``, newest first."""
+        await self._sequence(tenant_id)
 
         async def fetch(uow: UnitOfWork, after: Key | None, limit: int) -> list[tuple[Key, Any]]:
             rows = await uow.audit.page(
@@ -216,6 +220,7 @@ class Reports:
 
     async def history(self, tenant_id: str, resource_id: str) -> Listing:
         """An identity's whole audit history, oldest first, tombstone included; 404 if none."""
+        await self._sequence(tenant_id)
         async with self._db.uow() as uow:
             found = await uow.audit.history(tenant_id, resource_id, limit=1)
         if not found:

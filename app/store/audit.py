@@ -30,29 +30,74 @@ _EVENT_FIELDS = AuditEvent.__struct_fields__
 class AuditRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
+        self.wrote = False  # events were written in this transaction
 
-    async def append(self, event: AuditEvent) -> int:
-        """Add ``event`` at the head of its tenant's chain; its sequence number."""
-        return (await self.append_many([event]))[-1]
+    async def append(self, event: AuditEvent) -> None:
+        """Write ``event`` in this transaction, to be linked into its chain once committed."""
+        await self.append_many([event])
 
-    async def append_many(self, events: list[AuditEvent]) -> list[int]:
-        """Add events of one tenant at the head of its chain, in order; their numbers."""
-        tenant_id = events[0].tenant_id
-        head = await self._head(tenant_id)
-        seq, prev = head if head else (0, GENESIS)
-        rows, numbers = [], []
+    async def append_many(self, events: list[AuditEvent]) -> None:
+        """Write events, in order, unsequenced: no lock on the chain's head.
+
+        The sequencer (``sequence``) gives each its number and hashes in commit
+        order; until then it is the tail verification reports as waiting.
+        """
+        rows = []
         for event in events:
-            assert event.tenant_id == tenant_id
-            seq += 1
-            digest = chain_hash(prev, seq, event)
             values = msgspec.structs.asdict(event)
             values["actor_roles"] = ",".join(event.actor_roles)
             values["policy_ids"] = list(event.policy_ids)
             values["changed"] = list(event.changed)
-            rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
-            numbers.append(seq)
+            rows.append(values)
+        await self._c.execute(_INSERT, rows)
+        self.wrote = True
+
+    async def pending_tenants(self, tenant_id: str | None = None) -> list[str]:
+        """Tenants with events written but not yet sequenced (``tenant_id``: that one only)."""
+        query = sa.select(audit_events.c.tenant_id).where(audit_events.c.seq.is_(None))
+        if tenant_id is not None:
+            query = query.where(audit_events.c.tenant_id == tenant_id).limit(1)
+        else:
+            query = query.distinct()
+        return [row[0] for row in await self._c.execute(query)]
+
+    async def pending(self, tenant_id: str) -> int:
+        """How many of the tenant's events wait for the sequencer."""
+        found = await self._c.execute(
+            sa.select(sa.func.count()).where(
+                audit_events.c.tenant_id == tenant_id, audit_events.c.seq.is_(None)
+            )
+        )
+        return int(found.scalar() or 0)
+
+    async def sequence(self, tenant_id: str, limit: int) -> int:
+        """Link up to ``limit`` of the tenant's committed, unsequenced events into its chain.
+
+        In the order they became visible (committed), oldest first: each gets the
+        next number, the previous event's hash and its own, over the stored row as
+        verification reads it back. The head row lock is the sequencers' alone:
+        two replicas take turns, and writers never wait for it.
+        """
+        head = await self._head(tenant_id)
+        seq, prev = head if head else (0, GENESIS)
+        rows = (
+            await self._c.execute(
+                sa.select(audit_events.c.id, *_RAW[3:])
+                .where(audit_events.c.tenant_id == tenant_id, audit_events.c.seq.is_(None))
+                .order_by(audit_events.c.id)
+                .limit(limit)
+                .with_for_update()
+            )
+        ).all()
+        if not rows:
+            return 0
+        linked = []
+        for row in rows:
+            seq += 1
+            digest = chain_hash(prev, seq, _canonical(row[1:]))
+            linked.append({"row_id": row[0], "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-        await self._c.execute(audit_events.insert(), rows)
+        await self._c.execute(_LINK, linked)
         if head is None:
             await self._c.execute(
                 audit_heads.insert().values(tenant_id=tenant_id, seq=seq, hash=prev)
@@ -63,10 +108,11 @@ class AuditRepository:
                 .where(audit_heads.c.tenant_id == tenant_id)
                 .values(seq=seq, hash=prev)
             )
-        return numbers
+        return len(rows)
 
     async def _head(self, tenant_id: str) -> tuple[int, str] | None:
-        """The chain's head, locked until commit; created (and locked) on first use."""
+        """The chain's head, locked until commit (by a sequencer or retention only); created
+        (and locked) on first use."""
         dialect = self._c.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -94,7 +140,11 @@ class AuditRepository:
         """Events matching ``where``, newest first, older than sequence number ``before``."""
         query = (
             sa.select(audit_events)
-            .where(audit_events.c.tenant_id == tenant_id, *_conditions(where))
+            .where(
+                audit_events.c.tenant_id == tenant_id,
+                audit_events.c.seq.is_not(None),
+                *_conditions(where),
+            )
             .order_by(audit_events.c.seq.desc())
             .limit(limit)
         )
@@ -157,16 +207,20 @@ class AuditRepository:
         return (int(row.seq), str(row.hash)) if row else None
 
     async def prune(self, tenant_id: str, older_than: dt.datetime, now: dt.datetime) -> int:
-        """Delete the events before ``older_than`` behind a checkpoint; how many went.
+        """Delete the sequenced events before ``older_than`` behind a checkpoint; how many.
 
         The checkpoint keeps the last deleted event's number and hash, so the
-        events kept still verify from it; the head row lock keeps appends out.
+        events kept still verify from it; the head row lock keeps sequencers out.
         """
         await self._head(tenant_id)
         last = (
             await self._c.execute(
                 sa.select(audit_events.c.seq, audit_events.c.hash)
-                .where(audit_events.c.tenant_id == tenant_id, audit_events.c.at < older_than)
+                .where(
+                    audit_events.c.tenant_id == tenant_id,
+                    audit_events.c.at < older_than,
+                    audit_events.c.seq.is_not(None),
+                )
                 .order_by(audit_events.c.seq.desc())
                 .limit(1)
             )
@@ -286,6 +340,22 @@ class Link(NamedTuple):
     fields: Any  # a Canonical
 
 
+def _canonical(columns: Any) -> Any:
+    """The canonical fields of a stored event (``_RAW[3:]`` columns), decoded as verification
+    decodes them: what its hash covers."""
+    values = list(columns)
+    values[_AT] = _moment(values[_AT])
+    for index in _JSON_AT:
+        value = values[index]
+        if value.__class__ is str:
+            values[index] = _decode(value)
+    for index in _LISTS:
+        values[index] = values[index] or []
+    roles = values[_ROLES]
+    values[_ROLES] = roles.split(",") if roles else []
+    return Canonical(*values)
+
+
 def _link(row: Any) -> Link:
     values = list(row[3:])  # in CANONICAL_FIELDS order; a million rows: kept lean
     values[_AT] = _moment(values[_AT])
@@ -298,3 +368,11 @@ def _link(row: Any) -> Link:
     roles = values[_ROLES]
     values[_ROLES] = roles.split(",") if roles else []
     return Link(row[0], row[1], row[2], Canonical(*values))
+
+
+_INSERT = audit_events.insert()
+_LINK = (
+    audit_events.update()
+    .where(audit_events.c.id == sa.bindparam("row_id"))
+    .values(seq=sa.bindparam("seq"), prev_hash=sa.bindparam("prev_hash"), hash=sa.bindparam("hash"))
+)

@@ -29,7 +29,13 @@ from app.store.promoted import (
     fold,
 )
 from app.store.sorting import sort_key
-from app.store.tables import group_members, nhi_owners, resource_counts, resources
+from app.store.tables import (
+    COUNT_SHARDS,
+    group_members,
+    nhi_owners,
+    resource_counts,
+    resources,
+)
 
 
 def _memberships_query() -> sa.Select[Any]:
@@ -94,6 +100,37 @@ def _by_id(*, lock: bool, retired: bool) -> sa.Select[Any]:
 _BY_ID = {
     (lock, retired): _by_id(lock=lock, retired=retired) for lock in (0, 1) for retired in (0, 1)
 }
+
+
+def _shard(resource_id: str) -> int:
+    """The count shard of a resource: from its id (a UUID's first digits are random)."""
+    try:
+        return int(resource_id[:2], 16) % COUNT_SHARDS
+    except ValueError:
+        return sum(resource_id.encode()) % COUNT_SHARDS
+
+
+def _upsert_count(insert: Any) -> Any:
+    return (
+        insert(resource_counts)
+        .values(
+            tenant_id=sa.bindparam("tenant_id"),
+            resource_type=sa.bindparam("resource_type"),
+            shard=sa.bindparam("shard"),
+            live=sa.bindparam("live"),
+        )
+        .on_conflict_do_update(
+            index_elements=["tenant_id", "resource_type", "shard"],
+            set_={"live": resource_counts.c.live + sa.bindparam("live")},
+        )
+    )
+
+
+_UPSERT_COUNT = {"sqlite": _upsert_count(sqlite_insert), "postgresql": _upsert_count(pg_insert)}
+_LIVE_COUNT = sa.select(sa.func.coalesce(sa.func.sum(resource_counts.c.live), 0)).where(
+    resource_counts.c.tenant_id == sa.bindparam("tenant_id"),
+    resource_counts.c.resource_type == sa.bindparam("resource_type"),
+)
 
 
 def _governed(row: Any) -> bool:
@@ -390,29 +427,24 @@ class ResourceRepository:
         for resource in batch:
             if resource.members:
                 await self._insert_members(resource, resource.members)
-        by_type: dict[str, int] = defaultdict(int)
+        by_shard: dict[tuple[str, int], int] = defaultdict(int)
         for resource in batch:
-            by_type[resource.resource_type] += 1
-        for resource_type, n in by_type.items():
-            await self._count(batch[0].tenant_id, resource_type, n)
+            by_shard[resource.resource_type, _shard(resource.id)] += 1
+        for (resource_type, shard), n in by_shard.items():
+            await self._count(batch[0].tenant_id, resource_type, n, shard)
 
-    async def _count(self, tenant_id: str, resource_type: str, delta: int) -> None:
-        insert = (sqlite_insert if self._c.dialect.name == "sqlite" else pg_insert)(resource_counts)
+    async def _count(self, tenant_id: str, resource_type: str, delta: int, shard: int) -> None:
+        """Move one of the type's count shards (``COUNT_SHARDS``): concurrent creates of a
+        tenant rarely touch the same row, so they do not queue behind each other."""
         await self._c.execute(
-            insert.values(
-                tenant_id=tenant_id, resource_type=resource_type, live=delta
-            ).on_conflict_do_update(
-                index_elements=["tenant_id", "resource_type"],
-                set_={"live": resource_counts.c.live + delta},
-            )
-        )
+            _UPSERT_COUNT[self._c.dialect.name],
+            {"tenant_id": tenant_id, "resource_type": resource_type, "shard": shard,
+             "live": delta},
+        )  # fmt: skip
 
     async def _live_count(self, tenant_id: str, resource_type: str) -> int:
         found = await self._c.execute(
-            sa.select(resource_counts.c.live).where(
-                resource_counts.c.tenant_id == tenant_id,
-                resource_counts.c.resource_type == resource_type,
-            )
+            _LIVE_COUNT, {"tenant_id": tenant_id, "resource_type": resource_type}
         )
         return int(found.scalar() or 0)
 
@@ -448,7 +480,7 @@ class ResourceRepository:
             )
         )
         if result.rowcount:
-            await self._count(tenant_id, resource_type, -1)
+            await self._count(tenant_id, resource_type, -1, _shard(resource_id))
 
     async def group_names(self, tenant_id: str, member_id: str) -> dict[str, str]:
         """The Groups ``member_id`` belongs to directly: id → displayName."""
@@ -788,7 +820,7 @@ class ResourceRepository:
             raise _uniqueness(resource) from None
         if result.rowcount != 1:
             raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
-        await self._count(resource.tenant_id, resource.resource_type, 1)
+        await self._count(resource.tenant_id, resource.resource_type, 1, _shard(resource.id))
 
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
@@ -801,7 +833,7 @@ class ResourceRepository:
             .values(deleted_at=now)
         )
         if result.rowcount:
-            await self._count(resource.tenant_id, resource.resource_type, -1)
+            await self._count(resource.tenant_id, resource.resource_type, -1, _shard(resource.id))
         await self._c.execute(
             group_members.delete().where(group_members.c.member_id == resource.id)
         )

@@ -223,11 +223,15 @@ retirements = sa.Table(
 
 # Live resources per tenant and type, kept in the transaction that changes
 # them: an unfiltered list's totalResults without counting 100,000 index rows.
+# Spread over COUNT_SHARDS rows (a resource's shard follows from its id) and
+# summed on read, so that a tenant's concurrent creates do not queue on one row.
+COUNT_SHARDS = 16
 resource_counts = sa.Table(
     "resource_counts",
     metadata,
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("resource_type", sa.String(32), primary_key=True),
+    sa.Column("shard", sa.SmallInteger(), primary_key=True),
     sa.Column("live", sa.BigInteger(), nullable=False),
 )
 
@@ -238,7 +242,9 @@ audit_events = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("tenant_id", sa.String(36), nullable=False),
-    sa.Column("seq", sa.BigInteger(), nullable=False),  # 1, 2, … per tenant
+    # 1, 2, … per tenant, given by the sequencer in commit order (NULL until then, with
+    # prev_hash and hash): writers never lock the chain's head (app/audit/chain.py).
+    sa.Column("seq", sa.BigInteger()),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("actor_token", sa.String(32), nullable=False),
     sa.Column("actor_name", sa.String(200), nullable=False),
@@ -256,15 +262,22 @@ audit_events = sa.Table(
     sa.Column("detail", sa.Text()),
     sa.Column("request_id", sa.String(64)),
     sa.Column("client", sa.String(64)),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
     sa.UniqueConstraint("tenant_id", "seq", name="uq_audit_events_tenant_id_seq"),
     sa.Index("ix_audit_events_resource", "tenant_id", "resource_id", "seq"),
     sa.Index("ix_audit_events_at", "tenant_id", "at"),
+    sa.Index(
+        "ix_audit_events_pending",
+        "tenant_id",
+        "id",
+        sqlite_where=sa.text("seq IS NULL"),
+        postgresql_where=sa.text("seq IS NULL"),
+    ),
 )
 
-# The head of each tenant's chain: locked while an event is appended, so that
-# concurrent writers (several replicas) extend the chain one at a time.
+# The head of each tenant's chain: locked only by the sequencer, which links the
+# events written since (several replicas' sequencers take turns on it).
 audit_heads = sa.Table(
     "audit_heads",
     metadata,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -88,10 +89,16 @@ class UnitOfWork:
     retirements: RetirementRepository
 
     def __init__(
-        self, engine: AsyncEngine, *, write: bool, on_loop: sa.Engine | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        write: bool,
+        on_loop: sa.Engine | None = None,
+        on_audit: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._on_loop = on_loop
+        self._on_audit = on_audit
         self._write = write
         self._connection: Any = None
 
@@ -123,6 +130,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         assert self._connection is not None
         await self._connection.commit()
+        if self.audit.wrote and self._on_audit is not None:
+            self._on_audit()
 
     async def __aexit__(
         self,
@@ -145,6 +154,8 @@ class Database:
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
         self.engine = create_engine(url, schema=schema, pool_size=pool_size)
         self._on_loop = create_loop_engine(url)
+        # Called after a commit that wrote audit events (the sequencer's wake-up).
+        self.on_audit: Callable[[], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -155,7 +166,12 @@ class Database:
         event loop on SQLite; ``offload`` (reads only: report streams, audit verify, a
         dry sweep) runs in the driver's thread, so the loop goes on serving meanwhile."""
         assert not (write and offload), "writes stay on the loop: SQLite has one writer"
-        return UnitOfWork(self.engine, write=write, on_loop=None if offload else self._on_loop)
+        return UnitOfWork(
+            self.engine,
+            write=write,
+            on_loop=None if offload else self._on_loop,
+            on_audit=self.on_audit,
+        )
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)

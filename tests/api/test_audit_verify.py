@@ -4,6 +4,7 @@ mutation leaves exactly one event."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -54,6 +55,7 @@ def test_an_intact_chain_verifies(harness: Harness, tenant: TenantAccess) -> Non
     users(harness, tenant, "a@example.com", "b@example.com", "c@example.com")
     assert verify(harness, tenant) == {
         "ok": True, "events": 5, "firstSeq": 1, "lastSeq": 5, "brokenAt": None, "problem": None,
+        "pending": 0,
     }  # fmt: skip
 
 
@@ -232,3 +234,63 @@ def test_administrators_changes_are_in_the_trail_without_secrets(
     smtp = next(e for e in listed.json()["items"] if e["actions"] == ["smtp.set"])
     assert smtp["after"]["passwordSet"] is True and "password" not in smtp["after"]
     assert verify(harness, tenant)["ok"] is True
+
+
+def test_writers_never_wait_on_the_chain_and_the_sequencer_links_in_commit_order(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    """A change's events are written in its own transaction, unsequenced; the sequencer
+    links what has committed, in the order it became visible, and takes the head alone."""
+    from app.domain.audit import AuditEvent
+
+    trail = harness.client.app.state.services.audit
+    before = verify(harness, tenant)["lastSeq"]  # the tokens' issue, sequenced
+
+    def event(name: str) -> AuditEvent:
+        return AuditEvent(
+            tenant_id=tenant.id, at=harness.clock.now(), actor_token="t", actor_name=name,
+            actor_roles=("idp",), action="update", resource_type="User", resource_id=name,
+            resource_name=name, decision="allow", policy_ids=(),
+        )  # fmt: skip
+
+    async def write(name: str) -> None:
+        async with harness.db.uow(write=True) as uow:
+            await uow.audit.append(event(name))
+            await uow.commit()
+
+    async def interleaved() -> int:
+        # An older transaction is still open while a younger one writes and commits:
+        # on PostgreSQL the younger does not wait for it (no lock on the chain's head).
+        older = harness.db.uow(write=True)
+        uow = await older.__aenter__()
+        try:
+            await uow.audit.append(event("older"))
+            if harness.db.dialect == "postgresql":
+                await asyncio.wait_for(write("younger"), 10)
+            linked_meanwhile = await trail.sequence(tenant.id)  # only what has committed
+            await uow.commit()
+        finally:
+            await older.__aexit__(None, None, None)
+        if harness.db.dialect != "postgresql":  # SQLite: one writer at a time
+            await write("younger")
+        await trail.sequence(tenant.id)
+        return linked_meanwhile
+
+    linked_meanwhile = harness.run(interleaved())
+    order = [
+        row[0]
+        for row in harness.sql(
+            "SELECT actor_name FROM audit_events WHERE tenant_id = :t AND actor_token = 't' "
+            "ORDER BY seq",
+            t=tenant.id,
+        )
+    ]
+    if harness.db.dialect == "postgresql":
+        assert linked_meanwhile == 1
+        assert order == ["younger", "older"]  # in commit order, not in the order written
+    else:
+        assert linked_meanwhile == 0
+        assert order == ["older", "younger"]
+    result = verify(harness, tenant)
+    assert result["ok"] is True and result["pending"] == 0
+    assert result["lastSeq"] == before + 2

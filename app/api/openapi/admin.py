@@ -199,7 +199,7 @@ def _answers() -> dict[str, dict[str, Any]]:
             },
         },
         "Verification": closed(
-            ok=_B, events=_I, firstSeq=_I0, lastSeq=_I0, brokenAt=_I0, problem=_S0
+            ok=_B, events=_I, firstSeq=_I0, lastSeq=_I0, brokenAt=_I0, problem=_S0, pending=_I
         ),
         "Health": closed(["status"], status={"enum": ["ok", "unavailable"]}, detail=_S0),
     }
