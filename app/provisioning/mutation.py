@@ -232,9 +232,13 @@ class Provisioning:
         # Locked, without side tables: a group of 100,000 members is not read to rename it.
         # A deleted identity is out of reach of every SCIM verb; only its teardown and a
         # restore find it.
+        # A User's few Groups are read with it when the answer shows them: no read back.
+        wants_groups = mutation.with_groups and mutation.kind in (
+            MutationKind.REPLACE, MutationKind.PATCH,
+        )  # fmt: skip
         before = await uow.resources.get(
             tenant_id, mutation.resource_type, mutation.resource_id, lock=True,
-            members=False, groups=False,
+            members=False, groups=wants_groups and resource_type.name != "Group",
             retired=mutation.kind in (MutationKind.TEARDOWN, MutationKind.RESTORE),
         )  # fmt: skip
         if before is None:

@@ -53,7 +53,9 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per request): a connection the server
+        # dropped fails its statement, which invalidates it and the pool reconnects.
+        pool_pre_ping=False,
         connect_args=connect_args,
         **options,
     )

@@ -368,7 +368,7 @@ class ResourceRepository:
             return Found(
                 resources=[], total=await count(), first_seq=None, last_seq=None, more=False
             )
-        query = sa.select(resources).where(where)
+        query = sa.select(resources, _IN_GROUPS).where(where)
         backwards = window.kind == "before"
         if sort_by is not None:
             key = sort_key(sort_by, resource_type, dialect)
