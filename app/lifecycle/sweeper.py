@@ -25,7 +25,7 @@ from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.notify import plan
 from app.notify.routing import route
-from app.provisioning.judge import Denied
+from app.provisioning.executor import Denied
 from app.provisioning.mutation import Mutation, MutationKind, Provisioning
 from app.scim.errors import NotFound, ScimError
 from app.store.resources import Due

@@ -14,7 +14,7 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.resource import OwnerRef, Resource
-from app.domain.tenancy import AgentUsers
+from app.domain.tenancy import AgentUsers, Tenant
 from app.provisioning import mapping, nhi
 from app.scim.codec import asserts
 from app.scim.errors import InvalidValue
@@ -62,13 +62,13 @@ class Governance:
     def __init__(self, lifetimes: nhi.Lifetimes) -> None:
         self.defaults = lifetimes
 
-    async def teardown_grace(self, uow: UnitOfWork, tenant_id: str) -> dt.timedelta:
-        return (await self._lifetimes(uow, tenant_id)).teardown_grace
+    def lifetimes_of(self, tenant: Tenant) -> nhi.Lifetimes:
+        """The server's defaults with the tenant's settings laid over them."""
+        return self.defaults.for_tenant(tenant.settings)
 
     async def _lifetimes(self, uow: UnitOfWork, tenant_id: str) -> nhi.Lifetimes:
-        """The server's defaults with the tenant's settings laid over them."""
-        tenant = await uow.tenants.get(tenant_id)
-        return self.defaults.for_tenant(tenant.settings) if tenant else self.defaults
+        tenant = await uow.tenants.get(tenant_id)  # read once per transaction (its memo)
+        return self.lifetimes_of(tenant) if tenant else self.defaults
 
     async def created(
         self, uow: UnitOfWork, draft: Resource, refs: nhi.Refs, actor: Actor, now: dt.datetime
@@ -88,13 +88,13 @@ class Governance:
         nhi.attest_by(doc.setdefault(nhi.GOVERNANCE, {}), now, lifetimes)
         return msgspec.structs.replace(draft, doc=doc), refs
 
-    async def reattested(self, uow: UnitOfWork, before: Resource, after: Resource) -> Resource:
+    def reattested(self, tenant: Tenant, before: Resource, after: Resource) -> Resource:
         """A new ``lastAttestedAt`` moves ``attestBy`` on by the tenant's attestation period."""
         old = (before.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
         new = (after.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
         if new is None or new == old:
             return after
-        lifetimes = await self._lifetimes(uow, after.tenant_id)
+        lifetimes = self.lifetimes_of(tenant)
         doc = nhi.copy_doc(after.doc)
         nhi.attest_by(doc[nhi.GOVERNANCE], after.created, lifetimes)
         return msgspec.structs.replace(after, doc=doc)

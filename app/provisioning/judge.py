@@ -1,26 +1,19 @@
-"""Step 3 of every mutation (DESIGN.md): gather what Cedar needs, decide, audit, or refuse.
+"""What Cedar judges of a change (DESIGN.md "Policies"): the facts, loaded from its transaction.
 
-The facts come from the same transaction as the change: the tenant's limits
-and own policies, the owners' live status and entitlements, the parent, the
-depth of its chain and its children's bounds. An allowed change's audit event
-joins its transaction; a denied one travels with the 403 (``Denied``) to be
-recorded on its own. A dry run (``trial``) records decisions instead, and its
-transaction is rolled back.
+The tenant's limits and own policies, the owners' live status and
+entitlements, the parent, the depth of its chain and its children's bounds.
+A batch of changes is judged as it would stand once written: a child whose
+parent changes in the same batch sees that parent as it will be.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as dt
-import logging
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 import msgspec
 
-from app.audit.events import event as audit_event
 from app.domain.actor import Actor
-from app.domain.audit import AuditEvent
 from app.domain.lifecycle import State
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import Tenant
@@ -28,47 +21,20 @@ from app.policy import proposal as p
 from app.policy.engine import Decision, PolicyEngine
 from app.provisioning import nhi
 from app.provisioning.governance import Governance
-from app.scim.errors import Forbidden, NotFound
 from app.store.uow import UnitOfWork
 
-log = logging.getLogger("tenure.policy")
 
+class Question(msgspec.Struct, frozen=True, kw_only=True):
+    """One change as the judge hears it: who, which action, from what to what."""
 
-class Denied(Forbidden):
-    """A policy deny: 403 whose detail names the deciding policies (RFC 7644 §3.12).
-
-    Carries its audit event: the change's transaction rolls back, and the
-    pipeline records the denial in a short transaction of its own.
-    """
-
-    def __init__(self, decision: Decision, event: AuditEvent) -> None:
-        super().__init__(decision.explain())
-        self.decision = decision
-        self.event = event
-
-
-class Verdict(msgspec.Struct, frozen=True, kw_only=True):
-    """One decision of a dry run: which identity, and what Cedar said."""
-
-    resource_type: str
-    resource_id: str
-    decision: Decision
-
-
-_trial: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar(
-    "tenure_policy_trial", default=None
-)
-
-
-@contextlib.contextmanager
-def trial() -> Iterator[list[Verdict]]:
-    """Within this block decisions are recorded, not enforced (``/admin/policies/evaluate``)."""
-    verdicts: list[Verdict] = []
-    token = _trial.set(verdicts)
-    try:
-        yield verdicts
-    finally:
-        _trial.reset(token)
+    actor: Actor
+    kind: str  # the Cedar action before refinement (policy.proposal.actions_for)
+    before: Resource | None
+    after: Resource
+    changed: frozenset[str] = frozenset()
+    owners: tuple[OwnerRef, ...] | None = None  # after the change, when it names them
+    reason: str = "request"
+    gone: bool = False  # its children see it deprovisioned (a teardown)
 
 
 class Judge:
@@ -77,112 +43,33 @@ class Judge:
         self._governance = governance
 
     async def decide(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        kind: str,
-        before: Resource | None,
-        after: Resource,
-        *,
-        now: dt.datetime,
-        changed: tuple[str, ...] | list[str] | set[str] = (),
-        owners: tuple[OwnerRef, ...] | None = None,
-        reason: str = "request",
-    ) -> Decision:
-        """Decide ``kind`` of ``before`` → ``after``; raise Denied unless every action is allowed.
-
-        ``owners`` are the owners and sponsors after the change when it names
-        them; otherwise ``after`` keeps those of ``before``.
-        """
-        tenant = await self._tenant(uow, after.tenant_id)
-        proposal = await self._proposal(
-            uow, tenant, kind, before, after, now=now, changed=changed, owners=owners, reason=reason
-        )
-        decision = self.engine.decide(actor, proposal, now, tenant.policies)
-        shown = after if owners is None else msgspec.structs.replace(after, owners=owners)
-        await self._enforce(uow, tenant, actor, before, shown, changed, proposal, decision, now)
-        return decision
-
-    async def decide_subtree(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        kind: str,
-        subtree: list[Resource],
-        *,
-        now: dt.datetime,
-        reason: str,
-    ) -> None:
-        """A teardown and its cascade (the root first), decided in one batch."""
-        tenant = await self._tenant(uow, subtree[0].tenant_id)
-        proposals = [
-            await self._proposal(
-                uow, tenant, kind, r, r, now=now, reason=reason if i == 0 else "cascade"
+        self, uow: UnitOfWork, tenant: Tenant, questions: Sequence[Question], now: dt.datetime
+    ) -> list[tuple[p.Proposal, Decision]]:
+        """Every question in one Cedar batch (per caller), with the facts it needs."""
+        in_batch = {q.after.id: q for q in questions}
+        proposals = [await self._proposal(uow, tenant, q, now, in_batch) for q in questions]
+        decisions: list[Decision] = [Decision(allowed=False)] * len(questions)
+        by_actor: dict[str, list[int]] = {}
+        for index, question in enumerate(questions):
+            by_actor.setdefault(question.actor.token_id, []).append(index)
+        for indexes in by_actor.values():
+            actor = questions[indexes[0]].actor
+            found = self.engine.decide_many(
+                actor, [proposals[i] for i in indexes], now, tenant.policies
             )
-            for i, r in enumerate(subtree)
-        ]
-        # As the cascade would leave them: each child's parent is torn down with it.
-        proposals[1:] = [_parent_gone(q) for q in proposals[1:]]
-        decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
-        for resource, proposal, decision in zip(subtree, proposals, decisions, strict=True):
-            await self._enforce(uow, tenant, actor, resource, resource, (), proposal, decision, now)
-
-    async def decide_each(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        kind: str,
-        changes: list[tuple[Resource, Resource, set[str]]],
-        *,
-        now: dt.datetime,
-        reason: str,
-    ) -> list[Decision]:
-        """Many independent changes of one tenant in one batch (the sweeper's).
-
-        Unlike ``decide`` a deny raises nothing: its audit event joins this
-        transaction and the caller leaves that one change out.
-        """
-        tenant = await self._tenant(uow, changes[0][1].tenant_id)
-        proposals = [
-            await self._proposal(uow, tenant, kind, b, a, now=now, changed=c, reason=reason)
-            for b, a, c in changes
-        ]
-        decisions = self.engine.decide_many(actor, proposals, now, tenant.policies)
-        events: list[AuditEvent] = []
-        for (before, after, changed), proposal, decision in zip(
-            changes, proposals, decisions, strict=True
-        ):
-            try:
-                await self._enforce(
-                    uow, tenant, actor, before, after, changed, proposal, decision, now,
-                    events=events,
-                )  # fmt: skip
-            except Denied as denied:
-                events.append(denied.event)
-        if events and _trial.get() is None:
-            await uow.audit.append_many(events)
-        return decisions
-
-    async def _tenant(self, uow: UnitOfWork, tenant_id: str) -> Tenant:
-        tenant = await uow.tenants.get(tenant_id)
-        if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant
+            for index, decision in zip(indexes, found, strict=True):
+                decisions[index] = decision
+        return list(zip(proposals, decisions, strict=True))
 
     async def _proposal(
         self,
         uow: UnitOfWork,
         tenant: Tenant,
-        kind: str,
-        before: Resource | None,
-        after: Resource,
-        *,
+        question: Question,
         now: dt.datetime,
-        changed: tuple[str, ...] | list[str] | set[str] = (),
-        owners: tuple[OwnerRef, ...] | None = None,
-        reason: str = "request",
+        in_batch: dict[str, Question],
     ) -> p.Proposal:
-        """What Cedar judges, with the facts loaded from this transaction."""
+        before, after = question.before, question.after
         governed = nhi.governed(after.resource_type, after.doc) or (
             before is not None and nhi.governed(before.resource_type, before.doc)
         )
@@ -192,96 +79,36 @@ class Judge:
             parent, depth = await self._governance.parent(
                 uow, after.tenant_id, after.doc, lifetimes, retired=True
             )
+        parent_view = None
+        if parent is not None:
+            changing = in_batch.get(parent.id)
+            parent_view = p.identity_of(
+                changing.after if changing else parent, governed=True, now=now
+            )
+            if changing is not None and changing.gone:
+                parent_view = msgspec.structs.replace(parent_view, state=State.DEPROVISIONED.value)
         kept = after.owners if after.owners is not None else (before.owners if before else None)
+        owners = question.owners if question.owners is not None else (kept or ())
         after_identity = p.identity_of(
-            after,
-            governed=governed,
-            now=now,
-            owners=owners if owners is not None else (kept or ()),
-            parent=p.identity_of(parent, governed=True, now=now) if parent else None,
+            after, governed=governed, now=now, owners=owners, parent=parent_view
         )
         before_identity = (
             p.identity_of(before, governed=governed, now=now, owners=before.owners or ())
             if before is not None
             else None
         )
-        names = p.changed_names(changed)
+        names = p.changed_names(question.changed)
         children = None
         if governed and before is not None and {"expiresAt", "scopes"} & set(names):
             children = await uow.resources.children_bounds(after.tenant_id, after.id)
         return p.Proposal(
-            actions=p.actions_for(kind, before_identity, after_identity, names),
+            actions=p.actions_for(question.kind, before_identity, after_identity, names),
             identity=after_identity,
             before=before_identity,
             changed=names,
             depth=depth,
             limits=lifetimes.limits,
-            reason=reason,
+            reason=question.reason,
             children_end=children[0] if children else None,
             children_scopes=tuple(sorted(children[1])) or None if children else None,
         )
-
-    async def _enforce(
-        self,
-        uow: UnitOfWork,
-        tenant: Tenant,
-        actor: Actor,
-        before: Resource | None,
-        after: Resource,
-        changed: tuple[str, ...] | list[str] | set[str],
-        proposal: p.Proposal,
-        decision: Decision,
-        now: dt.datetime,
-        events: list[AuditEvent] | None = None,
-    ) -> None:
-        """Record the decision: audit it with the change, or refuse with its event.
-
-        ``events`` collects an allowed change's event for the caller to write
-        with its batch's.
-        """
-        verdicts = _trial.get()
-        if verdicts is not None:
-            verdicts.append(
-                Verdict(resource_type=after.resource_type, resource_id=after.id, decision=decision)
-            )
-            return
-        event = audit_event(
-            actor,
-            actions=decision.actions or proposal.actions,
-            before=before,
-            after=after,
-            changed=changed,
-            allowed=decision.allowed,
-            policy_ids=decision.policy_ids,
-            at=now,
-            reason=proposal.reason,
-            detail=None if decision.allowed else decision.explain(),
-        )
-        if decision.allowed:
-            if events is not None:
-                events.append(event)
-            else:
-                await uow.audit.append(event)
-            return
-        log.warning(
-            "policy denied a change",
-            extra={
-                "tenant": tenant.id,
-                "token": actor.token_id,
-                "actions": list(decision.actions),
-                "resource_type": after.resource_type,
-                "resource_id": after.id,
-                "policies": list(decision.policy_ids),
-            },
-        )
-        raise Denied(decision, event)
-
-
-def _parent_gone(proposal: p.Proposal) -> p.Proposal:
-    parent = proposal.identity.parent
-    if parent is None:
-        return proposal
-    gone = msgspec.structs.replace(parent, state=State.DEPROVISIONED.value)
-    return msgspec.structs.replace(
-        proposal, identity=msgspec.structs.replace(proposal.identity, parent=gone)
-    )

@@ -1,9 +1,13 @@
-"""The one path every change takes (DESIGN.md): load (locked) → compute (pure) → decide → write.
+"""SCIM and scheduler commands (DESIGN.md "The one path"): load, plan, hand to the executor.
 
-All of it in one transaction, with the change's audit event: Cedar decides on
-the identity as it would be after the change, and a deny (or any error) rolls
-back whatever the step before it staged; a deny's audit event is then written
-on its own.
+A ``Mutation`` is decoded once at the edge. ``Provisioning.run`` opens its one
+transaction and loads its ``Context`` (the tenant, read once), reads the
+resource (locked, version-checked), plans the ``Change`` (the pure rules are in
+nhi.py, compute.py, scim/patch.py) and hands it to ``Executor.execute``, the
+only place that decides, writes, audits and notifies. Follow-ups — a suspended
+parent's subtree, what a departed owner leaves behind, Users the tenant's
+agentUsers rule picks out — are more changes planned into the same transaction.
+A deny rolls it all back; its audit event is then written on its own.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.domain.resource import Member, Resource
 from app.notify import plan
-from app.notify.routing import route
 from app.provisioning import mapping, members, nhi
 from app.provisioning.compute import (
     Draft,
@@ -30,6 +33,15 @@ from app.provisioning.compute import (
     draft_create,
     draft_replace,
 )
+from app.provisioning.executor import (
+    Change,
+    Context,
+    Denied,
+    Executor,
+    Verdict,
+    Write,
+    load_context,
+)
 from app.provisioning.governance import (
     Governance,
     named_refs,
@@ -37,7 +49,7 @@ from app.provisioning.governance import (
     subtree,
     with_aliases,
 )
-from app.provisioning.judge import Denied, Judge, Verdict, trial
+from app.provisioning.judge import Judge
 from app.provisioning.orphans import Orphans
 from app.provisioning.retirement import Retirements
 from app.scim.codec import asserts, format_datetime
@@ -105,8 +117,9 @@ class Provisioning:
         self._clock = clock
         self._governance = governance
         self.judge = judge
-        self.orphans = Orphans(judge, governance)
-        self.retirements = Retirements(judge, governance)
+        self.executor = Executor(judge, governance)
+        self.orphans = Orphans(self.executor, governance)
+        self.retirements = Retirements(self.executor, governance)
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
         # Where notifications link to (TENURE_PUBLIC_URL, else the listening address),
@@ -120,7 +133,8 @@ class Provisioning:
         resource_type = self._registry.resource_type(mutation.resource_type)
         try:
             async with self._db.uow(write=True) as uow:
-                after = await self._apply(uow, mutation, tenant_id, resource_type)
+                ctx = await self._context(uow, tenant_id)
+                after = await self._apply(ctx, mutation, resource_type)
                 if after is not None and mutation.kind is not MutationKind.DELETE:
                     after = await self._with_relations(uow, after, mutation)
                 await uow.commit()
@@ -146,47 +160,45 @@ class Provisioning:
         as it was. Returns (id, None) for each suspended, (id, why) for each not.
         """
         actor = scheduler(tenant_id)
-        now = self._clock.now()
         async with self._db.uow(write=True) as uow:
-            grace = await self._governance.teardown_grace(uow, tenant_id)
-            changes: list[tuple[Resource, Resource, set[str]]] = []
+            ctx = await self._context(uow, tenant_id)
+            grace = self._governance.lifetimes_of(ctx.tenant).teardown_grace
             found = {
                 r.id: r
                 for r in await uow.resources.get_many(tenant_id, [i for _, i in targets], lock=True)
             }
             skipped: list[tuple[str, str | None]] = []
+            changes: list[Change] = []
             for resource_type, resource_id in targets:
                 before = found.get(resource_id)
                 if before is None or not nhi.governed(resource_type, before.doc):
                     skipped.append((resource_id, "not found"))
                     continue
-                after, changed = nhi.suspended(before, reason, now, grace)
-                changes.append((before, after, changed))
-            if not changes:
-                return skipped
-            decisions = await self.judge.decide_each(
-                uow, actor, "suspend", changes, now=now, reason=reason
-            )
-            results: list[tuple[str, str | None]] = []
-            messages: list[Message] = []
-            suspended = []
-            for (_, after, _), decision in zip(changes, decisions, strict=True):
-                if not decision.allowed:
-                    results.append((after.id, decision.explain()))
-                    continue
-                await uow.resources.replace(after)
-                suspended.append(after.id)
-                messages.append(
-                    plan.teardown_step(
-                        after, step="suspended", reason=reason, now=now, base_url=self.base_url
+                after, changed = nhi.suspended(before, reason, ctx.now, grace)
+                step = plan.teardown_step(
+                    after, step="suspended", reason=reason, now=ctx.now, base_url=self.base_url
+                )
+                changes.append(
+                    Change(
+                        actor=actor,
+                        kind="suspend",
+                        before=before,
+                        after=after,
+                        changed=frozenset(changed),
+                        reason=reason,
+                        leave_groups=True,
+                        messages=(step,),
                     )
                 )
-                results.append((after.id, None))
-            await uow.resources.leave_groups(tenant_id, suspended, now)
-            for (_, after, _), decision in zip(changes, decisions, strict=True):
+            if not changes:
+                return skipped
+            decisions = await self.executor.execute(ctx, changes, each=True)
+            results: list[tuple[str, str | None]] = []
+            for change, decision in zip(changes, decisions, strict=True):
+                results.append((change.after.id, None if decision.allowed else decision.explain()))
+            for change, decision in zip(changes, decisions, strict=True):
                 if decision.allowed:
-                    await self._suspend_subtree(uow, after, now)
-            await route(uow, messages, email=self.email)
+                    await self._suspend_subtree(ctx, change.after)
             await uow.commit()
         return results + skipped
 
@@ -215,29 +227,38 @@ class Provisioning:
         """
         tenant_id = _tenant_of(mutation.actor)
         resource_type = self._registry.resource_type(mutation.resource_type)
-        with trial() as verdicts:
-            async with self._db.uow(write=True) as uow:
-                after = await self._apply(uow, mutation, tenant_id, resource_type)
-                # No commit: leaving the block rolls everything back.
+        verdicts: list[Verdict] = []
+        async with self._db.uow(write=True) as uow:
+            ctx = await self._context(uow, tenant_id, verdicts)
+            after = await self._apply(ctx, mutation, resource_type)
+            # No commit: leaving the block rolls everything back.
         return verdicts, after
 
+    async def _context(
+        self, uow: UnitOfWork, tenant_id: str, verdicts: list[Verdict] | None = None
+    ) -> Context:
+        return await load_context(
+            uow, tenant_id, self._clock.now(), base_url=self.base_url, email=self.email,
+            verdicts=verdicts,
+        )  # fmt: skip
+
     async def _apply(
-        self, uow: UnitOfWork, mutation: Mutation, tenant_id: str, resource_type: ResourceType
+        self, ctx: Context, mutation: Mutation, resource_type: ResourceType
     ) -> Resource | None:
-        now = self._clock.now()
+        uow = ctx.uow
         body = with_aliases(mutation.body or {})
         if mutation.kind is MutationKind.CREATE:
-            return await self._create(uow, mutation, body, tenant_id, resource_type, now)
+            return await self._create(ctx, mutation, body, resource_type)
         assert mutation.resource_id is not None
-        # Locked, without side tables: a group of 100,000 members is not read to rename it.
+        # Locked, without side tables: a group of 100,000 members is not read to rename it;
+        # a User's few Groups are read with it when the answer shows them (no read back).
         # A deleted identity is out of reach of every SCIM verb; only its teardown and a
         # restore find it.
-        # A User's few Groups are read with it when the answer shows them: no read back.
         wants_groups = mutation.with_groups and mutation.kind in (
             MutationKind.REPLACE, MutationKind.PATCH,
         )  # fmt: skip
         before = await uow.resources.get(
-            tenant_id, mutation.resource_type, mutation.resource_id, lock=True,
+            ctx.tenant.id, mutation.resource_type, mutation.resource_id, lock=True,
             members=False, groups=wants_groups and resource_type.name != "Group",
             retired=mutation.kind in (MutationKind.TEARDOWN, MutationKind.RESTORE),
         )  # fmt: skip
@@ -245,38 +266,26 @@ class Provisioning:
             raise NotFound(f"{mutation.resource_type} {mutation.resource_id} not found")
         check_if_match(mutation.if_match, before)
         if mutation.kind is MutationKind.RESTORE:
-            back, told = await self.retirements.restore(
-                uow, mutation.actor, before, now, reason=mutation.reason, base_url=self.base_url
-            )
-            await route(uow, told, email=self.email)
-            return back
+            return await self.retirements.restore(ctx, mutation.actor, before, mutation.reason)
         if mutation.kind is MutationKind.DELETE and nhi.governed(before.resource_type, before.doc):
-            gone, told = await self.retirements.retire(
-                uow, mutation.actor, before, now, reason=mutation.reason, base_url=self.base_url
-            )
-            await route(uow, told, email=self.email)
-            return gone
+            return await self.retirements.retire(ctx, mutation.actor, before, mutation.reason)
         if mutation.kind in (MutationKind.DELETE, MutationKind.TEARDOWN):
-            await self._delete(uow, mutation, before, now)
+            await self._delete(ctx, mutation, before)
             return None
         if mutation.kind is MutationKind.SUSPEND:
-            return await self._suspend(uow, mutation, before, now)
+            return await self._suspend(ctx, mutation, before)
         if mutation.kind is MutationKind.REPLACE:
-            return await self._replace(uow, mutation, before, body, resource_type, now)
-        return await self._patch(uow, mutation, before, body, resource_type, now)
+            return await self._replace(ctx, mutation, before, body, resource_type)
+        return await self._patch(ctx, mutation, before, body, resource_type)
 
     async def _create(
-        self,
-        uow: UnitOfWork,
-        mutation: Mutation,
-        body: dict[str, Any],
-        tenant_id: str,
-        resource_type: ResourceType,
-        now: dt.datetime,
+        self, ctx: Context, mutation: Mutation, body: dict[str, Any], resource_type: ResourceType
     ) -> Resource:
+        uow = ctx.uow
         draft = draft_create(
-            body, resource_type, tenant_id=tenant_id, resource_id=str(uuid.uuid4()), now=now
-        )
+            body, resource_type, tenant_id=ctx.tenant.id, resource_id=str(uuid.uuid4()),
+            now=ctx.now,
+        )  # fmt: skip
         after = await _resolve_members(uow, draft)
         after = await self._governance.adopted(uow, after, groups={}) or after
         nhi.check_extensions(resource_type.name, after.doc)
@@ -288,32 +297,30 @@ class Provisioning:
                 owner = await self._governance.user_owner(uow, after)
                 refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
             after, refs = await self._governance.created(
-                uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, now
+                uow, msgspec.structs.replace(after, doc=doc), refs, mutation.actor, ctx.now
             )
             resolved = await self._governance.resolve_refs(uow, after, refs)
-        await self.judge.decide(
-            uow, mutation.actor, "create", None, after, now=now, owners=resolved or ()
-        )
-        await uow.resources.add(after)
-        if refs is not None and resolved is not None:
-            await self._governance.write_refs(uow, after, refs, resolved)
+        change = Change(
+            actor=mutation.actor, kind="create", before=None, after=after, write=Write.ADD,
+            refs=refs, owners=resolved or (),
+        )  # fmt: skip
+        await self.executor.execute(ctx, [change])
         if after.resource_type == "Group" and after.members:
-            await self._adopt(uow, mutation.actor, after, now)
+            await self._adopt(ctx, mutation.actor, after)
         if after.resource_type != "Group":
             after = msgspec.structs.replace(after, groups=())  # new: a member of no Group yet
         return after
 
     async def _replace(
         self,
-        uow: UnitOfWork,
+        ctx: Context,
         mutation: Mutation,
         before: Resource,
         body: dict[str, Any],
         resource_type: ResourceType,
-        now: dt.datetime,
     ) -> Resource:
-        draft = draft_replace(before, body, resource_type, now=now)
-        after = await _resolve_members(uow, draft)
+        draft = draft_replace(before, body, resource_type, now=ctx.now)
+        after = await _resolve_members(ctx.uow, draft)
         nhi.check_extensions(resource_type.name, after.doc)
         changed = changed_paths(before, after)
         refs = None
@@ -323,81 +330,82 @@ class Provisioning:
             refs = nhi.take_refs(doc, named_refs(body, resource_type))
             after = msgspec.structs.replace(after, doc=doc)
             if enrolled:
-                after, refs = await self._enrolled(uow, mutation.actor, after, refs, now)
+                after, refs = await self._enrolled(ctx, mutation.actor, after, refs)
             else:
                 after = self._governance.changed(
                     before,
                     after,
                     active_named=asserts(body, resource_type, "active"),
-                    now=now,
+                    now=ctx.now,
                     extension_sent=sends_governance(body),
                 )
             changed = changed_paths(before, after) | _named(refs)
         return await self._write(
-            uow, mutation, before, after, changed, refs, now,
+            ctx, mutation, before, after, changed, refs,
             members_changed=draft.members is not None, enrolled=enrolled,
         )  # fmt: skip
 
     async def _write(
         self,
-        uow: UnitOfWork,
+        ctx: Context,
         mutation: Mutation,
         before: Resource,
         after: Resource,
         changed: set[str],
         refs: nhi.Refs | None,
-        now: dt.datetime,
         *,
         members_changed: bool = False,
         enrolled: bool = False,
+        leave_groups: bool = False,
+        messages: tuple[Message, ...] = (),
     ) -> Resource:
-        """Decide the change, then write it with its owners (replace, patch, suspend).
+        """Plan a replace, patch or suspension with its owners, execute it, then its follow-ups.
 
         An orphan given an active owner is no orphan any more; a User or Group
         that stops being an active owner leaves its identities to ``orphans``. A
         User the write makes governed (``enrolled``) is decided as a ``create``
         of the identity, as if it had been registered so.
         """
+        uow = ctx.uow
         resolved = await self._governance.resolve_refs(uow, before, refs) if refs else None
         if nhi.governed(after.resource_type, after.doc):
-            after = await self._governance.reattested(uow, before, after)
+            after = self._governance.reattested(ctx.tenant, before, after)
         if resolved is not None and any(
             r.relation == "owner" and r.status == "active" for r in resolved
         ):
             after, changed = _unflagged(after, changed)
-        await self.judge.decide(
-            uow, mutation.actor, "create" if enrolled else _ACTIONS[mutation.kind], before, after,
-            now=now, changed=changed, owners=resolved, reason=mutation.reason,
+        change = Change(
+            actor=mutation.actor, kind="create" if enrolled else _ACTIONS[mutation.kind],
+            before=before, after=after, changed=frozenset(changed), refs=refs, owners=resolved,
+            reason=mutation.reason, members_changed=members_changed, leave_groups=leave_groups,
+            messages=messages,
         )  # fmt: skip
-        await uow.resources.replace(after, members_changed=members_changed)
-        if refs is not None and resolved is not None:
-            await self._governance.write_refs(uow, after, refs, resolved)
+        await self.executor.execute(ctx, [change])
         if _state(before) == "active" and _state(after) == "suspended":
-            await self._suspend_subtree(uow, after, now)
+            await self._suspend_subtree(ctx, after)
         owner_moved = (
             after.resource_type == "User" and before.doc.get("active") != after.doc.get("active")
         ) or (after.resource_type == "Group" and ("members" in changed or members_changed))
         if owner_moved:
-            left = await self.orphans.owner_changed(uow, after, now, self.base_url)
-            await route(uow, left, email=self.email)
+            await self.orphans.owner_changed(ctx, after)
         if after.resource_type == "User" or owner_moved:
-            after = await self._adopt(uow, mutation.actor, after, now)
+            after = await self._adopt(ctx, mutation.actor, after)
         return after
 
-    async def _adopt(
-        self, uow: UnitOfWork, actor: Actor, written: Resource, now: dt.datetime
-    ) -> Resource:
+    async def _adopt(self, ctx: Context, actor: Actor, written: Resource) -> Resource:
         """Users the tenant's ``agentUsers`` rule now picks out (mapping.py) are registered as
-        governed identities: decided as a ``create`` of the identity, in this transaction.
+        governed identities: each decided as a ``create`` of the identity, on its own.
 
         ``written`` is the User just written, or a Group whose members changed;
-        returns ``written`` as it now is.
+        returns ``written`` as it now is. The User's own change stands even if its
+        adoption is refused (no owner, say): the refusal is audited, the User kept.
         """
+        uow = ctx.uow
         if written.resource_type == "User":
             candidates, groups = [written], None
         else:
             # Only the rule's own Group is read for members: not every membership change.
-            rule = await self._governance.agent_users(uow, written.tenant_id)
+            rule = ctx.tenant.settings.agent_users
             name = str(written.doc.get("displayName", ""))
             if rule is None or not mapping.names_group(rule, written.id, name):
                 return written
@@ -409,140 +417,132 @@ class Provisioning:
             if marked is None:
                 continue
             refs = nhi.Refs(owners=None, sponsors=None)
-            adopted, refs = await self._enrolled(uow, actor, marked, refs, now)
-            adopted = msgspec.structs.replace(adopted, version=user.version + 1, last_modified=now)
+            adopted, refs = await self._enrolled(ctx, actor, marked, refs)
+            adopted = msgspec.structs.replace(
+                adopted, version=user.version + 1, last_modified=ctx.now
+            )
             resolved = await self._governance.resolve_refs(uow, adopted, refs)
-            try:
-                # The User's own change stands even if its adoption is refused (no owner,
-                # say): the refusal is audited and the User stays as it was.
-                async with uow.savepoint():
-                    await self.judge.decide(
-                        uow, actor, "create", None, adopted, now=now, owners=resolved or ()
-                    )
-                    await uow.resources.replace(adopted)
-                    if resolved is not None:
-                        await self._governance.write_refs(uow, adopted, refs, resolved)
-            except Denied as denied:
-                await uow.audit.append(denied.event)
-                continue
-            if adopted.id == written.id:
+            change = Change(
+                actor=actor, kind="create", before=None, after=adopted, refs=refs,
+                owners=resolved or (),
+            )  # fmt: skip
+            (decision,) = await self.executor.execute(ctx, [change], each=True)
+            if decision.allowed and adopted.id == written.id:
                 written = adopted
         return written
 
     async def _enrolled(
-        self, uow: UnitOfWork, actor: Actor, user: Resource, refs: nhi.Refs, now: dt.datetime
+        self, ctx: Context, actor: Actor, user: Resource, refs: nhi.Refs
     ) -> tuple[Resource, nhi.Refs]:
         """A User that becomes a governed identity (a write gives it a ``kind``, or the
         tenant's ``agentUsers`` rule picks it out) gets the defaults of a registration
         (DESIGN.md "Defaults"): its manager, the rule's or the token's owner, the token's
         purpose, an end by its kind; its bounds count from now (``registeredAt``)."""
         if refs.owners is None:
-            owner = await self._governance.user_owner(uow, user)
+            owner = await self._governance.user_owner(ctx.uow, user)
             refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
-        enrolled, refs = await self._governance.created(uow, user, refs, actor, now)
+        enrolled, refs = await self._governance.created(ctx.uow, user, refs, actor, ctx.now)
         doc = nhi.copy_doc(enrolled.doc)
-        doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(now)
+        doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(ctx.now)
         return msgspec.structs.replace(enrolled, doc=doc), refs
 
-    async def _delete(
-        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
-    ) -> None:
-        """Hard for Users and Groups; soft for governed identities, with their subtree.
+    async def _delete(self, ctx: Context, mutation: Mutation, before: Resource) -> None:
+        """Hard for Users and Groups; a teardown deprovisions a governed identity for good.
 
         Tearing down a parent tears down its subtree (Vault's token hierarchy):
-        each child is decided too (reason ``cascade``), all in one batch, and
-        written children first, in the same transaction.
+        each child is decided too (reason ``cascade``), seeing its parent gone,
+        all in one batch.
         """
         action = _ACTIONS[mutation.kind]
         if not nhi.governed(before.resource_type, before.doc):
-            await self.judge.decide(
-                uow, mutation.actor, action, before, before, now=now, reason=mutation.reason
-            )
-            containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
-            await uow.resources.delete(before.tenant_id, before.resource_type, before.id)
-            await uow.resources.touch(before.tenant_id, containing, now)
+            change = Change(
+                actor=mutation.actor, kind=action, before=before, after=before,
+                write=Write.DELETE, reason=mutation.reason,
+            )  # fmt: skip
+            await self.executor.execute(ctx, [change])
             # What it owned keeps the reference (status "removed") and is settled now.
-            left = await self.orphans.owner_changed(uow, before, now, self.base_url)
-            await route(uow, left, email=self.email)
+            await self.orphans.owner_changed(ctx, before)
             return
-        gone = await subtree(uow, before)
-        await self.judge.decide_subtree(
-            uow, mutation.actor, action, gone, now=now, reason=mutation.reason
-        )
-        for resource in reversed(gone):
-            await self._governance.tombstone(uow, resource, now)
-        # Deprovisioned for good: a deleted identity's restore window has closed.
-        await uow.retirements.forget(before.tenant_id, [r.id for r in gone])
-        if mutation.kind is MutationKind.TEARDOWN:
-            await route(
-                uow,
-                email=self.email,
-                messages=[
-                    plan.teardown_step(
-                        r,
-                        step="deprovisioned",
-                        reason=mutation.reason if r is before else "cascade",
-                        now=now,
-                        base_url=self.base_url,
-                    )
-                    for r in gone
-                ],
+        changes = []
+        for resource in await subtree(ctx.uow, before):
+            reason = mutation.reason if resource is before else "cascade"
+            step = plan.teardown_step(
+                resource, step="deprovisioned", reason=reason, now=ctx.now,
+                base_url=self.base_url,
+            )  # fmt: skip
+            changes.append(
+                Change(
+                    actor=mutation.actor,
+                    kind=action,
+                    before=resource,
+                    after=resource,
+                    write=Write.TOMBSTONE,
+                    reason=reason,
+                    messages=(step,),
+                )
             )
+        await self.executor.execute(ctx, changes)
 
-    async def _suspend(
-        self, uow: UnitOfWork, mutation: Mutation, before: Resource, now: dt.datetime
-    ) -> Resource:
+    async def _suspend(self, ctx: Context, mutation: Mutation, before: Resource) -> Resource:
         """The scheduler's suspension: inactive, out of its Groups, torn down after the grace.
 
         All in the one transaction, so no identity is ever left half suspended.
         """
         if not nhi.governed(before.resource_type, before.doc):
             raise InvalidValue(f"a {before.resource_type} without governance cannot be suspended")
-        grace = await self._governance.teardown_grace(uow, before.tenant_id)
-        after, changed = nhi.suspended(before, mutation.reason, now, grace)
-        written = await self._write(uow, mutation, before, after, changed, None, now)
-        await uow.resources.leave_groups(before.tenant_id, before.id, now)
+        grace = self._governance.lifetimes_of(ctx.tenant).teardown_grace
+        after, changed = nhi.suspended(before, mutation.reason, ctx.now, grace)
         step = plan.teardown_step(
-            written, step="suspended", reason=mutation.reason, now=now, base_url=self.base_url
+            after, step="suspended", reason=mutation.reason, now=ctx.now, base_url=self.base_url
         )
-        await route(uow, [step], email=self.email)
-        return written
+        return await self._write(
+            ctx, mutation, before, after, changed, None, leave_groups=True, messages=(step,)
+        )
 
-    async def _suspend_subtree(self, uow: UnitOfWork, root: Resource, now: dt.datetime) -> None:
-        """A suspended parent's subtree is suspended with it, parents before children.
+    async def _suspend_subtree(self, ctx: Context, root: Resource) -> None:
+        """A suspended parent's subtree is suspended with it, in one batch.
 
         By the scheduler (reason ``cascade``): the suspension is the parent's
         consequence, not a choice the caller must be allowed to make child by
-        child. A requested suspension is mirrored as one (no teardown follows);
-        the scheduler's sets each child's teardown time too.
+        child; each child is judged seeing its parent suspended. A requested
+        suspension is mirrored as one (no teardown follows); the scheduler's sets
+        each child's teardown time too. A child a policy keeps is left as it is.
         """
-        descendants = [r for r in (await subtree(uow, root))[1:] if _state(r) == "active"]
+        descendants = [r for r in (await subtree(ctx.uow, root))[1:] if _state(r) == "active"]
         if not descendants:
             return
         requested = (root.doc.get(nhi.GOVERNANCE) or {}).get("suspendedReason") == "requested"
-        grace = None if requested else await self._governance.teardown_grace(uow, root.tenant_id)
-        done = []
-        for child in descendants:  # one at a time: each sees its parent suspended already
-            after, changed = nhi.suspended(child, "cascade", now, grace)
-            (decision,) = await self.judge.decide_each(
-                uow, scheduler(root.tenant_id), "suspend", [(child, after, changed)],
-                now=now, reason="cascade",
-            )  # fmt: skip
-            if decision.allowed:
-                await uow.resources.replace(after)
-                done.append(after.id)
-        await uow.resources.leave_groups(root.tenant_id, done, now)
+        grace = None if requested else self._governance.lifetimes_of(ctx.tenant).teardown_grace
+        changes = []
+        for child in descendants:
+            after, changed = nhi.suspended(child, "cascade", ctx.now, grace)
+            changes.append(
+                Change(
+                    actor=scheduler(root.tenant_id),
+                    kind="suspend",
+                    before=child,
+                    after=after,
+                    changed=frozenset(changed),
+                    reason="cascade",
+                    leave_groups=True,
+                )
+            )
+        await self.executor.execute(ctx, changes, each=True)
 
     async def _patch(
         self,
-        uow: UnitOfWork,
+        ctx: Context,
         mutation: Mutation,
         before: Resource,
         body: dict[str, Any],
         resource_type: ResourceType,
-        now: dt.datetime,
     ) -> Resource:
-        """RFC 7644 §3.5.2: atomic; a PATCH that changes nothing writes nothing."""
+        """RFC 7644 §3.5.2: atomic; a PATCH that changes nothing writes nothing.
+
+        A Group's membership delta goes to the members table first, by set-based
+        statements whose result says whether anything changed; a deny still
+        rolls it back with the rest.
+        """
         operations = read_patch(body)
         delta = members.MemberDelta()
         if resource_type.name == "Group":
@@ -556,18 +556,21 @@ class Provisioning:
         result = apply_patch(current, operations, resource_type)
         doc = dict(result.doc)
         external_id = doc.pop("externalId", None)
-        members_changed = await _apply_member_delta(uow, before, delta, resource_type)
+        members_changed = await _apply_member_delta(ctx.uow, before, delta, resource_type)
         changed = set(result.changed) | ({"members"} if members_changed else set())
         if not changed:
             # Nothing to write; still the caller's to be allowed (an auditor's no-op is a 403).
-            await self.judge.decide(uow, mutation.actor, "update", before, before, now=now)
+            noop = Change(
+                actor=mutation.actor, kind="update", before=before, after=before, write=Write.NONE
+            )
+            await self.executor.execute(ctx, [noop])
             return before
         after = msgspec.structs.replace(
             before,
             doc=doc,
             external_id=external_id,
             version=before.version + 1,
-            last_modified=now,
+            last_modified=ctx.now,
         )
         refs = None
         nhi.check_extensions(resource_type.name, doc)
@@ -596,16 +599,14 @@ class Provisioning:
             )
             after = msgspec.structs.replace(after, doc=doc)
             if enrolled:
-                after, refs = await self._enrolled(uow, mutation.actor, after, refs, now)
+                after, refs = await self._enrolled(ctx, mutation.actor, after, refs)
             else:
                 # A PATCH says what it removes: an end removed is removed (policies decide).
                 after = self._governance.changed(
-                    before, after, active_named="active" in result.changed, now=now,
+                    before, after, active_named="active" in result.changed, now=ctx.now,
                     keep_end=False,
                 )  # fmt: skip
-        return await self._write(
-            uow, mutation, before, after, changed, refs, now, enrolled=enrolled
-        )
+        return await self._write(ctx, mutation, before, after, changed, refs, enrolled=enrolled)
 
     async def _with_relations(
         self, uow: UnitOfWork, resource: Resource, mutation: Mutation

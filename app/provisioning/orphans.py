@@ -13,18 +13,17 @@ by Cedar like any change (``tenure.scheduler.due``) and audited.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
 
 from app.domain.actor import scheduler
+from app.domain.notifications import Message
 from app.domain.resource import OwnerRef, Resource
 from app.notify import plan
 from app.provisioning import nhi
+from app.provisioning.executor import Change, Context, Executor
 from app.provisioning.governance import Governance
-from app.provisioning.judge import Denied, Judge
 from app.scim.codec import format_datetime
-from app.store.uow import UnitOfWork
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -37,122 +36,100 @@ def _manager(owner: Resource | None) -> str | None:
 
 
 class Orphans:
-    def __init__(self, judge: Judge, governance: Governance) -> None:
-        self._judge = judge
+    def __init__(self, executor: Executor, governance: Governance) -> None:
+        self._executor = executor
         self._governance = governance
 
-    async def owner_changed(
-        self, uow: UnitOfWork, owner: Resource, now: dt.datetime, base_url: str
-    ) -> list[Any]:
-        """Settle every identity ``owner`` owns; the notifications this causes."""
-        messages: list[Any] = []
+    async def owner_changed(self, ctx: Context, owner: Resource) -> None:
+        """Settle every identity ``owner`` owns, each a change of its own (a refusal is
+        audited and leaves that one as it was: the owner's own change must not fail)."""
+        uow = ctx.uow
         for nhi_id, resource_type in await uow.resources.owned_by(owner.tenant_id, owner.id):
             identity = await uow.resources.get(
                 owner.tenant_id, resource_type, nhi_id, lock=True, members=False, groups=False
             )
             if identity is None or not nhi.governed(resource_type, identity.doc):
                 continue
-            message = await self._settle(uow, identity, owner, now, base_url)
-            if message is not None:
-                messages.append(message)
-        return messages
+            await self._settle(ctx, identity, owner)
 
-    async def _settle(
-        self, uow: UnitOfWork, identity: Resource, departed: Resource, now: dt.datetime,
-        base_url: str,
-    ) -> Any:  # fmt: skip
+    async def _settle(self, ctx: Context, identity: Resource, departed: Resource) -> None:
         refs = identity.owners or ()
         governance = identity.doc.get(nhi.GOVERNANCE) or {}
         owners_active = any(r.relation == "owner" and r.status == "active" for r in refs)
         flagged = "orphanedAt" in governance
         if owners_active and flagged:
-            try:
-                await self._flag(uow, identity, None, now, reason="owner_returned")
-            except Denied as denied:
-                await uow.audit.append(denied.event)
-            return None
+            await self._execute(ctx, _flag(identity, None, ctx, reason="owner_returned"))
+            return
         if owners_active or flagged:
-            return None
-        heir = await self._heir(uow, identity, departed)
-        if heir is not None:
-            try:
-                return await self._hand_over(uow, identity, heir, now, base_url)
-            except Denied as denied:  # e.g. the heir lacks the entitlements: flag it instead
-                await uow.audit.append(denied.event)
-        tenant = await uow.tenants.get(identity.tenant_id)
-        assert tenant is not None
-        grace = self._governance.defaults.for_tenant(tenant.settings).orphan_grace
-        try:
-            flagged_doc = await self._flag(uow, identity, grace, now, "orphaned")
-        except Denied as denied:
-            # The owner's own change must not fail for what it leaves behind.
-            await uow.audit.append(denied.event)
-            return None
-        return plan.teardown_step(
-            flagged_doc, step="orphaned", reason="no_active_owner", now=now, base_url=base_url
-        )
+            return
+        heir = await self._heir(ctx, identity, departed)
+        # A refused hand-over (the heir lacks the entitlements, say) is flagged instead.
+        if heir is not None and await self._execute(ctx, _hand_over(identity, heir, ctx)):
+            return
+        grace = self._governance.lifetimes_of(ctx.tenant).orphan_grace
+        await self._execute(ctx, _flag(identity, grace, ctx, reason="orphaned"))
 
-    async def _heir(
-        self, uow: UnitOfWork, identity: Resource, departed: Resource
-    ) -> OwnerRef | None:
+    async def _execute(self, ctx: Context, change: Change) -> bool:
+        (decision,) = await self._executor.execute(ctx, [change], each=True)
+        return decision.allowed
+
+    async def _heir(self, ctx: Context, identity: Resource, departed: Resource) -> OwnerRef | None:
         """An active sponsor, else the departed owner's active manager if the tenant allows."""
         sponsors = [r for r in identity.owners or () if r.relation == "sponsor"]
         for sponsor in sponsors:
             if sponsor.status == "active":
                 return msgspec.structs.replace(sponsor, relation="owner")
-        tenant = await uow.tenants.get(identity.tenant_id)
-        if tenant is None or tenant.settings.orphan_handover is False:
+        if ctx.tenant.settings.orphan_handover is False:
             return None
         manager = _manager(departed)
         if manager is None:
             return None
-        found = await uow.resources.parties(identity.tenant_id, [manager], "owner")
+        found = await ctx.uow.resources.parties(identity.tenant_id, [manager], "owner")
         heir = found.get(manager)
         return heir if heir is not None and heir.status == "active" else None
 
-    async def _flag(
-        self,
-        uow: UnitOfWork,
-        identity: Resource,
-        grace: dt.timedelta | None,
-        now: dt.datetime,
-        reason: str,
-    ) -> Resource:
-        """Set (``grace`` given) or clear the orphan flag, as the scheduler's ``flag``."""
-        doc = nhi.copy_doc(identity.doc)
-        governance = doc.setdefault(nhi.GOVERNANCE, {})
-        if grace is None:
-            for name in nhi.ORPHAN_FLAGS:
-                governance.pop(name, None)
-        else:
-            governance["orphanedAt"] = format_datetime(now)
-            governance["suspendAt"] = format_datetime(now + grace)
-        after = msgspec.structs.replace(
-            identity, doc=doc, version=identity.version + 1, last_modified=now
-        )
-        changed = {f"{nhi.GOVERNANCE}:{name}" for name in nhi.ORPHAN_FLAGS}
-        await self._judge.decide(
-            uow, scheduler(identity.tenant_id), "flag", identity, after,
-            now=now, changed=changed, reason=reason,
-        )  # fmt: skip
-        await uow.resources.replace(after)
-        return after
 
-    async def _hand_over(
-        self, uow: UnitOfWork, identity: Resource, heir: OwnerRef, now: dt.datetime,
-        base_url: str,
-    ) -> Any:  # fmt: skip
-        sponsors = tuple(r for r in identity.owners or () if r.relation == "sponsor")
-        owners = (heir, *sponsors)
-        after = msgspec.structs.replace(
-            identity, version=identity.version + 1, last_modified=now, owners=owners
-        )
-        await self._judge.decide(
-            uow, scheduler(identity.tenant_id), "update", identity, after,
-            now=now, changed={"owners"}, owners=owners, reason="orphaned",
+def _flag(identity: Resource, grace: dt.timedelta | None, ctx: Context, reason: str) -> Change:
+    """Set (``grace`` given) or clear the orphan flag, as the scheduler's ``flag``."""
+    doc = nhi.copy_doc(identity.doc)
+    governance = doc.setdefault(nhi.GOVERNANCE, {})
+    if grace is None:
+        for name in nhi.ORPHAN_FLAGS:
+            governance.pop(name, None)
+    else:
+        governance["orphanedAt"] = format_datetime(ctx.now)
+        governance["suspendAt"] = format_datetime(ctx.now + grace)
+    after = msgspec.structs.replace(
+        identity, doc=doc, version=identity.version + 1, last_modified=ctx.now
+    )
+    told: tuple[Message, ...] = ()
+    if grace is not None:
+        told = (
+            plan.teardown_step(
+                after, step="orphaned", reason="no_active_owner", now=ctx.now,
+                base_url=ctx.base_url,
+            ),
         )  # fmt: skip
-        await uow.resources.replace(after)
-        await uow.resources.set_owners(after, "owner", [heir])
-        return plan.teardown_step(
-            after, step="handed_over", reason="owner_left", now=now, base_url=base_url
-        )
+    return Change(
+        actor=scheduler(identity.tenant_id), kind="flag", before=identity, after=after,
+        changed=frozenset(f"{nhi.GOVERNANCE}:{name}" for name in nhi.ORPHAN_FLAGS),
+        reason=reason, messages=told,
+    )  # fmt: skip
+
+
+def _hand_over(identity: Resource, heir: OwnerRef, ctx: Context) -> Change:
+    """The identity's owner becomes ``heir`` (its sponsors stay), the scheduler's update."""
+    sponsors = tuple(r for r in identity.owners or () if r.relation == "sponsor")
+    owners = (heir, *sponsors)
+    after = msgspec.structs.replace(
+        identity, version=identity.version + 1, last_modified=ctx.now, owners=owners
+    )
+    step = plan.teardown_step(
+        after, step="handed_over", reason="owner_left", now=ctx.now, base_url=ctx.base_url
+    )
+    return Change(
+        actor=scheduler(identity.tenant_id), kind="update", before=identity, after=after,
+        changed=frozenset({"owners"}), refs=nhi.Refs(owners={heir.value: heir.display},
+                                                     sponsors=None),
+        owners=owners, reason="orphaned", messages=(step,),
+    )  # fmt: skip

@@ -5,7 +5,7 @@ Groups, 404 to every SCIM verb, its delegated subtree with it. Its row, history
 and what a restore needs (``retirements``) stay until its ``teardownAt``, the
 tenant's teardown grace after the DELETE, when the sweeper deprovisions it for
 good (policy ``tenure.teardown.disable_first``). Both steps run inside the
-mutation's transaction; the notifications they cause are returned for it to plan.
+mutation's transaction, carried out by the executor like any change.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor, scheduler
-from app.domain.notifications import Message
 from app.domain.resource import Resource
 from app.notify import plan
 from app.provisioning import nhi
+from app.provisioning.executor import Change, Context, Executor, Write
 from app.provisioning.governance import Governance, subtree
-from app.provisioning.judge import Judge
 from app.scim.codec import format_datetime
 from app.scim.errors import Conflict
 from app.store.retirements import Retirement
-from app.store.uow import UnitOfWork
 
 # What a DELETE and a restore change of each identity they touch.
 _LIFECYCLE_CHANGE = frozenset(
@@ -34,70 +32,50 @@ _LIFECYCLE_CHANGE = frozenset(
 
 
 class Retirements:
-    def __init__(self, judge: Judge, governance: Governance) -> None:
-        self._judge = judge
+    def __init__(self, executor: Executor, governance: Governance) -> None:
+        self._executor = executor
         self._governance = governance
 
-    async def retire(
-        self, uow: UnitOfWork, actor: Actor, before: Resource, now: dt.datetime, *,
-        reason: str, base_url: str,
-    ) -> tuple[Resource, list[Message]]:  # fmt: skip
+    async def retire(self, ctx: Context, actor: Actor, before: Resource, reason: str) -> Resource:
         """DELETE: the identity and its subtree revoked, restorable for the grace.
 
         The root is decided as the caller's ``delete`` (Cedar: its registering
-        platform, an admin); each descendant, parents first so that each sees
-        its parent suspended, as the scheduler's ``suspend`` (reason
-        ``cascade``): the consequence of the parent's deletion, as a suspension
-        cascades. Returns the root as left, and its owners' notifications.
+        platform, an admin); each descendant as the scheduler's ``suspend``
+        (reason ``cascade``), seeing its parent suspended: the consequence of the
+        parent's deletion, as a suspension cascades. A deny of any keeps them
+        all. Returns the root as left.
         """
-        grace = await self._governance.teardown_grace(uow, before.tenant_id)
-        retired: list[tuple[Resource, Resource]] = []
-        for current in await subtree(uow, before):
+        grace = self._governance.lifetimes_of(ctx.tenant).teardown_grace
+        changes = []
+        for current in await subtree(ctx.uow, before):
             root = current is before
-            after, changed = _retired(current, "deleted" if root else "cascade", now, grace)
-            await self._judge.decide(
-                uow, actor if root else scheduler(current.tenant_id),
-                "delete" if root else "suspend", current, after,
-                now=now, changed=changed, reason=reason if root else "cascade",
+            after, changed = _retired(current, "deleted" if root else "cascade", ctx.now, grace)
+            step = plan.teardown_step(
+                after, step="suspended", reason="deleted" if root else "cascade", now=ctx.now,
+                base_url=ctx.base_url,
             )  # fmt: skip
-            await uow.resources.replace(after)
-            retired.append((current, after))
-        ids = [after.id for _, after in retired]
-        groups = await uow.resources.direct_groups(before.tenant_id, ids)
-        await uow.resources.leave_groups(before.tenant_id, ids, now)
-        for _, after in retired:
-            await uow.resources.mark_deleted(after, now)
-        await uow.retirements.record(
-            [
-                Retirement(
-                    tenant_id=before.tenant_id,
-                    resource_id=after.id,
-                    resource_type=after.resource_type,
-                    root_id=before.id,
-                    retired_at=now,
-                    restorable_until=now + grace,
-                    prior=nhi.lifecycle_of(previous.doc),
-                    groups=tuple(groups[after.id]),
+            record = Retirement(
+                tenant_id=before.tenant_id, resource_id=after.id,
+                resource_type=after.resource_type, root_id=before.id, retired_at=ctx.now,
+                restorable_until=ctx.now + grace, prior=nhi.lifecycle_of(current.doc), groups=(),
+            )  # fmt: skip
+            changes.append(
+                Change(
+                    actor=actor if root else scheduler(current.tenant_id),
+                    kind="delete" if root else "suspend",
+                    before=current,
+                    after=after,
+                    write=Write.RETIRE,
+                    changed=frozenset(changed),
+                    reason=reason if root else "cascade",
+                    retirement=record,
+                    messages=(step,),
                 )
-                for previous, after in retired
-            ]
-        )
-        told = [
-            plan.teardown_step(
-                after,
-                step="suspended",
-                reason="deleted" if after.id == before.id else "cascade",
-                now=now,
-                base_url=base_url,
             )
-            for _, after in retired
-        ]
-        return retired[0][1], told
+        await self._executor.execute(ctx, changes)
+        return changes[0].after
 
-    async def restore(
-        self, uow: UnitOfWork, actor: Actor, before: Resource, now: dt.datetime, *,
-        reason: str, base_url: str,
-    ) -> tuple[Resource, list[Message]]:  # fmt: skip
+    async def restore(self, ctx: Context, actor: Actor, before: Resource, reason: str) -> Resource:
         """``POST /admin/identities/{id}/restore``: back as it was, within the grace.
 
         Its lifecycle values before the DELETE, its Groups (those that still
@@ -106,6 +84,7 @@ class Retirements:
         also ``reactivate``) and audited. 409 for a child deleted with its
         parent, after the grace, or when its name was taken meanwhile.
         """
+        uow = ctx.uow
         record = await uow.retirements.get(before.tenant_id, before.id)
         if record is None:
             raise Conflict(f"{before.resource_type} {before.id} is not deleted")
@@ -114,7 +93,7 @@ class Retirements:
                 f"{before.resource_type} {before.id} was deleted with its ancestor "
                 f"{record.root_id}: restore that one, and this one comes back with it"
             )
-        if now >= record.restorable_until:
+        if ctx.now >= record.restorable_until:
             raise Conflict(
                 f"{before.resource_type} {before.id} can no longer be restored: its teardown "
                 f"grace ended at {format_datetime(record.restorable_until)}"
@@ -130,22 +109,27 @@ class Retirements:
             )  # fmt: skip
             if child is not None:
                 found[child.id] = child
-        restored: list[Resource] = []
+        changes = []
         for current in _parents_first(before, found):
-            after = _restored(current, taken[current.id].prior, now)
-            await self._judge.decide(
-                uow, actor, "restore", current, after, now=now, changed=_LIFECYCLE_CHANGE,
-                reason=reason if current is before else "cascade",
-            )  # fmt: skip
-            await uow.resources.undelete(after)
-            await uow.resources.join_groups(after, taken[current.id].groups, now)
-            restored.append(after)
-        await uow.retirements.forget(before.tenant_id, [r.id for r in restored])
-        told = [
-            plan.teardown_step(r, step="restored", reason="restored", now=now, base_url=base_url)
-            for r in restored
-        ]
-        return restored[0], told
+            after = _restored(current, taken[current.id].prior, ctx.now)
+            step = plan.teardown_step(
+                after, step="restored", reason="restored", now=ctx.now, base_url=ctx.base_url
+            )
+            changes.append(
+                Change(
+                    actor=actor,
+                    kind="restore",
+                    before=current,
+                    after=after,
+                    write=Write.UNDELETE,
+                    changed=_LIFECYCLE_CHANGE,
+                    reason=reason if current is before else "cascade",
+                    join_groups=taken[current.id].groups,
+                    messages=(step,),
+                )
+            )
+        await self._executor.execute(ctx, changes)
+        return changes[0].after
 
 
 def _retired(
