@@ -14,8 +14,8 @@ from app.api.media import json_response, read_struct
 from app.api.services import services
 from app.domain.actor import Actor, Permission, Restrictions, trial_roles
 from app.policy.engine import PolicyError
+from app.provisioning.commands import Mutation, MutationKind
 from app.provisioning.executor import Verdict
-from app.provisioning.mutation import Mutation, MutationKind
 from app.scim.errors import InvalidValue
 
 AnyRequest = Request[Any, Any, Any]

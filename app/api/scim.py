@@ -17,7 +17,7 @@ from app.api.media import lower_query, read_json, scim_response
 from app.api.services import scim_base_url, services
 from app.domain.actor import Actor, Permission
 from app.domain.resource import Resource
-from app.provisioning.mutation import Mutation, MutationKind
+from app.provisioning.commands import Mutation, MutationKind
 from app.provisioning.reads import Listing
 from app.scim.errors import NotFound
 from app.scim.projection import Projection, project, read_projection

@@ -25,8 +25,9 @@ from app.domain.clock import Clock
 from app.domain.notifications import Message
 from app.notify import plan
 from app.notify.routing import route
+from app.provisioning.commands import Mutation, MutationKind
 from app.provisioning.executor import Denied
-from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.provisioning.mutation import Provisioning
 from app.scim.errors import NotFound, ScimError
 from app.store.resources import Due
 from app.store.uow import Database

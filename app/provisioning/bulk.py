@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
-from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.provisioning.commands import Mutation, MutationKind
+from app.provisioning.mutation import Provisioning
 from app.scim.errors import (
     Conflict,
     InvalidSyntax,

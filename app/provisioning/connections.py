@@ -18,7 +18,8 @@ from app.domain.actor import Actor, Role
 from app.domain.clock import Clock
 from app.domain.connections import Check, Seen
 from app.domain.tenancy import Token
-from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.provisioning.commands import Mutation, MutationKind
+from app.provisioning.mutation import Provisioning
 from app.scim.errors import NotFound, ScimError
 from app.store.uow import Database
 

@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Any
 
 from app.domain.actor import Actor
-from app.provisioning.mutation import Mutation, MutationKind, Provisioning
+from app.provisioning.commands import Mutation, MutationKind
+from app.provisioning.mutation import Provisioning
 from app.provisioning.nhi import GOVERNANCE
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -13,7 +13,6 @@ A deny rolls it all back; its audit event is then written on its own.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,11 +22,12 @@ import msgspec
 from app.domain.actor import Actor, scheduler
 from app.domain.clock import Clock
 from app.domain.notifications import Message
-from app.domain.resource import Member, Resource
+from app.domain.resource import Resource
 from app.notify import plan
-from app.provisioning import mapping, members, nhi
+from app.provisioning import members, nhi
+from app.provisioning.adoption import Adoption
+from app.provisioning.commands import CEDAR_ACTION, Mutation, MutationKind
 from app.provisioning.compute import (
-    Draft,
     changed_paths,
     check_if_match,
     draft_create,
@@ -50,55 +50,15 @@ from app.provisioning.governance import (
     with_aliases,
 )
 from app.provisioning.judge import Judge
+from app.provisioning.memberships import apply_member_delta, resolve_members
 from app.provisioning.orphans import Orphans
 from app.provisioning.retirement import Retirements
-from app.scim.codec import asserts, format_datetime
+from app.scim.codec import asserts
 from app.scim.errors import Forbidden, InvalidValue, Mutability, NotFound
-from app.scim.filter import AttrPath, ValuePath
-from app.scim.match import element_matches
 from app.scim.patch import apply_patch, read_patch
-from app.scim.resolve import resolve_filter
 from app.scim.schema import Registry, ResourceType
 from app.store.promoted import due_at
 from app.store.uow import Database, UnitOfWork
-
-
-class MutationKind(enum.StrEnum):
-    CREATE = "create"
-    REPLACE = "replace"
-    PATCH = "patch"
-    DELETE = "delete"
-    # The scheduler's (and a dry run's) own: Cedar action ids of the same name.
-    SUSPEND = "suspend"
-    TEARDOWN = "teardown"
-    # An admin's: a deleted identity back within its teardown grace.
-    RESTORE = "restore"
-
-
-class Mutation(msgspec.Struct, frozen=True, kw_only=True):
-    kind: MutationKind
-    actor: Actor
-    resource_type: str
-    resource_id: str | None = None
-    body: dict[str, Any] | None = None
-    if_match: str | None = None
-    # Why, for the scheduler's suspend and teardown: expired, orphaned, unattested.
-    reason: str = "request"
-    # What the caller will show of the result; a Group's members are loaded only if asked.
-    with_members: bool = True
-    with_groups: bool = True
-
-
-# Cedar's action for each kind before refinement (policy.proposal.actions_for).
-_ACTIONS = {
-    MutationKind.CREATE: "create",
-    MutationKind.REPLACE: "update",
-    MutationKind.PATCH: "update",
-    MutationKind.DELETE: "delete",
-    MutationKind.SUSPEND: "suspend",
-    MutationKind.TEARDOWN: "teardown",
-    MutationKind.RESTORE: "restore",
-}
 
 
 class Provisioning:
@@ -119,6 +79,7 @@ class Provisioning:
         self.judge = judge
         self.executor = Executor(judge, governance)
         self.orphans = Orphans(self.executor, governance)
+        self.adoption = Adoption(self.executor, governance)
         self.retirements = Retirements(self.executor, governance)
         # Told when a change makes an identity due (the lifecycle scheduler's alarm).
         self.on_due: Callable[[dt.datetime], None] | None = None
@@ -286,7 +247,7 @@ class Provisioning:
             body, resource_type, tenant_id=ctx.tenant.id, resource_id=str(uuid.uuid4()),
             now=ctx.now,
         )  # fmt: skip
-        after = await _resolve_members(uow, draft)
+        after = await resolve_members(uow, draft)
         after = await self._governance.adopted(uow, after, groups={}) or after
         nhi.check_extensions(resource_type.name, after.doc)
         refs = resolved = None
@@ -306,7 +267,7 @@ class Provisioning:
         )  # fmt: skip
         await self.executor.execute(ctx, [change])
         if after.resource_type == "Group" and after.members:
-            await self._adopt(ctx, mutation.actor, after)
+            await self.adoption.adopt(ctx, mutation.actor, after)
         if after.resource_type != "Group":
             after = msgspec.structs.replace(after, groups=())  # new: a member of no Group yet
         return after
@@ -320,7 +281,7 @@ class Provisioning:
         resource_type: ResourceType,
     ) -> Resource:
         draft = draft_replace(before, body, resource_type, now=ctx.now)
-        after = await _resolve_members(ctx.uow, draft)
+        after = await resolve_members(ctx.uow, draft)
         nhi.check_extensions(resource_type.name, after.doc)
         changed = changed_paths(before, after)
         refs = None
@@ -330,7 +291,7 @@ class Provisioning:
             refs = nhi.take_refs(doc, named_refs(body, resource_type))
             after = msgspec.structs.replace(after, doc=doc)
             if enrolled:
-                after, refs = await self._enrolled(ctx, mutation.actor, after, refs)
+                after, refs = await self.adoption.enrolled(ctx, mutation.actor, after, refs)
             else:
                 after = self._governance.changed(
                     before,
@@ -375,7 +336,7 @@ class Provisioning:
         ):
             after, changed = _unflagged(after, changed)
         change = Change(
-            actor=mutation.actor, kind="create" if enrolled else _ACTIONS[mutation.kind],
+            actor=mutation.actor, kind="create" if enrolled else CEDAR_ACTION[mutation.kind],
             before=before, after=after, changed=frozenset(changed), refs=refs, owners=resolved,
             reason=mutation.reason, members_changed=members_changed, leave_groups=leave_groups,
             messages=messages,
@@ -389,62 +350,8 @@ class Provisioning:
         if owner_moved:
             await self.orphans.owner_changed(ctx, after)
         if after.resource_type == "User" or owner_moved:
-            after = await self._adopt(ctx, mutation.actor, after)
+            after = await self.adoption.adopt(ctx, mutation.actor, after)
         return after
-
-    async def _adopt(self, ctx: Context, actor: Actor, written: Resource) -> Resource:
-        """Users the tenant's ``agentUsers`` rule now picks out (mapping.py) are registered as
-        governed identities: each decided as a ``create`` of the identity, on its own.
-
-        ``written`` is the User just written, or a Group whose members changed;
-        returns ``written`` as it now is. The User's own change stands even if its
-        adoption is refused (no owner, say): the refusal is audited, the User kept.
-        """
-        uow = ctx.uow
-        if written.resource_type == "User":
-            candidates, groups = [written], None
-        else:
-            # Only the rule's own Group is read for members: not every membership change.
-            rule = ctx.tenant.settings.agent_users
-            name = str(written.doc.get("displayName", ""))
-            if rule is None or not mapping.names_group(rule, written.id, name):
-                return written
-            ids = await uow.resources.ungoverned_users_in(written.tenant_id, written.id)
-            candidates = await uow.resources.get_many(written.tenant_id, ids, lock=True)
-            groups = {written.id: name}
-        for user in candidates:
-            marked = await self._governance.adopted(uow, user, groups=groups)
-            if marked is None:
-                continue
-            refs = nhi.Refs(owners=None, sponsors=None)
-            adopted, refs = await self._enrolled(ctx, actor, marked, refs)
-            adopted = msgspec.structs.replace(
-                adopted, version=user.version + 1, last_modified=ctx.now
-            )
-            resolved = await self._governance.resolve_refs(uow, adopted, refs)
-            change = Change(
-                actor=actor, kind="create", before=None, after=adopted, refs=refs,
-                owners=resolved or (),
-            )  # fmt: skip
-            (decision,) = await self.executor.execute(ctx, [change], each=True)
-            if decision.allowed and adopted.id == written.id:
-                written = adopted
-        return written
-
-    async def _enrolled(
-        self, ctx: Context, actor: Actor, user: Resource, refs: nhi.Refs
-    ) -> tuple[Resource, nhi.Refs]:
-        """A User that becomes a governed identity (a write gives it a ``kind``, or the
-        tenant's ``agentUsers`` rule picks it out) gets the defaults of a registration
-        (DESIGN.md "Defaults"): its manager, the rule's or the token's owner, the token's
-        purpose, an end by its kind; its bounds count from now (``registeredAt``)."""
-        if refs.owners is None:
-            owner = await self._governance.user_owner(ctx.uow, user)
-            refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
-        enrolled, refs = await self._governance.created(ctx.uow, user, refs, actor, ctx.now)
-        doc = nhi.copy_doc(enrolled.doc)
-        doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(ctx.now)
-        return msgspec.structs.replace(enrolled, doc=doc), refs
 
     async def _delete(self, ctx: Context, mutation: Mutation, before: Resource) -> None:
         """Hard for Users and Groups; a teardown deprovisions a governed identity for good.
@@ -453,7 +360,7 @@ class Provisioning:
         each child is decided too (reason ``cascade``), seeing its parent gone,
         all in one batch.
         """
-        action = _ACTIONS[mutation.kind]
+        action = CEDAR_ACTION[mutation.kind]
         if not nhi.governed(before.resource_type, before.doc):
             change = Change(
                 actor=mutation.actor, kind=action, before=before, after=before,
@@ -556,7 +463,7 @@ class Provisioning:
         result = apply_patch(current, operations, resource_type)
         doc = dict(result.doc)
         external_id = doc.pop("externalId", None)
-        members_changed = await _apply_member_delta(ctx.uow, before, delta, resource_type)
+        members_changed = await apply_member_delta(ctx.uow, before, delta, resource_type)
         changed = set(result.changed) | ({"members"} if members_changed else set())
         if not changed:
             # Nothing to write; still the caller's to be allowed (an auditor's no-op is a 403).
@@ -599,7 +506,7 @@ class Provisioning:
             )
             after = msgspec.structs.replace(after, doc=doc)
             if enrolled:
-                after, refs = await self._enrolled(ctx, mutation.actor, after, refs)
+                after, refs = await self.adoption.enrolled(ctx, mutation.actor, after, refs)
             else:
                 # A PATCH says what it removes: an end removed is removed (policies decide).
                 after = self._governance.changed(
@@ -666,58 +573,3 @@ def _named(refs: nhi.Refs | None) -> set[str]:
         return set()
     named = {"owners"} if refs.owners is not None else set()
     return named | ({f"{nhi.GOVERNANCE}:sponsors"} if refs.sponsors is not None else set())
-
-
-async def _resolve_members(uow: UnitOfWork, draft: Draft) -> Resource:
-    """Members are Users or Groups of the same tenant (RFC 7643 §4.2); 400 names the first not."""
-    resource = draft.resource
-    if resource.resource_type != "Group" or draft.members is None:
-        return resource
-    found = await _existing_members(uow, resource.tenant_id, draft.members)
-    # The response reads them back, with the display of members named without one.
-    return msgspec.structs.replace(resource, members=tuple(found))
-
-
-async def _existing_members(
-    uow: UnitOfWork, tenant_id: str, requested: dict[str, str | None]
-) -> list[Member]:
-    """The requested members, each checked to be a live User or Group of the tenant."""
-    found = await uow.resources.find_members(tenant_id, requested)
-    missing = [member_id for member_id in requested if member_id not in found]
-    if missing:
-        raise InvalidValue(f"member {missing[0]!r} is not a User or Group of this tenant")
-    return [
-        Member(value=member_id, type=found[member_id].type, display=display)
-        for member_id, display in requested.items()
-    ]
-
-
-async def _apply_member_delta(
-    uow: UnitOfWork, group: Resource, delta: members.MemberDelta, resource_type: ResourceType
-) -> bool:
-    """Apply a membership delta with set-based statements; True if any row changed."""
-    if delta.empty:
-        return False
-    if group.id in delta.add:
-        raise InvalidValue("a Group cannot be a member of itself")
-    adding = await _existing_members(uow, group.tenant_id, delta.add)
-    removing = list(delta.remove)
-    if delta.remove_where:
-        attribute = resource_type.schema.attribute("members")
-        assert attribute is not None
-        stored = await uow.resources.member_refs(group.id)
-        for condition in delta.remove_where:
-            path = AttrPath(attr="members")
-            bound = resolve_filter(ValuePath(path=path, filter=condition), resource_type)
-            assert isinstance(bound, ValuePath)
-            removing += [
-                ref.value
-                for ref in stored
-                if element_matches(bound.filter, {"value": ref.value, "type": ref.type}, attribute)
-            ]
-    return await uow.resources.change_members(
-        group,
-        clear=delta.clear,
-        remove=removing,
-        add=adding,
-    )

@@ -172,7 +172,7 @@ async def _prepare(database: Path) -> str:
     from app.domain.actor import Role as R
     from app.domain.clock import SystemClock
     from app.main import build_services
-    from app.provisioning.mutation import Mutation, MutationKind
+    from app.provisioning.commands import Mutation, MutationKind
 
     services = build_services(_settings(database), SystemClock())
     try:
