@@ -29,7 +29,7 @@ from app.provisioning.commands import Mutation, MutationKind
 from app.provisioning.executor import Denied
 from app.provisioning.mutation import Provisioning
 from app.scim.errors import NotFound, ScimError
-from app.store.resources import Due
+from app.store.sweep import Due
 from app.store.uow import Database
 
 log = logging.getLogger("tenure.sweeper")
@@ -94,7 +94,7 @@ class Sweeper:
                 for moment, lead_days in (("expiresAt", leads), ("attestBy", (*leads, 0))):
                     for days in sorted(lead_days, reverse=True):
                         lead = dt.timedelta(days=days)
-                        found = await uow.resources.expiring(
+                        found = await uow.sweep.expiring(
                             tenant.id, start + lead, now + lead, moment=moment
                         )
                         for resource in found:
@@ -116,7 +116,7 @@ class Sweeper:
 
     async def next_due(self) -> dt.datetime | None:
         async with self._db.uow() as uow:
-            return await uow.resources.next_due()
+            return await uow.sweep.next_due()
 
     async def sweep(
         self,
@@ -137,7 +137,7 @@ class Sweeper:
             now = self._clock.now()
             # A dry run looks at everything due at once: read off the event loop.
             async with self._db.uow(write=not dry_run, offload=dry_run) as uow:
-                due = await uow.resources.claim_due(
+                due = await uow.sweep.claim_due(
                     now,
                     now + self._lease,
                     self._batch if not dry_run else 100_000,
@@ -168,7 +168,7 @@ class Sweeper:
         now = self._clock.now()
         blocked: list[str] = []
         async with self._db.uow(write=True) as uow:
-            for tid, due, active in await uow.resources.pressure(now):
+            for tid, due, active in await uow.sweep.pressure(now):
                 if tenant_id is not None and tid != tenant_id:
                     continue
                 tenant = await uow.tenants.get(tid)
@@ -285,7 +285,7 @@ class Sweeper:
 
     async def _hold(self, item: Due) -> None:
         async with self._db.uow(write=True) as uow:
-            await uow.resources.hold(
+            await uow.sweep.hold(
                 item.tenant_id, item.resource_id, self._clock.now() + self._backoff
             )
             await uow.commit()

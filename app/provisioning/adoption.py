@@ -39,7 +39,7 @@ class Adoption:
             name = str(written.doc.get("displayName", ""))
             if rule is None or not mapping.names_group(rule, written.id, name):
                 return written
-            ids = await uow.resources.ungoverned_users_in(written.tenant_id, written.id)
+            ids = await uow.memberships.ungoverned_users_in(written.tenant_id, written.id)
             candidates = await uow.resources.get_many(written.tenant_id, ids, lock=True)
             groups = {written.id: name}
         for user in candidates:

@@ -177,28 +177,28 @@ class Executor:
         elif change.write is Write.REPLACE:
             await uow.resources.replace(after, members_changed=change.members_changed)
         elif change.write is Write.DELETE:
-            containing = await uow.resources.groups_with_member(after.tenant_id, after.id)
+            containing = await uow.memberships.groups_with_member(after.tenant_id, after.id)
             await uow.resources.delete(after.tenant_id, after.resource_type, after.id)
-            await uow.resources.touch(after.tenant_id, containing, ctx.now)
+            await uow.memberships.touch(after.tenant_id, containing, ctx.now)
         elif change.write is Write.TOMBSTONE:
             await self._governance.tombstone(uow, after, ctx.now)
             await uow.retirements.forget(after.tenant_id, [after.id])
         elif change.write is Write.RETIRE:
             await uow.resources.replace(after)
-            groups = await uow.resources.direct_groups(after.tenant_id, [after.id])
-            await uow.resources.leave_groups(after.tenant_id, after.id, ctx.now)
+            groups = await uow.memberships.direct_groups(after.tenant_id, [after.id])
+            await uow.memberships.leave_groups(after.tenant_id, after.id, ctx.now)
             await uow.resources.mark_deleted(after, ctx.now)
             assert change.retirement is not None
             record = msgspec.structs.replace(change.retirement, groups=tuple(groups[after.id]))
             await uow.retirements.record([record])
         elif change.write is Write.UNDELETE:
             await uow.resources.undelete(after)
-            await uow.resources.join_groups(after, change.join_groups, ctx.now)
+            await uow.memberships.join_groups(after, change.join_groups, ctx.now)
             await uow.retirements.forget(after.tenant_id, [after.id])
         if change.refs is not None and change.owners is not None:
             await self._governance.write_refs(uow, after, change.refs, change.owners)
         if change.leave_groups:
-            await uow.resources.leave_groups(after.tenant_id, after.id, ctx.now)
+            await uow.memberships.leave_groups(after.tenant_id, after.id, ctx.now)
 
 
 def _question(change: Change) -> Question:

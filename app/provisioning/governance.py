@@ -110,7 +110,9 @@ class Governance:
         if rule is None:
             return None
         if groups is None:
-            groups = await uow.resources.group_names(user.tenant_id, user.id) if rule.group else {}
+            groups = (
+                await uow.memberships.group_names(user.tenant_id, user.id) if rule.group else {}
+            )
         return mapping.marked(user, rule) if mapping.picks(rule, user.doc, groups) else None
 
     async def agent_users(self, uow: UnitOfWork, tenant_id: str) -> AgentUsers | None:
@@ -125,7 +127,7 @@ class Governance:
         """
         rule = await self.agent_users(uow, user.tenant_id)
         for candidate in (mapping.default_owner(user.doc, None), rule.owner if rule else None):
-            if candidate and await uow.resources.parties(user.tenant_id, [candidate], "owner"):
+            if candidate and await uow.owners.parties(user.tenant_id, [candidate], "owner"):
                 return candidate
         return None
 
@@ -161,7 +163,7 @@ class Governance:
             if wanted is None:
                 out += [r for r in current if r.relation == relation]
                 continue
-            found = await uow.resources.parties(resource.tenant_id, wanted, relation)
+            found = await uow.owners.parties(resource.tenant_id, wanted, relation)
             missing = [ref for ref in wanted if ref not in found]
             if missing:
                 raise InvalidValue(
@@ -179,7 +181,7 @@ class Governance:
         """Keep the owners table in step with what the write named."""
         for relation, wanted in (("owner", refs.owners), ("sponsor", refs.sponsors)):
             if wanted is not None:
-                await uow.resources.set_owners(
+                await uow.owners.set_owners(
                     resource, relation, [r for r in resolved if r.relation == relation]
                 )
 
@@ -190,11 +192,11 @@ class Governance:
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
         )
-        containing = await uow.resources.groups_with_member(before.tenant_id, before.id)
+        containing = await uow.memberships.groups_with_member(before.tenant_id, before.id)
         # It may have been deleted by a client already, and waited out its grace.
         await uow.resources.replace(after, retired=True)
         await uow.resources.mark_deleted(after, now)
-        await uow.resources.touch(before.tenant_id, containing, now)
+        await uow.memberships.touch(before.tenant_id, containing, now)
         return after
 
     async def parent(

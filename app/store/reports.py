@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.reports import Expiring, Governed, Holder, Orphan, Owned
 from app.scim.codec import format_datetime, parse_datetime
+from app.store.owners import holder_status
 from app.store.promoted import GOVERNANCE
-from app.store.resources import holder_status
 from app.store.tables import audit_events, nhi_owners, outbox, resources
 
 NHI_TYPES = ("Agent", "ServiceAccount")

@@ -13,10 +13,13 @@ from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.connections import RequestLogRepository
 from app.store.db import create_engine, create_loop_engine, write_options
+from app.store.memberships import MembershipRepository
 from app.store.outbox import OutboxRepository
+from app.store.owners import OwnerRepository
 from app.store.reports import ReportRepository
 from app.store.resources import ResourceRepository
 from app.store.retirements import RetirementRepository
+from app.store.sweep import SweepRepository
 from app.store.tenancy import TenantRepository, TokenRepository
 
 
@@ -80,6 +83,9 @@ class UnitOfWork:
     """``async with db.uow(write=True) as uow: …; await uow.commit()``; anything else rolls back."""
 
     resources: ResourceRepository
+    memberships: MembershipRepository
+    owners: OwnerRepository
+    sweep: SweepRepository
     tenants: TenantRepository
     tokens: TokenRepository
     audit: AuditRepository
@@ -112,7 +118,10 @@ class UnitOfWork:
             connection = await connection.execution_options(**write_options())
         await connection.begin()
         self._connection = connection
-        self.resources = ResourceRepository(connection)
+        self.memberships = MembershipRepository(connection)
+        self.owners = OwnerRepository(connection)
+        self.resources = ResourceRepository(connection, self.memberships, self.owners)
+        self.sweep = SweepRepository(connection, self.resources)
         self.tenants = TenantRepository(connection)
         self.tokens = TokenRepository(connection)
         self.audit = AuditRepository(connection)

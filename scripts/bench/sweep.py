@@ -85,9 +85,7 @@ async def seed(services, tenant_id: str, owner: str, ends: list[dt.datetime]) ->
             chunk = batch[start : start + 1000]
             await uow.resources.add_many(chunk)
             for resource in chunk:
-                await uow.resources.set_owners(
-                    resource, "owner", [OwnerRef(value=owner, type="User")]
-                )
+                await uow.owners.set_owners(resource, "owner", [OwnerRef(value=owner, type="User")])
         await uow.commit()
 
 

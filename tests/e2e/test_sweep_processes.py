@@ -69,10 +69,8 @@ async def _seed(settings: Settings, count: int) -> str:
         async with services.db.uow(write=True) as uow:
             await uow.resources.add_many([owner, team, *agents])
             for agent in agents:
-                await uow.resources.set_owners(
-                    agent, "owner", [OwnerRef(value=owner.id, type="User")]
-                )
-            await uow.resources.change_members(
+                await uow.owners.set_owners(agent, "owner", [OwnerRef(value=owner.id, type="User")])
+            await uow.memberships.change_members(
                 team, clear=False, remove=[],
                 add=[Member(value=a.id, type="Agent") for a in agents],
             )  # fmt: skip
