@@ -57,7 +57,7 @@ async def apply_member_delta(
     if delta.remove_where:
         attribute = resource_type.schema.attribute("members")
         assert attribute is not None
-        stored = await uow.memberships.member_refs(group.id)
+        stored = await uow.memberships.member_refs(group.tenant_id, group.id)
         for condition in delta.remove_where:
             path = AttrPath(attr="members")
             bound = resolve_filter(ValuePath(path=path, filter=condition), resource_type)

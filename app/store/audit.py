@@ -95,7 +95,15 @@ class AuditRepository:
         for row in rows:
             seq += 1
             digest = chain_hash(prev, seq, _canonical(row[1:]))
-            linked.append({"row_id": row[0], "seq": seq, "prev_hash": prev, "hash": digest})
+            linked.append(
+                {
+                    "tenant": tenant_id,
+                    "row_id": row[0],
+                    "seq": seq,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
             prev = digest
         await self._c.execute(_LINK, linked)
         if head is None:
@@ -373,6 +381,9 @@ def _link(row: Any) -> Link:
 _INSERT = audit_events.insert()
 _LINK = (
     audit_events.update()
-    .where(audit_events.c.id == sa.bindparam("row_id"))
+    .where(
+        audit_events.c.tenant_id == sa.bindparam("tenant"),
+        audit_events.c.id == sa.bindparam("row_id"),
+    )
     .values(seq=sa.bindparam("seq"), prev_hash=sa.bindparam("prev_hash"), hash=sa.bindparam("hash"))
 )

@@ -24,6 +24,7 @@ from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
 from app.scim.resolve import Resolved, resolve_attr
 from app.scim.schema import OWNERS_URN, Attribute, ResourceType
 from app.store.jsonsql import JsonSql
+from app.store.owners import answering_for, holder_of
 from app.store.promoted import GOVERNANCE, MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, nhi_owners, resources
 
@@ -53,9 +54,15 @@ class FilterCompiler:
     """Compiles one resolved filter for one resource type and dialect."""
 
     def __init__(
-        self, resource_type: ResourceType, dialect: str, now: dt.datetime | None = None
+        self,
+        resource_type: ResourceType,
+        dialect: str,
+        tenant_id: str,
+        now: dt.datetime | None = None,
     ) -> None:
         self._ctes = 0
+        # Side-table rows are matched by the tenant too, never by ids alone.
+        self.tenant_id = tenant_id
         self.now = now  # effective state: past expiresAt an identity is not active
         self.resource_type = resource_type
         self.json = JsonSql(dialect)
@@ -294,9 +301,9 @@ class FilterCompiler:
         owner = resources.alias("live_owner")
         active_owner = (
             sa.select(sa.literal(1))
-            .select_from(nhi_owners.join(owner, owner.c.id == nhi_owners.c.owner_id))
+            .select_from(nhi_owners.join(owner, holder_of(owner)))
             .where(
-                nhi_owners.c.nhi_id == resources.c.id,
+                answering_for(resources),
                 nhi_owners.c.relation == "owner",
                 owner.c.deleted_at.is_(None),
                 sa.or_(owner.c.active.is_(None), owner.c.active.is_(True)),
@@ -312,7 +319,7 @@ class FilterCompiler:
             relation = "sponsor"
         else:
             return None
-        return sa.and_(nhi_owners.c.nhi_id == resources.c.id, nhi_owners.c.relation == relation)
+        return sa.and_(answering_for(resources), nhi_owners.c.relation == relation)
 
     def _owner_column(self, node: Compare | Present, sub: str) -> sa.ColumnElement[bool]:
         # An owner's value is an id (caseExact); its type is "User" or "Group" in any case.
@@ -352,8 +359,7 @@ class FilterCompiler:
             return self._in_group(node)
         if sub not in ("value", "type"):
             raise InvalidFilter("members can be filtered by value or type only")
-        gm = group_members
-        query = sa.select(sa.literal(1)).where(gm.c.group_id == resources.c.id)
+        query = sa.select(sa.literal(1)).where(_group_link())
         if isinstance(node, Compare):
             query = query.where(self._member_column(node, sub))
         return sa.exists(query)
@@ -380,17 +386,23 @@ class FilterCompiler:
         """
         gm = group_members
         if isinstance(node, Present):
-            return sa.exists(sa.select(sa.literal(1)).where(gm.c.member_id == resources.c.id))
+            return sa.exists(
+                sa.select(sa.literal(1)).where(
+                    gm.c.tenant_id == resources.c.tenant_id, gm.c.member_id == resources.c.id
+                )
+            )
         if node.op != "eq":
             raise InvalidFilter("groups.value supports eq, ne and pr")
         down = (
             sa.select(gm.c.member_id.label("id"), sa.literal(1).label("depth"))
-            .where(gm.c.group_id == node.value)
+            .where(gm.c.tenant_id == self.tenant_id, gm.c.group_id == node.value)
             .cte(f"down{self._next_cte()}", recursive=True)
         )
         down = down.union(
             sa.select(gm.c.member_id, down.c.depth + 1).where(
-                gm.c.group_id == down.c.id, down.c.depth < MAX_NESTING
+                gm.c.tenant_id == self.tenant_id,
+                gm.c.group_id == down.c.id,
+                down.c.depth < MAX_NESTING,
             )
         )
         return resources.c.id.in_(sa.select(down.c.id))
@@ -398,8 +410,7 @@ class FilterCompiler:
     def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
         if resolved.attribute.name == "groups":
             return self._groups_value_path(node.filter)
-        link = group_members.c.group_id == resources.c.id
-        return self._rows_value_path(node.filter, link, self._member_column)
+        return self._rows_value_path(node.filter, _group_link(), self._member_column)
 
     def _rows_value_path(
         self,
@@ -443,6 +454,14 @@ class FilterCompiler:
             # Some group other than this one: any membership, unless it is the only one.
             raise InvalidFilter('groups[…] takes value comparisons joined by "or"')
         return self._in_group(inner)
+
+
+def _group_link() -> sa.ColumnElement[bool]:
+    """A member row of the Group being filtered."""
+    return sa.and_(
+        group_members.c.tenant_id == resources.c.tenant_id,
+        group_members.c.group_id == resources.c.id,
+    )
 
 
 def _ordered_op(op: str, left: Any, right: Any) -> Any:

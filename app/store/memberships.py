@@ -47,12 +47,19 @@ def _memberships_query() -> sa.Select[Any]:
     return (
         sa.select(nearest.c.origin, nearest.c.group_id, nearest.c.depth, display().label("display"))
         .join(resources, resources.c.id == nearest.c.group_id)
-        .where(resources.c.deleted_at.is_(None))
+        .where(resources.c.tenant_id == tenant, resources.c.deleted_at.is_(None))
         .order_by(nearest.c.origin, nearest.c.depth, nearest.c.group_id)
     )
 
 
 _MEMBERSHIPS = _memberships_query()
+
+
+def _same_tenant(resource_id: Any) -> sa.ColumnElement[bool]:
+    """Join a member row to its resource within the row's tenant."""
+    return sa.and_(
+        resources.c.tenant_id == group_members.c.tenant_id, resources.c.id == resource_id
+    )
 
 
 class MembershipRepository:
@@ -63,7 +70,7 @@ class MembershipRepository:
         """The Groups ``member_id`` belongs to directly: id → displayName."""
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.doc["displayName"].as_string())
-            .select_from(group_members.join(resources, resources.c.id == group_members.c.group_id))
+            .select_from(group_members.join(resources, _same_tenant(group_members.c.group_id)))
             .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id)
         )
         return {row[0]: row[1] or "" for row in rows}
@@ -72,7 +79,7 @@ class MembershipRepository:
         """The Group's direct User members that are not governed identities (yet)."""
         rows = await self._c.execute(
             sa.select(group_members.c.member_id)
-            .select_from(group_members.join(resources, resources.c.id == group_members.c.member_id))
+            .select_from(group_members.join(resources, _same_tenant(group_members.c.member_id)))
             .where(
                 group_members.c.tenant_id == tenant_id,
                 group_members.c.group_id == group_id,
@@ -162,11 +169,11 @@ class MembershipRepository:
         await self.touch(member.tenant_id, live, now)
         return live
 
-    async def member_refs(self, group_id: str) -> list[Member]:
+    async def member_refs(self, tenant_id: str, group_id: str) -> list[Member]:
         """A group's members as (id, type) only: enough to evaluate a members[…] filter."""
         rows = await self._c.execute(
             sa.select(group_members.c.member_id, group_members.c.member_type).where(
-                group_members.c.group_id == group_id
+                group_members.c.tenant_id == tenant_id, group_members.c.group_id == group_id
             )
         )
         return [Member(value=row.member_id, type=row.member_type) for row in rows]
@@ -180,7 +187,9 @@ class MembershipRepository:
         concurrent PATCHes under the group's row lock never lose a member.
         """
         changed = 0
-        where = group_members.c.group_id == group.id
+        where = sa.and_(
+            group_members.c.tenant_id == group.tenant_id, group_members.c.group_id == group.id
+        )
         if clear:
             changed += (await self._c.execute(group_members.delete().where(where))).rowcount
         elif remove:

@@ -24,9 +24,23 @@ OWNER_TYPES = ("User", "Group")
 def _empty_group(table: Any) -> sa.ColumnElement[bool]:
     """A Group owner with no members answers for nothing: it counts as inactive."""
     has_members = (
-        sa.select(group_members.c.group_id).where(group_members.c.group_id == table.c.id).exists()
+        sa.select(group_members.c.group_id)
+        .where(
+            group_members.c.tenant_id == table.c.tenant_id, group_members.c.group_id == table.c.id
+        )
+        .exists()
     )
     return sa.and_(table.c.resource_type == "Group", ~has_members)
+
+
+def holder_of(owner: Any) -> sa.ColumnElement[bool]:
+    """Join an owner row to its User or Group (``owner``, an alias of resources), in its tenant."""
+    return sa.and_(owner.c.tenant_id == nhi_owners.c.tenant_id, owner.c.id == nhi_owners.c.owner_id)
+
+
+def answering_for(nhi: Any) -> sa.ColumnElement[bool]:
+    """Join an owner row to the identity it answers for (``nhi``), in its tenant."""
+    return sa.and_(nhi_owners.c.tenant_id == nhi.c.tenant_id, nhi_owners.c.nhi_id == nhi.c.id)
 
 
 def holder_status(owner: Any) -> sa.ColumnElement[str]:
@@ -56,7 +70,7 @@ class OwnerRepository:
         """The live identities ``owner_id`` is an owner of: (id, resource type) pairs."""
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.resource_type)
-            .join(nhi_owners, nhi_owners.c.nhi_id == resources.c.id)
+            .join(nhi_owners, answering_for(resources))
             .where(
                 nhi_owners.c.tenant_id == tenant_id,
                 nhi_owners.c.owner_id == owner_id,
@@ -71,7 +85,9 @@ class OwnerRepository:
         """Replace an identity's owners (or sponsors) with ``refs``."""
         await self._c.execute(
             nhi_owners.delete().where(
-                nhi_owners.c.nhi_id == nhi.id, nhi_owners.c.relation == relation
+                nhi_owners.c.tenant_id == nhi.tenant_id,
+                nhi_owners.c.nhi_id == nhi.id,
+                nhi_owners.c.relation == relation,
             )
         )
         if refs:
@@ -124,7 +140,7 @@ class OwnerRepository:
             for row in rows
         }
 
-    async def of(self, nhi_ids: list[str]) -> dict[str, list[OwnerRef]]:
+    async def of(self, tenant_id: str, nhi_ids: list[str]) -> dict[str, list[OwnerRef]]:
         """Owners and sponsors with their live status (no reference ever dangles)."""
         if not nhi_ids:
             return {}
@@ -144,8 +160,8 @@ class OwnerRepository:
                 status.label("status"),
                 doc["entitlements"].label("entitlements"),
             )
-            .select_from(nhi_owners.outerjoin(owner, owner.c.id == nhi_owners.c.owner_id))
-            .where(nhi_owners.c.nhi_id.in_(nhi_ids))
+            .select_from(nhi_owners.outerjoin(owner, holder_of(owner)))
+            .where(nhi_owners.c.tenant_id == tenant_id, nhi_owners.c.nhi_id.in_(nhi_ids))
             .order_by(nhi_owners.c.nhi_id, nhi_owners.c.relation, nhi_owners.c.owner_id)
         )
         found: dict[str, list[OwnerRef]] = defaultdict(list)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.reports import Expiring, Governed, Holder, Orphan, Owned
 from app.scim.codec import format_datetime, parse_datetime
-from app.store.owners import holder_status
+from app.store.owners import answering_for, holder_of, holder_status
 from app.store.promoted import GOVERNANCE
 from app.store.tables import audit_events, nhi_owners, outbox, resources
 
@@ -118,9 +118,7 @@ class ReportRepository:
         query = (
             sa.select(*columns)
             .select_from(
-                nhi_owners.join(nhi, nhi.c.id == nhi_owners.c.nhi_id).outerjoin(
-                    owner, owner.c.id == nhi_owners.c.owner_id
-                )
+                nhi_owners.join(nhi, answering_for(nhi)).outerjoin(owner, holder_of(owner))
             )
             .where(nhi_owners.c.tenant_id == tenant_id)
             .order_by(nhi_owners.c.owner_id, nhi_owners.c.nhi_id)
@@ -181,7 +179,7 @@ class ReportRepository:
             )
         rows = (await self._c.execute(query)).all()
         ids = [row.nhi_id for row in rows]
-        owners = await self._holders(ids)
+        owners = await self._holders(tenant_id, ids)
         warned = await self._warnings(tenant_id, {row.nhi_id: row.expires_raw for row in rows})
         out = []
         for row in rows:
@@ -203,9 +201,9 @@ class ReportRepository:
         governance = resources.c.doc[GOVERNANCE]
         answered = (
             sa.select(nhi_owners.c.nhi_id)
-            .select_from(nhi_owners.join(owner, owner.c.id == nhi_owners.c.owner_id))
+            .select_from(nhi_owners.join(owner, holder_of(owner)))
             .where(
-                nhi_owners.c.nhi_id == resources.c.id,
+                answering_for(resources),
                 nhi_owners.c.relation == "owner",
                 holder_status(owner) == "active",
             )
@@ -232,7 +230,7 @@ class ReportRepository:
         if after is not None:
             query = query.where(resources.c.seq > after)
         rows = (await self._c.execute(query)).all()
-        owners = await self._holders([row.nhi_id for row in rows])
+        owners = await self._holders(tenant_id, [row.nhi_id for row in rows])
         out = []
         for row in rows:
             step, when = _next_step(row)
@@ -314,14 +312,18 @@ class ReportRepository:
         )
         return [(r[0], r[1], int(r[2])) for r in rows]
 
-    async def _holders(self, nhi_ids: Sequence[str]) -> dict[str, list[Holder]]:
+    async def _holders(self, tenant_id: str, nhi_ids: Sequence[str]) -> dict[str, list[Holder]]:
         if not nhi_ids:
             return {}
         owner = resources.alias("holder")
         rows = await self._c.execute(
             sa.select(nhi_owners.c.nhi_id, *_holder_columns(owner))
-            .select_from(nhi_owners.outerjoin(owner, owner.c.id == nhi_owners.c.owner_id))
-            .where(nhi_owners.c.nhi_id.in_(list(nhi_ids)), nhi_owners.c.relation == "owner")
+            .select_from(nhi_owners.outerjoin(owner, holder_of(owner)))
+            .where(
+                nhi_owners.c.tenant_id == tenant_id,
+                nhi_owners.c.nhi_id.in_(list(nhi_ids)),
+                nhi_owners.c.relation == "owner",
+            )
             .order_by(nhi_owners.c.nhi_id, nhi_owners.c.owner_id)
         )
         found: dict[str, list[Holder]] = {}

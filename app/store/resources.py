@@ -258,7 +258,9 @@ class ResourceRepository:
         dialect = self._c.dialect.name
         where = self._live(tenant_id, resource_type.name)
         if filter is not None:
-            where = sa.and_(where, FilterCompiler(resource_type, dialect, now).where(filter))
+            where = sa.and_(
+                where, FilterCompiler(resource_type, dialect, tenant_id, now).where(filter)
+            )
 
         async def count() -> int:
             if filter is None:
@@ -370,7 +372,10 @@ class ResourceRepository:
             raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
         if members_changed and resource.members is not None:
             await self._c.execute(
-                group_members.delete().where(group_members.c.group_id == resource.id)
+                group_members.delete().where(
+                    group_members.c.tenant_id == resource.tenant_id,
+                    group_members.c.group_id == resource.id,
+                )
             )
             await self.memberships.insert(resource, resource.members)
 
@@ -472,18 +477,27 @@ class ResourceRepository:
         if result.rowcount:
             await self._count(resource.tenant_id, resource.resource_type, -1, _shard(resource.id))
         await self._c.execute(
-            group_members.delete().where(group_members.c.member_id == resource.id)
+            group_members.delete().where(
+                group_members.c.tenant_id == resource.tenant_id,
+                group_members.c.member_id == resource.id,
+            )
         )
 
     async def hydrate(self, rows: Sequence[Any], *, members: bool, groups: bool) -> list[Resource]:
-        """Rows → Resources, with members and computed groups only when they will be used."""
+        """Rows → Resources, with members and computed groups only when they will be used.
+
+        The rows are of one tenant (every read is), and so is every statement here.
+        """
+        if not rows:
+            return []
+        tenant_id = rows[0].tenant_id
         member_lists: dict[str, list[Member]] = defaultdict(list)
         group_lists: dict[str, list[GroupRef]] = defaultdict(list)
         group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
         user_ids = {r.id for r in rows if r.resource_type != "Group"} if groups else set()
         # Rows read with ``in_groups`` say which are in no Group at all: nothing to look up.
         asked = [r.id for r in rows if r.id in user_ids and r._mapping.get("in_groups", True)]
-        owner_lists = await self.owners.of([r.id for r in rows if _governed(r)])
+        owner_lists = await self.owners.of(tenant_id, [r.id for r in rows if _governed(r)])
         if group_ids:
             for m in await self._c.execute(
                 sa.select(
@@ -492,15 +506,23 @@ class ResourceRepository:
                     group_members.c.member_type,
                     display(group_members.c.display).label("display"),
                 )
-                .join(resources, resources.c.id == group_members.c.member_id)
-                .where(group_members.c.group_id.in_(group_ids))
+                .join(
+                    resources,
+                    sa.and_(
+                        resources.c.tenant_id == group_members.c.tenant_id,
+                        resources.c.id == group_members.c.member_id,
+                    ),
+                )
+                .where(
+                    group_members.c.tenant_id == tenant_id, group_members.c.group_id.in_(group_ids)
+                )
                 .order_by(group_members.c.group_id, group_members.c.member_id)
             ):
                 member_lists[m.group_id].append(
                     Member(value=m.member_id, type=m.member_type, display=m.display)
                 )
         if asked:
-            for origin, ref in await self.memberships.closure(rows[0].tenant_id, asked):
+            for origin, ref in await self.memberships.closure(tenant_id, asked):
                 group_lists[origin].append(ref)
         return [
             Resource(
