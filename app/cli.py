@@ -192,7 +192,9 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
                 return 0
             print(f"\nWaiting up to {args.wait:g} s for the first request from {profile.title}…",
                   flush=True)  # fmt: skip
-            first = await services.connections.first_success(idp.token.id, since, timeout=args.wait)
+            first = await services.connections.first_success(
+                tenant.id, idp.token.id, since, timeout=args.wait
+            )
         finally:
             await services.db.dispose()
         if first is None:

@@ -130,13 +130,19 @@ class Connections:
         return checks
 
     async def first_success(
-        self, token_id: str, since: dt.datetime, *, timeout: float, poll: float = 0.5
+        self,
+        tenant_id: str,
+        token_id: str,
+        since: dt.datetime,
+        *,
+        timeout: float,
+        poll: float = 0.5,
     ) -> Seen | None:
         """Wait up to ``timeout`` seconds for the token's first successful request."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             async with self._db.uow() as uow:
-                found = await uow.requests.first_success(token_id, since)
+                found = await uow.requests.first_success(tenant_id, token_id, since)
             if found is not None or asyncio.get_running_loop().time() >= deadline:
                 return found
             await asyncio.sleep(poll)

@@ -37,12 +37,13 @@ class RequestLogRepository:
             query = query.where(request_log.c.status >= 400)
         return [Seen(**row._asdict()) for row in await self._c.execute(query)]
 
-    async def first_success(self, token_id: str, since: dt.datetime) -> Seen | None:
+    async def first_success(self, tenant_id: str, token_id: str, since: dt.datetime) -> Seen | None:
         """The token's first request since ``since`` that succeeded (2xx)."""
         row = (
             await self._c.execute(
                 sa.select(*_COLUMNS)
                 .where(
+                    request_log.c.tenant_id == tenant_id,
                     request_log.c.token_id == token_id,
                     request_log.c.at >= since,
                     request_log.c.status < 300,
@@ -55,4 +56,5 @@ class RequestLogRepository:
         return Seen(**row._asdict()) if row else None
 
     async def prune(self, before: dt.datetime) -> None:
+        """Retention, about time and not a tenant: every tenant's entries older than ``before``."""
         await self._c.execute(request_log.delete().where(request_log.c.at < before))
