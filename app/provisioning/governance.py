@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
+from app.domain.lifecycle import State, move
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import AgentUsers, Tenant
 from app.provisioning import mapping, nhi
@@ -188,7 +189,9 @@ class Governance:
     async def tombstone(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> Resource:
         """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
         doc = nhi.on_change(before.doc, before.doc, active_named=False, now=now)
-        doc.setdefault(nhi.GOVERNANCE, {})["lifecycleState"] = "deprovisioned"
+        governance = doc.setdefault(nhi.GOVERNANCE, {})
+        current = State(governance.get("lifecycleState", State.ACTIVE.value))
+        governance["lifecycleState"] = move(current, State.DEPROVISIONED).value
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
         )

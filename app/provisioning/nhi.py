@@ -311,14 +311,11 @@ def suspend(
 
     The scheduler's suspensions also say when the teardown follows.
     """
+    current = State(governance.get("lifecycleState", State.ACTIVE.value))
     # Suspended already (on request): it has been so since then, now for this reason.
-    since = (
-        _time(governance.get("suspendedAt"))
-        if governance.get("lifecycleState") == (State.SUSPENDED.value)
-        else None
-    )
+    since = _time(governance.get("suspendedAt")) if current is State.SUSPENDED else None
     since = since or now
-    governance["lifecycleState"] = State.SUSPENDED.value
+    governance["lifecycleState"] = move(current, State.SUSPENDED).value
     governance["suspendedReason"] = reason
     governance["suspendedAt"] = format_datetime(since)
     if teardown_in is not None:
