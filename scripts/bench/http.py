@@ -108,11 +108,19 @@ class Target:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
 
-    def rss_mib(self) -> float:
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        """Resident memory; ``RssAnon`` is the process's own, ``RssFile`` mapped files (the
+        database pages SQLite maps, shared with the page cache)."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def memory(self) -> str:
+        return (
+            f"{self.rss_mib():.0f} MiB (own {self.rss_mib('RssAnon'):.0f}, "
+            f"mapped files {self.rss_mib('RssFile'):.0f})"
+        )
 
 
 class Result:
@@ -350,14 +358,19 @@ async def run(args: argparse.Namespace, peer: Target, ours: Target) -> list[str]
         summary.append(
             f"filter at {args.grow:,} / at {n:,} (Tenure): {f50.rate / flat['filter_5k']:.2f}"
         )
-    summary.append(
-        f"RSS after the run: scim2-server {peer.rss_mib():.0f} MiB, Tenure {ours.rss_mib():.0f} MiB"
-    )
+    summary.append(f"RSS after the run: scim2-server {peer.memory()}, Tenure {ours.memory()}")
     if args.wide:
         for target in (peer, ours):
             wide = await drive(target, reads(target, args.requests, 6), args.wide, _expect(200))
             summary.append(
                 f"{target.name}, GET by id over {args.wide} connections: {wide.rate:,.0f} req/s, "
+                f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms"
+            )
+        for target in (peer, ours):
+            expect = _expect(200) if target is ours else _expect(200, 204)
+            wide = await drive(target, patches(target, args.requests, 7), args.wide, expect)
+            summary.append(
+                f"{target.name}, PATCH over {args.wide} connections: {wide.rate:,.0f} req/s, "
                 f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms"
             )
     return summary

@@ -65,3 +65,4 @@ def test_http_benchmark_runs_against_the_peer() -> None:
         assert f"| {mode} |" in out, out
     assert "filter at 120 / at 60 (Tenure)" in out and "RSS after the run" in out
     assert "Tenure, GET by id over 10 connections" in out
+    assert "Tenure, PATCH over 10 connections" in out and "own " in out
