@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "sqlite:///./tenure.db"
     database_schema: str | None = None  # PostgreSQL search_path
     database_pool_size: int = 10
+    database_wait_seconds: float = 15  # for a free connection, then 503 with Retry-After
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: bytes  # HMAC key for token hashes
@@ -94,6 +95,7 @@ _INTS = {
     "TENURE_SWEEP_INTERVAL_SECONDS": "sweep_interval_seconds",
     "TENURE_PORT": "port",
     "TENURE_DATABASE_POOL_SIZE": "database_pool_size",
+    "TENURE_DATABASE_WAIT_SECONDS": "database_wait_seconds",
     "TENURE_MAX_PAYLOAD_SIZE": "max_payload_size",
     "TENURE_DEFAULT_COUNT": "default_count",
     "TENURE_MAX_RESULTS": "max_results",

@@ -92,6 +92,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         settings.database_url,
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
+        wait_seconds=settings.database_wait_seconds,
     )
     lifetimes = lifetimes_of(settings)
     trail = AuditTrail(db, clock)

@@ -9,7 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from app.api.media import scim_response
-from app.scim.errors import ScimError
+from app.scim.errors import ScimError, Unavailable
 from app.scim.schema import ERROR_URN
 
 log = logging.getLogger("tenure.api")
@@ -31,7 +31,10 @@ def error_response(status: int, detail: str, scim_type: str | None = None) -> Re
 
 
 def on_scim_error(_request: Request[Any, Any, Any], exc: ScimError) -> Response[bytes]:
-    return error_response(exc.status, exc.detail, exc.scim_type)
+    response = error_response(exc.status, exc.detail, exc.scim_type)
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def on_http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

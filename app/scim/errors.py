@@ -98,3 +98,10 @@ class PayloadTooLarge(ScimError):
 
 class UnsupportedMediaType(ScimError):
     status = 415
+
+
+class Unavailable(ScimError):
+    """503 (RFC 7231 §6.6.4): too busy to take the request now; ``Retry-After`` says when."""
+
+    status = 503
+    retry_after = 1  # seconds

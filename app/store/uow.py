@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.scim.errors import Unavailable
 from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.connections import RequestLogRepository
@@ -101,19 +103,33 @@ class UnitOfWork:
         write: bool,
         on_loop: sa.Engine | None = None,
         on_audit: Callable[[], None] | None = None,
+        gate: asyncio.Semaphore | None = None,
+        wait_seconds: float = 15.0,
     ) -> None:
         self._engine = engine
+        self._gate = gate
+        self._wait = wait_seconds
         self._on_loop = on_loop
         self._on_audit = on_audit
         self._write = write
         self._connection: Any = None
 
     async def __aenter__(self) -> UnitOfWork:
-        connection: Any = (
-            _OnTheLoop(self._on_loop.connect())
-            if self._on_loop is not None
-            else await self._engine.connect()
-        )
+        if self._gate is not None:
+            try:
+                await asyncio.wait_for(self._gate.acquire(), self._wait)
+            except TimeoutError:
+                self._gate = None  # not acquired: nothing to release
+                raise Unavailable("the server is busy; retry shortly") from None
+        try:
+            connection: Any = (
+                _OnTheLoop(self._on_loop.connect())
+                if self._on_loop is not None
+                else await self._engine.connect()
+            )
+        except BaseException:
+            self._release()
+            raise
         if self._write:
             connection = await connection.execution_options(**write_options())
         await connection.begin()
@@ -153,16 +169,40 @@ class UnitOfWork:
             if self._connection.in_transaction():
                 await self._connection.rollback()
         finally:
-            await self._connection.close()
-            self._connection = None
+            try:
+                await self._connection.close()
+            finally:
+                self._connection = None
+                self._release()
+
+    def _release(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+            self._gate = None
 
 
 class Database:
     """The store as the rest of the app sees it."""
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 10,
+        wait_seconds: float = 15.0,
+    ) -> None:
+        """``wait_seconds``: how long a unit of work waits for a pooled connection before
+        its request is answered 503 with ``Retry-After``."""
+        self._wait = wait_seconds
         self.engine = create_engine(url, schema=schema, pool_size=pool_size)
         self._on_loop = create_loop_engine(url)
+        # Requests take the pooled connections in the order they asked (asyncio's
+        # semaphore is fair; the pool's own queue lets a newcomer take a connection
+        # a waiter was woken for, and the unlucky waited seconds under load). One
+        # per event loop: tests run apps on loops of their own.
+        self._capacity = 2 * pool_size if self._on_loop is None else 0
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         # Called after a commit that wrote audit events (the sequencer's wake-up).
         self.on_audit: Callable[[], None] | None = None
 
@@ -180,7 +220,19 @@ class Database:
             write=write,
             on_loop=None if offload else self._on_loop,
             on_audit=self.on_audit,
+            gate=self._gate(),
+            wait_seconds=self._wait,
         )
+
+    def _gate(self) -> asyncio.Semaphore | None:
+        if not self._capacity:
+            return None
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            self._gates = {loop: asyncio.Semaphore(self._capacity)}  # the old loops are done
+            gate = self._gates[loop]
+        return gate
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
