@@ -270,7 +270,10 @@ def _tenure_env(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, str]
     from app.store.uow import Database
 
     key = secrets.token_hex(32)
-    env = {"TENURE_SECRET_KEY": key, "TENURE_SCHEDULER": "off"}
+    # As shipped, the scheduler on: its audit sequencer links every write's event into
+    # the chain moments after the commit, in this process, and that work is measured.
+    # (The sweep finds nothing to do among plain Users.)
+    env = {"TENURE_SECRET_KEY": key}
     if args.postgres:
         schema = f"bench_{secrets.token_hex(6)}"
         env |= {"TENURE_DATABASE_URL": args.postgres, "TENURE_DATABASE_SCHEMA": schema}
