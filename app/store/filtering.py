@@ -24,6 +24,7 @@ from app.scim.filter import And, Compare, Filter, Not, Or, Present, ValuePath
 from app.scim.resolve import Resolved, resolve_attr
 from app.scim.schema import OWNERS_URN, Attribute, ResourceType
 from app.store.jsonsql import JsonSql
+from app.store.memberships import in_any_group, member_rows_of
 from app.store.owners import answering_for, holder_of
 from app.store.promoted import GOVERNANCE, MAX_NESTING, UNIQUE_NAME, fold
 from app.store.tables import group_members, nhi_owners, resources
@@ -359,7 +360,7 @@ class FilterCompiler:
             return self._in_group(node)
         if sub not in ("value", "type"):
             raise InvalidFilter("members can be filtered by value or type only")
-        query = sa.select(sa.literal(1)).where(_group_link())
+        query = sa.select(sa.literal(1)).where(member_rows_of(resources))
         if isinstance(node, Compare):
             query = query.where(self._member_column(node, sub))
         return sa.exists(query)
@@ -386,11 +387,7 @@ class FilterCompiler:
         """
         gm = group_members
         if isinstance(node, Present):
-            return sa.exists(
-                sa.select(sa.literal(1)).where(
-                    gm.c.tenant_id == resources.c.tenant_id, gm.c.member_id == resources.c.id
-                )
-            )
+            return in_any_group()
         if node.op != "eq":
             raise InvalidFilter("groups.value supports eq, ne and pr")
         down = (
@@ -410,7 +407,7 @@ class FilterCompiler:
     def _members_value_path(self, node: ValuePath, resolved: Resolved) -> sa.ColumnElement[bool]:
         if resolved.attribute.name == "groups":
             return self._groups_value_path(node.filter)
-        return self._rows_value_path(node.filter, _group_link(), self._member_column)
+        return self._rows_value_path(node.filter, member_rows_of(resources), self._member_column)
 
     def _rows_value_path(
         self,
@@ -454,14 +451,6 @@ class FilterCompiler:
             # Some group other than this one: any membership, unless it is the only one.
             raise InvalidFilter('groups[…] takes value comparisons joined by "or"')
         return self._in_group(inner)
-
-
-def _group_link() -> sa.ColumnElement[bool]:
-    """A member row of the Group being filtered."""
-    return sa.and_(
-        group_members.c.tenant_id == resources.c.tenant_id,
-        group_members.c.group_id == resources.c.id,
-    )
 
 
 def _ordered_op(op: str, left: Any, right: Any) -> Any:

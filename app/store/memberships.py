@@ -8,6 +8,7 @@ one recursive query built once.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,6 +60,21 @@ def _same_tenant(resource_id: Any) -> sa.ColumnElement[bool]:
     """Join a member row to its resource within the row's tenant."""
     return sa.and_(
         resources.c.tenant_id == group_members.c.tenant_id, resources.c.id == resource_id
+    )
+
+
+def member_rows_of(group: Any) -> sa.ColumnElement[bool]:
+    """Correlates member rows with the Group ``group`` (resources or an alias of it)."""
+    return sa.and_(
+        group_members.c.tenant_id == group.c.tenant_id, group_members.c.group_id == group.c.id
+    )
+
+
+def in_any_group(member: Any = resources) -> sa.Exists:
+    """Whether ``member`` is a direct member of some Group of its tenant."""
+    return sa.exists().where(
+        group_members.c.tenant_id == member.c.tenant_id,
+        group_members.c.member_id == member.c.id,
     )
 
 
@@ -168,6 +184,44 @@ class MembershipRepository:
             )
         await self.touch(member.tenant_id, live, now)
         return live
+
+    async def members_of(self, tenant_id: str, group_ids: Iterable[str]) -> dict[str, list[Member]]:
+        """Each Group's members with their display names: Group id → members, by id."""
+        found: dict[str, list[Member]] = defaultdict(list)
+        rows = await self._c.execute(
+            sa.select(
+                group_members.c.group_id,
+                group_members.c.member_id,
+                group_members.c.member_type,
+                display(group_members.c.display).label("display"),
+            )
+            .join(resources, _same_tenant(group_members.c.member_id))
+            .where(group_members.c.tenant_id == tenant_id, group_members.c.group_id.in_(group_ids))
+            .order_by(group_members.c.group_id, group_members.c.member_id)
+        )
+        for m in rows:
+            found[m.group_id].append(
+                Member(value=m.member_id, type=m.member_type, display=m.display)
+            )
+        return found
+
+    async def replace(self, group: Resource, members: Sequence[Member]) -> None:
+        """The Group's members are exactly ``members`` (a PUT's, or a PATCH's result)."""
+        await self._c.execute(
+            group_members.delete().where(
+                group_members.c.tenant_id == group.tenant_id, group_members.c.group_id == group.id
+            )
+        )
+        await self.insert(group, members)
+
+    async def forget(self, member: Resource) -> None:
+        """``member`` is in no Group any more (it is gone from SCIM's view)."""
+        await self._c.execute(
+            group_members.delete().where(
+                group_members.c.tenant_id == member.tenant_id,
+                group_members.c.member_id == member.id,
+            )
+        )
 
     async def member_refs(self, tenant_id: str, group_id: str) -> list[Member]:
         """A group's members as (id, type) only: enough to evaluate a members[…] filter."""

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.resource import OwnerRef, Resource
+from app.store.memberships import member_rows_of
 from app.store.sql import display
-from app.store.tables import group_members, nhi_owners, resources
+from app.store.tables import nhi_owners, resources
 
 # Who can be accountable: people and teams, never another non-human identity.
 OWNER_TYPES = ("User", "Group")
@@ -23,13 +24,7 @@ OWNER_TYPES = ("User", "Group")
 
 def _empty_group(table: Any) -> sa.ColumnElement[bool]:
     """A Group owner with no members answers for nothing: it counts as inactive."""
-    has_members = (
-        sa.select(group_members.c.group_id)
-        .where(
-            group_members.c.tenant_id == table.c.tenant_id, group_members.c.group_id == table.c.id
-        )
-        .exists()
-    )
+    has_members = sa.exists().where(member_rows_of(table))
     return sa.and_(table.c.resource_type == "Group", ~has_members)
 
 

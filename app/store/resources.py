@@ -19,29 +19,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.resource import GroupRef, Member, Resource
+from app.domain.resource import GroupRef, Resource
 from app.scim.codec import parse_datetime
 from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
 from app.store.filtering import FilterCompiler
-from app.store.memberships import MembershipRepository
+from app.store.memberships import MembershipRepository, in_any_group
 from app.store.owners import OwnerRepository
 from app.store.promoted import GOVERNANCE, UNIQUE_NAME, due_at, fold
 from app.store.sorting import sort_key
-from app.store.sql import chunks, display
-from app.store.tables import COUNT_SHARDS, group_members, resource_counts, resources
+from app.store.sql import chunks
+from app.store.tables import COUNT_SHARDS, resource_counts, resources
 
 # Whether a resource is a direct member of any Group: a User in none (most of a
 # directory) needs no recursive query for its ``groups``.
-_IN_GROUPS = (
-    sa.exists()
-    .where(
-        group_members.c.tenant_id == resources.c.tenant_id,
-        group_members.c.member_id == resources.c.id,
-    )
-    .label("in_groups")
-)
+_IN_GROUPS = in_any_group().label("in_groups")
 
 
 def _by_id(*, lock: bool, retired: bool) -> sa.Select[Any]:
@@ -371,13 +364,7 @@ class ResourceRepository:
         if result.rowcount != 1:
             raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
         if members_changed and resource.members is not None:
-            await self._c.execute(
-                group_members.delete().where(
-                    group_members.c.tenant_id == resource.tenant_id,
-                    group_members.c.group_id == resource.id,
-                )
-            )
-            await self.memberships.insert(resource, resource.members)
+            await self.memberships.replace(resource, resource.members)
 
     async def delete(self, tenant_id: str, resource_type: str, resource_id: str) -> None:
         """Remove a resource; memberships go with it (ON DELETE CASCADE)."""
@@ -476,12 +463,7 @@ class ResourceRepository:
         )
         if result.rowcount:
             await self._count(resource.tenant_id, resource.resource_type, -1, _shard(resource.id))
-        await self._c.execute(
-            group_members.delete().where(
-                group_members.c.tenant_id == resource.tenant_id,
-                group_members.c.member_id == resource.id,
-            )
-        )
+        await self.memberships.forget(resource)
 
     async def hydrate(self, rows: Sequence[Any], *, members: bool, groups: bool) -> list[Resource]:
         """Rows → Resources, with members and computed groups only when they will be used.
@@ -491,36 +473,13 @@ class ResourceRepository:
         if not rows:
             return []
         tenant_id = rows[0].tenant_id
-        member_lists: dict[str, list[Member]] = defaultdict(list)
         group_lists: dict[str, list[GroupRef]] = defaultdict(list)
         group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
         user_ids = {r.id for r in rows if r.resource_type != "Group"} if groups else set()
         # Rows read with ``in_groups`` say which are in no Group at all: nothing to look up.
         asked = [r.id for r in rows if r.id in user_ids and r._mapping.get("in_groups", True)]
         owner_lists = await self.owners.of(tenant_id, [r.id for r in rows if _governed(r)])
-        if group_ids:
-            for m in await self._c.execute(
-                sa.select(
-                    group_members.c.group_id,
-                    group_members.c.member_id,
-                    group_members.c.member_type,
-                    display(group_members.c.display).label("display"),
-                )
-                .join(
-                    resources,
-                    sa.and_(
-                        resources.c.tenant_id == group_members.c.tenant_id,
-                        resources.c.id == group_members.c.member_id,
-                    ),
-                )
-                .where(
-                    group_members.c.tenant_id == tenant_id, group_members.c.group_id.in_(group_ids)
-                )
-                .order_by(group_members.c.group_id, group_members.c.member_id)
-            ):
-                member_lists[m.group_id].append(
-                    Member(value=m.member_id, type=m.member_type, display=m.display)
-                )
+        member_lists = await self.memberships.members_of(tenant_id, group_ids) if group_ids else {}
         if asked:
             for origin, ref in await self.memberships.closure(tenant_id, asked):
                 group_lists[origin].append(ref)
@@ -534,7 +493,7 @@ class ResourceRepository:
                 version=r.version,
                 created=r.created,
                 last_modified=r.last_modified,
-                members=tuple(member_lists[r.id]) if r.id in group_ids else None,
+                members=tuple(member_lists.get(r.id, ())) if r.id in group_ids else None,
                 groups=tuple(group_lists[r.id]) if r.id in user_ids else None,
                 owners=tuple(owner_lists.get(r.id, ())) if _governed(r) else None,
             )

@@ -121,18 +121,24 @@ class UnitOfWork:
             except TimeoutError:
                 self._gate = None  # not acquired: nothing to release
                 raise Unavailable("the server is busy; retry shortly") from None
+        connection: Any = None
         try:
-            connection: Any = (
+            connection = (
                 _OnTheLoop(self._on_loop.connect())
                 if self._on_loop is not None
                 else await self._engine.connect()
             )
+            if self._write:
+                connection = await connection.execution_options(**write_options())
+            await connection.begin()
         except BaseException:
-            self._release()
+            # Not entered: __aexit__ will not run, so give back what was taken here.
+            try:
+                if connection is not None:
+                    await connection.close()
+            finally:
+                self._release()
             raise
-        if self._write:
-            connection = await connection.execution_options(**write_options())
-        await connection.begin()
         self._connection = connection
         self.memberships = MembershipRepository(connection)
         self.owners = OwnerRepository(connection)
@@ -201,8 +207,9 @@ class Database:
         # semaphore is fair; the pool's own queue lets a newcomer take a connection
         # a waiter was woken for, and the unlucky waited seconds under load). One
         # per event loop: tests run apps on loops of their own.
+        # The pool and its overflow (db.create_engine: max_overflow=pool_size).
         self._capacity = 2 * pool_size if self._on_loop is None else 0
-        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._gate_of: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # Called after a commit that wrote audit events (the sequencer's wake-up).
         self.on_audit: Callable[[], None] | None = None
 
@@ -228,11 +235,9 @@ class Database:
         if not self._capacity:
             return None
         loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            self._gates = {loop: asyncio.Semaphore(self._capacity)}  # the old loops are done
-            gate = self._gates[loop]
-        return gate
+        if self._gate_of is None or self._gate_of[0] is not loop:
+            self._gate_of = (loop, asyncio.Semaphore(self._capacity))  # a new loop: a new app
+        return self._gate_of[1]
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
