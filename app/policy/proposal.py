@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.lifecycle import State, effective
+from app.domain.lifecycle import State, effective, recorded
 from app.domain.resource import OwnerRef, Resource
 from app.scim.codec import parse_datetime
 from app.scim.schema import GOVERNANCE_URN
@@ -132,7 +132,7 @@ def identity_of(
         )
     governance = resource.doc.get(GOVERNANCE_URN) or {}
     expires = _time(governance.get("expiresAt"))
-    stored = State(governance.get("lifecycleState", State.ACTIVE.value))
+    stored = recorded(governance)
     state = effective(stored, expires, now)
     suspended_since = _time(governance.get("suspendedAt"))
     if state is State.SUSPENDED and stored is State.ACTIVE:

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
-from app.domain.lifecycle import State, move
+from app.domain.lifecycle import State, move, recorded
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import AgentUsers, Tenant
 from app.provisioning import mapping, nhi
@@ -190,7 +190,7 @@ class Governance:
         """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
         doc = nhi.on_change(before.doc, before.doc, active_named=False, now=now)
         governance = doc.setdefault(nhi.GOVERNANCE, {})
-        current = State(governance.get("lifecycleState", State.ACTIVE.value))
+        current = recorded(governance)
         governance["lifecycleState"] = move(current, State.DEPROVISIONED).value
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now

@@ -15,7 +15,7 @@ import msgspec
 
 from app.domain.actor import Actor
 from app.domain.kinds import describe, unknown_kinds
-from app.domain.lifecycle import State, TransitionError, move
+from app.domain.lifecycle import State, TransitionError, move, recorded
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import TenantSettings
 from app.policy.proposal import Limits
@@ -271,7 +271,7 @@ def on_change(
             governance.pop(name, None)
     requested = after.pop("active", None)
     if active_named and requested is not None:
-        current = State(old.get("lifecycleState", State.ACTIVE.value))
+        current = recorded(old)
         wanted = State.ACTIVE if requested else State.SUSPENDED
         try:
             governance["lifecycleState"] = move(current, wanted).value
@@ -311,7 +311,7 @@ def suspend(
 
     The scheduler's suspensions also say when the teardown follows.
     """
-    current = State(governance.get("lifecycleState", State.ACTIVE.value))
+    current = recorded(governance)
     # Suspended already (on request): it has been so since then, now for this reason.
     since = _time(governance.get("suspendedAt")) if current is State.SUSPENDED else None
     since = since or now
