@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
-from typing import Any
 
 
 class State(enum.StrEnum):
@@ -31,11 +29,6 @@ _MOVES: dict[State, frozenset[State]] = {
 
 class TransitionError(ValueError):
     pass
-
-
-def recorded(governance: Mapping[str, Any]) -> State:
-    """The state a Governance extension records: active when it records none."""
-    return State(governance.get("lifecycleState", State.ACTIVE.value))
 
 
 def move(current: State, wanted: State) -> State:

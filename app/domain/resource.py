@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from app.domain.governance import Governance
+
 
 class Member(msgspec.Struct, frozen=True, kw_only=True):
     """One Group member (RFC 7643 §4.2): a User or Group of the same tenant."""
@@ -60,6 +62,11 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True):
     members: tuple[Member, ...] | None = None  # None: not loaded
     groups: tuple[GroupRef, ...] | None = None  # None: not loaded
     owners: tuple[OwnerRef, ...] | None = None  # owners and sponsors; None: not loaded
+
+    @property
+    def governance(self) -> Governance:
+        """The Governance extension as a typed record (all defaults when it has none)."""
+        return Governance.of(self.doc)
 
     @property
     def etag(self) -> str:

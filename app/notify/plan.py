@@ -13,7 +13,7 @@ from typing import Any
 
 from app.domain.notifications import Message
 from app.domain.resource import Resource
-from app.scim.codec import format_datetime, parse_datetime
+from app.scim.codec import format_datetime
 from app.scim.schema import GOVERNANCE_URN
 
 WEBHOOK, EMAIL = "webhook", "email"
@@ -88,10 +88,14 @@ def warnings(
     or ``attestBy`` (``attestation_due`` before it; at it, lead 0,
     ``attestation_overdue``: flagged, and suspended at ``attestationSuspendAt``).
     """
+    at = resource.governance.due(moment)
+    if at is None:
+        return []
+    # The stored text, not a reformatting, keys and reports the warning: a key
+    # planned before stays the same key.
     governance = resource.doc.get(GOVERNANCE_URN) or {}
     raw = governance.get(moment)
-    at = parse_datetime(raw) if isinstance(raw, str) else None
-    if at is None:
+    if not isinstance(raw, str):
         return []
     out = []
     for days in leads:

@@ -8,14 +8,11 @@ resources into what Cedar sees. No cedarpy here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
 
-from app.domain.lifecycle import State, effective, recorded
+from app.domain.lifecycle import State, effective
 from app.domain.resource import OwnerRef, Resource
-from app.scim.codec import parse_datetime
-from app.scim.schema import GOVERNANCE_URN
 
 # Cedar action ids; a write is one or more of them (``actions_for``).
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -101,10 +98,6 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
         return sum(1 for owner in self.identity.owners if owner.active)
 
 
-def _time(value: Any) -> dt.datetime | None:
-    return parse_datetime(value) if isinstance(value, str) else None
-
-
 def party(ref: OwnerRef) -> Party:
     return Party(
         id=ref.value,
@@ -130,32 +123,29 @@ def identity_of(
             tenant_id=resource.tenant_id,
             created=resource.created,
         )
-    governance = resource.doc.get(GOVERNANCE_URN) or {}
-    expires = _time(governance.get("expiresAt"))
-    stored = recorded(governance)
-    state = effective(stored, expires, now)
-    suspended_since = _time(governance.get("suspendedAt"))
-    if state is State.SUSPENDED and stored is State.ACTIVE:
-        suspended_since = expires  # suspended by its end date, before any sweep
-    scopes = governance.get("scopes")
+    governance = resource.governance
+    state = effective(governance.lifecycle_state, governance.expires_at, now)
+    suspended_since = governance.suspended_at
+    if state is State.SUSPENDED and governance.lifecycle_state is State.ACTIVE:
+        suspended_since = governance.expires_at  # suspended by its end date, before any sweep
     return Identity(
         id=resource.id,
         resource_type=resource.resource_type,
         tenant_id=resource.tenant_id,
         # A User adopted as an identity later (mapping) counts from then, not its creation.
-        created=_time(governance.get("registeredAt")) or resource.created,
+        created=governance.registered_at or resource.created,
         governed=True,
         state=state.value,
-        kind=governance.get("kind"),
-        purpose=governance.get("purpose"),
-        environment=governance.get("environment"),
-        expires_at=expires,
-        hard_expires_at=_time(governance.get("hardExpiresAt")),
-        last_attested_at=_time(governance.get("lastAttestedAt")),
+        kind=governance.kind,
+        purpose=governance.purpose,
+        environment=governance.environment,
+        expires_at=governance.expires_at,
+        hard_expires_at=governance.hard_expires_at,
+        last_attested_at=governance.last_attested_at,
         suspended_since=suspended_since,
-        orphaned_since=_time(governance.get("orphanedAt")),
-        registered_by=governance.get("registeredBy"),
-        scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+        orphaned_since=governance.orphaned_at,
+        registered_by=governance.registered_by,
+        scopes=governance.scopes or (),
         owners=tuple(party(r) for r in owners if r.relation == "owner"),
         sponsors=tuple(party(r) for r in owners if r.relation == "sponsor"),
         parent=parent,

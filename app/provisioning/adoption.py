@@ -10,11 +10,11 @@ from __future__ import annotations
 import msgspec
 
 from app.domain.actor import Actor
+from app.domain.governance import write
 from app.domain.resource import Resource
 from app.provisioning import mapping, nhi
 from app.provisioning.executor import Change, Context, Executor
 from app.provisioning.governance import Governance
-from app.scim.codec import format_datetime
 
 
 class Adoption:
@@ -73,5 +73,5 @@ class Adoption:
             refs = msgspec.structs.replace(refs, owners={owner: None}) if owner else refs
         enrolled, refs = await self._governance.created(ctx.uow, user, refs, actor, ctx.now)
         doc = nhi.copy_doc(enrolled.doc)
-        doc[nhi.GOVERNANCE]["registeredAt"] = format_datetime(ctx.now)
+        write(doc, registered_at=ctx.now)
         return msgspec.structs.replace(enrolled, doc=doc), refs

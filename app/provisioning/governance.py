@@ -13,7 +13,9 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
-from app.domain.lifecycle import State, move, recorded
+from app.domain.governance import Governance as GovernanceRecord
+from app.domain.governance import write
+from app.domain.lifecycle import State, move
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import AgentUsers, Tenant
 from app.provisioning import mapping, nhi
@@ -86,18 +88,17 @@ class Governance:
             lifetimes=lifetimes,
             parent=parent.doc if parent else None,
         )
-        nhi.attest_by(doc.setdefault(nhi.GOVERNANCE, {}), now, lifetimes)
+        nhi.attest_by(doc, now, lifetimes)
         return msgspec.structs.replace(draft, doc=doc), refs
 
     def reattested(self, tenant: Tenant, before: Resource, after: Resource) -> Resource:
         """A new ``lastAttestedAt`` moves ``attestBy`` on by the tenant's attestation period."""
-        old = (before.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
-        new = (after.doc.get(nhi.GOVERNANCE) or {}).get("lastAttestedAt")
-        if new is None or new == old:
+        new = after.governance.last_attested_at
+        if new is None or new == before.governance.last_attested_at:
             return after
         lifetimes = self.lifetimes_of(tenant)
         doc = nhi.copy_doc(after.doc)
-        nhi.attest_by(doc[nhi.GOVERNANCE], after.created, lifetimes)
+        nhi.attest_by(doc, after.created, lifetimes)
         return msgspec.structs.replace(after, doc=doc)
 
     async def adopted(
@@ -189,9 +190,9 @@ class Governance:
     async def tombstone(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> Resource:
         """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
         doc = nhi.on_change(before.doc, before.doc, active_named=False, now=now)
-        governance = doc.setdefault(nhi.GOVERNANCE, {})
-        current = recorded(governance)
-        governance["lifecycleState"] = move(current, State.DEPROVISIONED).value
+        write(
+            doc, lifecycle_state=move(GovernanceRecord.of(doc).lifecycle_state, State.DEPROVISIONED)
+        )
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
         )

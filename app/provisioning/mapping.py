@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.governance import Governance, write
 from app.domain.kinds import KINDS, describe
 from app.domain.resource import Resource
 from app.domain.tenancy import AgentUsers
@@ -67,9 +68,14 @@ def names_group(rule: AgentUsers, group_id: str, display_name: str) -> bool:
 def marked(resource: Resource, rule: AgentUsers) -> Resource:
     """The User with the Governance extension's ``kind``: from here on, it is governed."""
     doc = nhi.copy_doc(resource.doc)
-    extension = doc.setdefault(nhi.GOVERNANCE, {})
-    extension.setdefault("kind", rule.kind)
-    extension.setdefault("purpose", "registered by the identity provider as a non-human identity")
+    given = Governance.of(doc)
+    write(
+        doc,
+        kind=rule.kind if given.kind is None else given.kind,
+        purpose="registered by the identity provider as a non-human identity"
+        if given.purpose is None
+        else given.purpose,
+    )
     return msgspec.structs.replace(resource, doc=doc)
 
 

@@ -21,6 +21,8 @@ import msgspec
 
 from app.domain.actor import Actor, scheduler
 from app.domain.clock import Clock
+from app.domain.governance import write
+from app.domain.lifecycle import State
 from app.domain.notifications import Message
 from app.domain.resource import Resource
 from app.notify import plan
@@ -342,7 +344,8 @@ class Provisioning:
             messages=messages,
         )  # fmt: skip
         await self.executor.execute(ctx, [change])
-        if _state(before) == "active" and _state(after) == "suspended":
+        was, now = before.governance.lifecycle_state, after.governance.lifecycle_state
+        if was is State.ACTIVE and now is State.SUSPENDED:
             await self._suspend_subtree(ctx, after)
         owner_moved = (
             after.resource_type == "User" and before.doc.get("active") != after.doc.get("active")
@@ -415,10 +418,11 @@ class Provisioning:
         suspension is mirrored as one (no teardown follows); the scheduler's sets
         each child's teardown time too. A child a policy keeps is left as it is.
         """
-        descendants = [r for r in (await subtree(ctx.uow, root))[1:] if _state(r) == "active"]
+        below = (await subtree(ctx.uow, root))[1:]
+        descendants = [r for r in below if r.governance.lifecycle_state is State.ACTIVE]
         if not descendants:
             return
-        requested = (root.doc.get(nhi.GOVERNANCE) or {}).get("suspendedReason") == "requested"
+        requested = root.governance.suspended_reason == "requested"
         grace = None if requested else self._governance.lifetimes_of(ctx.tenant).teardown_grace
         changes = []
         for child in descendants:
@@ -544,19 +548,13 @@ def _enrolls(before: Resource, after: Resource) -> bool:
     )
 
 
-def _state(resource: Resource) -> str | None:
-    governance = resource.doc.get(nhi.GOVERNANCE)
-    return governance.get("lifecycleState") if isinstance(governance, dict) else None
-
-
 def _unflagged(after: Resource, changed: set[str]) -> tuple[Resource, set[str]]:
     """``after`` without the orphan flags, if it carries them."""
-    governance = after.doc.get(nhi.GOVERNANCE) or {}
-    if not any(name in governance for name in nhi.ORPHAN_FLAGS):
+    governance = after.governance
+    if governance.orphaned_at is None and governance.suspend_at is None:
         return after, changed
     doc = nhi.copy_doc(after.doc)
-    for name in nhi.ORPHAN_FLAGS:
-        doc[nhi.GOVERNANCE].pop(name, None)
+    write(doc, orphaned_at=None, suspend_at=None)
     flags = {f"{nhi.GOVERNANCE}:{name}" for name in nhi.ORPHAN_FLAGS}
     return msgspec.structs.replace(after, doc=doc), changed | flags
 

@@ -14,12 +14,12 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor
+from app.domain.governance import Governance, write
 from app.domain.kinds import describe, unknown_kinds
-from app.domain.lifecycle import State, TransitionError, move, recorded
+from app.domain.lifecycle import State, TransitionError, move
 from app.domain.resource import OwnerRef, Resource
 from app.domain.tenancy import TenantSettings
 from app.policy.proposal import Limits
-from app.scim.codec import format_datetime, parse_datetime
 from app.scim.errors import InvalidValue
 from app.scim.schema import GOVERNANCE_URN, OWNERS_URN
 
@@ -115,8 +115,7 @@ class Refs(msgspec.Struct, frozen=True, kw_only=True):
 def governed(resource_type: str, doc: dict[str, Any]) -> bool:
     if resource_type in NHI_TYPES:
         return True
-    extension = doc.get(GOVERNANCE)
-    return resource_type == "User" and isinstance(extension, dict) and bool(extension.get("kind"))
+    return resource_type == "User" and bool(Governance.of(doc).kind)
 
 
 def check_extensions(resource_type: str, doc: dict[str, Any]) -> None:
@@ -204,28 +203,27 @@ def on_create(
     """
     doc = copy_doc(doc)
     _normalise_parent(doc)
-    governance = doc.setdefault(GOVERNANCE, {})
-    kind = governance.setdefault("kind", DEFAULT_KIND.get(resource_type, "agent"))
+    given, above = Governance.of(doc), Governance.of(parent or {})
+    kind = given.kind if given.kind is not None else DEFAULT_KIND.get(resource_type, "agent")
     if unknown_kinds([kind]):
         raise InvalidValue(f"'{GOVERNANCE}:kind' must be one of {describe()}, not {kind!r}")
-    if actor.purpose and not governance.get("purpose"):
-        governance["purpose"] = actor.purpose
-    hard = _time(governance.get("hardExpiresAt")) or now + lifetimes.hard_cap
-    governance["hardExpiresAt"] = format_datetime(hard)
-    inherited = ((parent or {}).get(GOVERNANCE) or {}).get("environment")
-    if inherited and not governance.get("environment"):
-        governance["environment"] = inherited  # a delegated child stays where its parent is
-    if "expiresAt" not in governance:
+    hard = given.hard_expires_at or now + lifetimes.hard_cap
+    write(
+        doc,
+        kind=kind,
+        hard_expires_at=hard,
+        lifecycle_state=State.ACTIVE,
+        registered_by=actor.token_id,
+    )
+    if actor.purpose and not given.purpose:
+        write(doc, purpose=actor.purpose)
+    if above.environment and not given.environment:
+        write(doc, environment=above.environment)  # a delegated child stays where its parent is
+    if given.expires_at is None:
         ends = [now + lifetimes.default_for(kind), hard]
-        parent_end = _time((parent or {}).get(GOVERNANCE, {}).get("expiresAt"))
-        if parent_end is not None:
-            ends.append(parent_end)
-        governance["expiresAt"] = format_datetime(min(ends))
-    requested = doc.pop("active", True)
-    governance["lifecycleState"] = State.ACTIVE.value
-    if not requested:
-        suspend(governance, "requested", now)
-    governance["registeredBy"] = actor.token_id
+        write(doc, expires_at=min([*ends, *filter(None, [above.expires_at])]))
+    if not doc.pop("active", True):
+        suspend(doc, "requested", now)
     if refs.owners is None and actor.owner_id:
         refs = msgspec.structs.replace(refs, owners={actor.owner_id: None})
     return doc, refs
@@ -271,21 +269,20 @@ def on_change(
             governance.pop(name, None)
     requested = after.pop("active", None)
     if active_named and requested is not None:
-        current = recorded(old)
+        current = Governance.of_extension(old).lifecycle_state
         wanted = State.ACTIVE if requested else State.SUSPENDED
         try:
             governance["lifecycleState"] = move(current, wanted).value
         except TransitionError as exc:
             raise InvalidValue(str(exc)) from None
         if wanted is State.SUSPENDED and current is not State.SUSPENDED:
-            suspend(governance, "requested", now)
+            suspend(after, "requested", now)
         elif wanted is State.ACTIVE:
-            for name in ("suspendedReason", "suspendedAt", "teardownAt"):
-                governance.pop(name, None)
+            write(after, suspended_reason=None, suspended_at=None, teardown_at=None)
     return after
 
 
-def attest_by(governance: dict[str, Any], since: dt.datetime, lifetimes: Lifetimes) -> None:
+def attest_by(doc: dict[str, Any], since: dt.datetime, lifetimes: Lifetimes) -> None:
     """When an owner must attest again, and when the scheduler suspends it if none has.
 
     ``attestBy``: the last attestation (else ``since``) plus the tenant's
@@ -293,15 +290,16 @@ def attest_by(governance: dict[str, Any], since: dt.datetime, lifetimes: Lifetim
     owners are told. ``attestationSuspendAt``: that plus the attestation grace
     (policy ``tenure.scheduler.due``, reason ``unattested``).
     """
-    last = _time(governance.get("lastAttestedAt")) or since
-    governance["attestBy"] = format_datetime(last + lifetimes.attestation)
-    governance["attestationSuspendAt"] = format_datetime(
-        last + lifetimes.attestation + lifetimes.attestation_grace
+    last = Governance.of(doc).last_attested_at or since
+    write(
+        doc,
+        attest_by=last + lifetimes.attestation,
+        attestation_suspend_at=last + lifetimes.attestation + lifetimes.attestation_grace,
     )
 
 
 def suspend(
-    governance: dict[str, Any],
+    doc: dict[str, Any],
     reason: str,
     now: dt.datetime,
     *,
@@ -311,15 +309,18 @@ def suspend(
 
     The scheduler's suspensions also say when the teardown follows.
     """
-    current = recorded(governance)
+    governance = Governance.of(doc)
+    current = governance.lifecycle_state
     # Suspended already (on request): it has been so since then, now for this reason.
-    since = _time(governance.get("suspendedAt")) if current is State.SUSPENDED else None
-    since = since or now
-    governance["lifecycleState"] = move(current, State.SUSPENDED).value
-    governance["suspendedReason"] = reason
-    governance["suspendedAt"] = format_datetime(since)
+    since = (governance.suspended_at if current is State.SUSPENDED else None) or now
+    write(
+        doc,
+        lifecycle_state=move(current, State.SUSPENDED),
+        suspended_reason=reason,
+        suspended_at=since,
+    )
     if teardown_in is not None:
-        governance["teardownAt"] = format_datetime(max(since + teardown_in, now))
+        write(doc, teardown_at=max(since + teardown_in, now))
 
 
 def lifecycle_of(doc: dict[str, Any]) -> dict[str, Any]:
@@ -334,14 +335,10 @@ def suspended(
     """A governed identity suspended for ``reason`` (``suspend``), and what that changes;
     ``grace``: the teardown follows that long after."""
     doc = copy_doc(before.doc)
-    suspend(doc.setdefault(GOVERNANCE, {}), reason, now, teardown_in=grace)
+    suspend(doc, reason, now, teardown_in=grace)
     after = msgspec.structs.replace(before, doc=doc, version=before.version + 1, last_modified=now)
     changed = {"active", f"{GOVERNANCE}:lifecycleState", f"{GOVERNANCE}:teardownAt"}
     return after, changed
-
-
-def _time(value: Any) -> dt.datetime | None:
-    return parse_datetime(value) if isinstance(value, str) else None
 
 
 def copy_doc(doc: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,13 @@ import datetime as dt
 import msgspec
 
 from app.domain.actor import scheduler
+from app.domain.governance import write
 from app.domain.notifications import Message
 from app.domain.resource import OwnerRef, Resource
 from app.notify import plan
 from app.provisioning import nhi
 from app.provisioning.executor import Change, Context, Executor
 from app.provisioning.governance import Governance
-from app.scim.codec import format_datetime
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -54,9 +54,8 @@ class Orphans:
 
     async def _settle(self, ctx: Context, identity: Resource, departed: Resource) -> None:
         refs = identity.owners or ()
-        governance = identity.doc.get(nhi.GOVERNANCE) or {}
         owners_active = any(r.relation == "owner" and r.status == "active" for r in refs)
-        flagged = "orphanedAt" in governance
+        flagged = identity.governance.orphaned_at is not None
         if owners_active and flagged:
             await self._execute(ctx, _flag(identity, None, ctx, reason="owner_returned"))
             return
@@ -92,13 +91,10 @@ class Orphans:
 def _flag(identity: Resource, grace: dt.timedelta | None, ctx: Context, reason: str) -> Change:
     """Set (``grace`` given) or clear the orphan flag, as the scheduler's ``flag``."""
     doc = nhi.copy_doc(identity.doc)
-    governance = doc.setdefault(nhi.GOVERNANCE, {})
     if grace is None:
-        for name in nhi.ORPHAN_FLAGS:
-            governance.pop(name, None)
+        write(doc, orphaned_at=None, suspend_at=None)
     else:
-        governance["orphanedAt"] = format_datetime(ctx.now)
-        governance["suspendAt"] = format_datetime(ctx.now + grace)
+        write(doc, orphaned_at=ctx.now, suspend_at=ctx.now + grace)
     after = msgspec.structs.replace(
         identity, doc=doc, version=identity.version + 1, last_modified=ctx.now
     )

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from app.domain.actor import Actor, scheduler
+from app.domain.governance import write
 from app.domain.resource import Resource
 from app.notify import plan
 from app.provisioning import nhi
@@ -138,7 +139,7 @@ def _retired(
     """A governed identity as a DELETE leaves it: suspended, torn down a grace from now
     (whenever it was suspended before)."""
     after, changed = nhi.suspended(before, reason, now, None)
-    after.doc[nhi.GOVERNANCE]["teardownAt"] = format_datetime(now + grace)
+    write(after.doc, teardown_at=now + grace)
     return after, changed | {f"{nhi.GOVERNANCE}:suspendedReason"}
 
 

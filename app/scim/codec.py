@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.instants import format_instant, parse_instant
 from app.domain.limits import (
     MAX_DATETIME,
     MAX_JSON_DEPTH,
@@ -252,21 +253,10 @@ _RANGE = f"from {MIN_DATETIME:%Y-%m-%d} up to (not including) {MAX_DATETIME:%Y-%
 
 
 def parse_datetime(text: str) -> dt.datetime | None:
-    """Parse an xsd:dateTime (RFC 7643 §2.3.5); naive values are taken as UTC.
-
-    None also for an instant outside [MIN_DATETIME, MAX_DATETIME) (app.domain.limits):
-    the lifetimes, graces and warnings added to a date must not overflow it.
-    """
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-    # Aware datetimes compare as instants, without converting (which could overflow).
-    return parsed if MIN_DATETIME <= parsed < MAX_DATETIME else None
+    """Parse an xsd:dateTime (RFC 7643 §2.3.5): ``app.domain.limits.parse_instant``."""
+    return parse_instant(text)
 
 
 def format_datetime(value: dt.datetime) -> str:
-    """RFC 3339 in UTC with milliseconds, as ``meta.created`` is written."""
-    utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """RFC 3339 in UTC with milliseconds: ``app.domain.instants.format_instant``."""
+    return format_instant(value)

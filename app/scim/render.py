@@ -7,7 +7,7 @@ from typing import Any
 
 from app.domain.lifecycle import State, effective
 from app.domain.resource import Resource
-from app.scim.codec import format_datetime, parse_datetime
+from app.scim.codec import format_datetime
 from app.scim.schema import (
     GOVERNANCE_URN,
     LIST_RESPONSE_URN,
@@ -106,11 +106,14 @@ def _governance(
     governance = dict(out.get(GOVERNANCE_URN) or {})
     if sponsors:
         governance["sponsors"] = sponsors
-    stored = governance.get("lifecycleState")
-    if stored is not None:
-        expires = governance.get("expiresAt")
-        moment = parse_datetime(expires) if isinstance(expires, str) else None
-        state = effective(State(stored), moment, now) if now is not None else State(stored)
+    if "lifecycleState" in governance:
+        record = resource.governance
+        moment = record.expires_at
+        state = (
+            effective(record.lifecycle_state, moment, now)
+            if now is not None
+            else record.lifecycle_state
+        )
         governance["lifecycleState"] = state.value
         out["active"] = state is State.ACTIVE
         issues = [] if now is None or moment is None or moment > now else ["expired"]
@@ -118,8 +121,7 @@ def _governance(
             r.status == "active" for r in refs if r.relation == "owner"
         ):
             issues.append("no_active_owner")
-        attest_by = governance.get("attestBy")
-        due = parse_datetime(attest_by) if isinstance(attest_by, str) else None
+        due = record.attest_by
         if now is not None and due is not None and due <= now and state is State.ACTIVE:
             issues.append("attestation_overdue")
         if issues:

@@ -12,12 +12,14 @@ from typing import Any
 
 import msgspec
 
+from app.domain.governance import URN as GOVERNANCE_EXTENSION
+
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
-GOVERNANCE_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+GOVERNANCE_URN = GOVERNANCE_EXTENSION
 # A governed User's owners: RFC 7643 §4.1 gives Users no ``owners`` of their own.
 OWNERS_URN = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Owners"
 # draft-abbey-scim-agent-extension §4.1 (Core Schema Extensions: ServiceProviderConfig):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.scim.codec import parse_datetime
+from app.domain.governance import Governance
+from app.domain.lifecycle import State
 from app.scim.schema import GOVERNANCE_URN
 
 # The attribute each resource type is unique by (RFC 7643 §4.1.1 userName,
@@ -28,28 +29,25 @@ def due_at(doc: dict[str, Any]) -> dt.datetime | None:
     none is set yet (suspended on request), at its end; a deprovisioned or an
     ungoverned one never.
     """
-    governance = doc.get(GOVERNANCE)
-    if not isinstance(governance, dict):
+    extension = doc.get(GOVERNANCE)
+    if not isinstance(extension, dict) or "lifecycleState" not in extension:
         return None
-    state = governance.get("lifecycleState")
-    if state == "active":
+    governance = Governance.of_extension(extension)
+    if governance.lifecycle_state is State.ACTIVE:
         # At its end, or sooner when, ownerless or unattested, it is to be suspended.
         moments = [
-            parse_datetime(v)
-            for v in (
-                governance.get("expiresAt"),
-                governance.get("suspendAt"),
-                governance.get("attestationSuspendAt"),
+            m
+            for m in (
+                governance.expires_at,
+                governance.suspend_at,
+                governance.attestation_suspend_at,
             )
-            if isinstance(v, str)
+            if m is not None
         ]
-        found = [m for m in moments if m is not None]
-        return min(found) if found else None
-    elif state == "suspended":
-        value = governance.get("teardownAt") or governance.get("expiresAt")
-    else:
-        return None
-    return parse_datetime(value) if isinstance(value, str) else None
+        return min(moments) if moments else None
+    if governance.lifecycle_state is State.SUSPENDED:
+        return governance.teardown_at or governance.expires_at
+    return None
 
 
 def fold(text: str) -> str:

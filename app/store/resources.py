@@ -19,8 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.domain.lifecycle import State
 from app.domain.resource import GroupRef, Resource
-from app.scim.codec import parse_datetime
 from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
@@ -101,11 +101,12 @@ def name_norm(resource: Resource) -> str:
 def _promoted(resource: Resource) -> dict[str, Any]:
     doc = resource.doc
     active = doc.get("active")
-    governance = doc.get(GOVERNANCE) if isinstance(doc.get(GOVERNANCE), dict) else {}
-    state = governance.get("lifecycleState")
+    extension = doc.get(GOVERNANCE)
+    recorded = isinstance(extension, dict) and "lifecycleState" in extension
+    governance = resource.governance
+    state = governance.lifecycle_state if recorded else None
     if state is not None:
-        active = state == "active"  # a governed identity's active is its state's
-    expires = governance.get("expiresAt")
+        active = state is State.ACTIVE  # a governed identity's active is its state's
     parent = doc.get("parent")
     return {
         "name_norm": name_norm(resource),
@@ -114,11 +115,11 @@ def _promoted(resource: Resource) -> dict[str, Any]:
         "version": resource.version,
         "last_modified": resource.last_modified,
         "doc": doc,
-        "expires_at": parse_datetime(expires) if isinstance(expires, str) else None,
+        "expires_at": governance.expires_at,
         "parent_id": parent.get("value") if isinstance(parent, dict) else None,
-        "lifecycle_state": state,
+        "lifecycle_state": state.value if state is not None else None,
         "due_at": due_at(doc),
-        "attest_by": _moment(governance.get("attestBy")) if state == "active" else None,
+        "attest_by": governance.attest_by if state is State.ACTIVE else None,
     }
 
 
@@ -126,10 +127,6 @@ def _uniqueness(resource: Resource) -> Uniqueness:
     attribute = UNIQUE_NAME[resource.resource_type]
     value = resource.doc.get(attribute)
     return Uniqueness(f"a {resource.resource_type} with {attribute} {value!r} already exists")
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    return parse_datetime(value) if isinstance(value, str) else None
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
