@@ -180,7 +180,7 @@ class Harness:
 
         async def insert() -> None:
             async with self.db.uow(write=True) as uow:
-                await uow.resources.add_many(batch)
+                await uow.of(tenant.id).resources.add_many(batch)
                 await uow.commit()
 
         self.run(insert())

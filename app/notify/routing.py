@@ -33,7 +33,7 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
             recipients = list(tenant.settings.alert_emails or ())
         else:
             users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
-            recipients = await uow.resources.emails_of(message.tenant_id, users)
+            recipients = await uow.of(message.tenant_id).resources.emails_of(users)
         if recipients:
             planned.append(plan.email(message, recipients))
     return await uow.outbox.plan(planned) if planned else 0

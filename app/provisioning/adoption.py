@@ -39,8 +39,9 @@ class Adoption:
             name = str(written.doc.get("displayName", ""))
             if rule is None or not mapping.names_group(rule, written.id, name):
                 return written
-            ids = await uow.memberships.ungoverned_users_in(written.tenant_id, written.id)
-            candidates = await uow.resources.get_many(written.tenant_id, ids, lock=True)
+            store = uow.of(written.tenant_id)
+            ids = await store.memberships.ungoverned_users_in(written.id)
+            candidates = await store.resources.get_many(ids, lock=True)
             groups = {written.id: name}
         for user in candidates:
             marked = await self._governance.adopted(uow, user, groups=groups)

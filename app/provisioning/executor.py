@@ -39,7 +39,7 @@ from app.provisioning.governance import Governance
 from app.provisioning.judge import Judge, Question
 from app.scim.errors import Forbidden, NotFound
 from app.store.retirements import Retirement
-from app.store.uow import UnitOfWork
+from app.store.uow import TenantStore, UnitOfWork
 
 log = logging.getLogger("tenure.policy")
 
@@ -110,6 +110,11 @@ class Context(msgspec.Struct, kw_only=True):
     def dry_run(self) -> bool:
         return self.verdicts is not None
 
+    @property
+    def store(self) -> TenantStore:
+        """The tenant's resources, memberships and owners, bound to it."""
+        return self.uow.of(self.tenant.id)
+
 
 class Executor:
     def __init__(self, judge: Judge, governance: Governance) -> None:
@@ -171,34 +176,34 @@ class Executor:
         return [decision for _, decision in judged]
 
     async def _write(self, ctx: Context, change: Change) -> None:
-        uow, after = ctx.uow, change.after
+        uow, store, after = ctx.uow, ctx.store, change.after
         if change.write is Write.ADD:
-            await uow.resources.add(after)
+            await store.resources.add(after)
         elif change.write is Write.REPLACE:
-            await uow.resources.replace(after, members_changed=change.members_changed)
+            await store.resources.replace(after, members_changed=change.members_changed)
         elif change.write is Write.DELETE:
-            containing = await uow.memberships.groups_with_member(after.tenant_id, after.id)
-            await uow.resources.delete(after.tenant_id, after.resource_type, after.id)
-            await uow.memberships.touch(after.tenant_id, containing, ctx.now)
+            containing = await store.memberships.groups_with_member(after.id)
+            await store.resources.delete(after.resource_type, after.id)
+            await store.memberships.touch(containing, ctx.now)
         elif change.write is Write.TOMBSTONE:
-            await self._governance.tombstone(uow, after, ctx.now)
+            await self._governance.tombstone(store, after, ctx.now)
             await uow.retirements.forget(after.tenant_id, [after.id])
         elif change.write is Write.RETIRE:
-            await uow.resources.replace(after)
-            groups = await uow.memberships.direct_groups(after.tenant_id, [after.id])
-            await uow.memberships.leave_groups(after.tenant_id, after.id, ctx.now)
-            await uow.resources.mark_deleted(after, ctx.now)
+            await store.resources.replace(after)
+            groups = await store.memberships.direct_groups([after.id])
+            await store.memberships.leave_groups(after.id, ctx.now)
+            await store.resources.mark_deleted(after, ctx.now)
             assert change.retirement is not None
             record = msgspec.structs.replace(change.retirement, groups=tuple(groups[after.id]))
             await uow.retirements.record([record])
         elif change.write is Write.UNDELETE:
-            await uow.resources.undelete(after)
-            await uow.memberships.join_groups(after, change.join_groups, ctx.now)
+            await store.resources.undelete(after)
+            await store.memberships.join_groups(after, change.join_groups, ctx.now)
             await uow.retirements.forget(after.tenant_id, [after.id])
         if change.refs is not None and change.owners is not None:
-            await self._governance.write_refs(uow, after, change.refs, change.owners)
+            await self._governance.write_refs(store, after, change.refs, change.owners)
         if change.leave_groups:
-            await uow.memberships.leave_groups(after.tenant_id, after.id, ctx.now)
+            await store.memberships.leave_groups(after.id, ctx.now)
 
 
 def _question(change: Change) -> Question:

@@ -22,7 +22,7 @@ from app.provisioning import mapping, nhi
 from app.scim.codec import asserts
 from app.scim.errors import InvalidValue
 from app.scim.schema import ResourceType
-from app.store.uow import UnitOfWork
+from app.store.uow import TenantStore, UnitOfWork
 
 
 def named_refs(body: dict[str, Any], resource_type: ResourceType) -> set[str]:
@@ -113,7 +113,7 @@ class Governance:
             return None
         if groups is None:
             groups = (
-                await uow.memberships.group_names(user.tenant_id, user.id) if rule.group else {}
+                await uow.of(user.tenant_id).memberships.group_names(user.id) if rule.group else {}
             )
         return mapping.marked(user, rule) if mapping.picks(rule, user.doc, groups) else None
 
@@ -129,7 +129,7 @@ class Governance:
         """
         rule = await self.agent_users(uow, user.tenant_id)
         for candidate in (mapping.default_owner(user.doc, None), rule.owner if rule else None):
-            if candidate and await uow.owners.parties(user.tenant_id, [candidate], "owner"):
+            if candidate and await uow.of(user.tenant_id).owners.parties([candidate], "owner"):
                 return candidate
         return None
 
@@ -165,7 +165,7 @@ class Governance:
             if wanted is None:
                 out += [r for r in current if r.relation == relation]
                 continue
-            found = await uow.owners.parties(resource.tenant_id, wanted, relation)
+            found = await uow.of(resource.tenant_id).owners.parties(wanted, relation)
             missing = [ref for ref in wanted if ref not in found]
             if missing:
                 raise InvalidValue(
@@ -178,16 +178,20 @@ class Governance:
         return tuple(out)
 
     async def write_refs(
-        self, uow: UnitOfWork, resource: Resource, refs: nhi.Refs, resolved: tuple[OwnerRef, ...]
+        self,
+        store: TenantStore,
+        resource: Resource,
+        refs: nhi.Refs,
+        resolved: tuple[OwnerRef, ...],
     ) -> None:
         """Keep the owners table in step with what the write named."""
         for relation, wanted in (("owner", refs.owners), ("sponsor", refs.sponsors)):
             if wanted is not None:
-                await uow.owners.set_owners(
+                await store.owners.set_owners(
                     resource, relation, [r for r in resolved if r.relation == relation]
                 )
 
-    async def tombstone(self, uow: UnitOfWork, before: Resource, now: dt.datetime) -> Resource:
+    async def tombstone(self, store: TenantStore, before: Resource, now: dt.datetime) -> Resource:
         """DELETE of an NHI is soft (DESIGN.md): deprovisioned, then a tombstone."""
         doc = nhi.on_change(before.doc, before.doc, active_named=False, now=now)
         write(
@@ -196,11 +200,11 @@ class Governance:
         after = msgspec.structs.replace(
             before, doc=doc, version=before.version + 1, last_modified=now
         )
-        containing = await uow.memberships.groups_with_member(before.tenant_id, before.id)
+        containing = await store.memberships.groups_with_member(before.id)
         # It may have been deleted by a client already, and waited out its grace.
-        await uow.resources.replace(after, retired=True)
-        await uow.resources.mark_deleted(after, now)
-        await uow.memberships.touch(before.tenant_id, containing, now)
+        await store.resources.replace(after, retired=True)
+        await store.resources.mark_deleted(after, now)
+        await store.memberships.touch(containing, now)
         return after
 
     async def parent(
@@ -222,10 +226,12 @@ class Governance:
         if parent_id is None:
             return None, 1
 
+        agents = uow.of(tenant_id).resources
+
         async def load(ident: str) -> Resource | None:
             if retired:
-                return await uow.resources.get_kept(tenant_id, "Agent", ident)
-            return await uow.resources.get(tenant_id, "Agent", ident, members=False, groups=False)
+                return await agents.get_kept("Agent", ident)
+            return await agents.get("Agent", ident, members=False, groups=False)
 
         parent = await load(parent_id)
         if parent is None:
@@ -245,12 +251,10 @@ class Governance:
 async def subtree(uow: UnitOfWork, root: Resource) -> list[Resource]:
     """``root`` and every live descendant (its delegated subtree), locked, each after its
     parent (DESIGN.md "Delegation")."""
-    found, index = [root], 0
+    found, index, agents = [root], 0, uow.of(root.tenant_id).resources
     while index < len(found):
-        for child_id in await uow.resources.children(root.tenant_id, found[index].id):
-            child = await uow.resources.get(
-                root.tenant_id, "Agent", child_id, lock=True, members=False, groups=False
-            )
+        for child_id in await agents.children(found[index].id):
+            child = await agents.get("Agent", child_id, lock=True, members=False, groups=False)
             if child is not None:
                 found.append(child)
         index += 1

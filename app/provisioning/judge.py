@@ -100,7 +100,7 @@ class Judge:
         names = p.changed_names(question.changed)
         children = None
         if governed and before is not None and {"expiresAt", "scopes"} & set(names):
-            children = await uow.resources.children_bounds(after.tenant_id, after.id)
+            children = await uow.of(after.tenant_id).resources.children_bounds(after.id)
         return p.Proposal(
             actions=p.actions_for(question.kind, before_identity, after_identity, names),
             identity=after_identity,

@@ -34,7 +34,7 @@ async def existing_members(
     uow: UnitOfWork, tenant_id: str, requested: dict[str, str | None]
 ) -> list[Member]:
     """The requested members, each checked to be a live User or Group of the tenant."""
-    found = await uow.memberships.find_members(tenant_id, requested)
+    found = await uow.of(tenant_id).memberships.find_members(requested)
     missing = [member_id for member_id in requested if member_id not in found]
     if missing:
         raise InvalidValue(f"member {missing[0]!r} is not a User or Group of this tenant")
@@ -57,7 +57,7 @@ async def apply_member_delta(
     if delta.remove_where:
         attribute = resource_type.schema.attribute("members")
         assert attribute is not None
-        stored = await uow.memberships.member_refs(group.tenant_id, group.id)
+        stored = await uow.of(group.tenant_id).memberships.member_refs(group.id)
         for condition in delta.remove_where:
             path = AttrPath(attr="members")
             bound = resolve_filter(ValuePath(path=path, filter=condition), resource_type)
@@ -67,7 +67,7 @@ async def apply_member_delta(
                 for ref in stored
                 if element_matches(bound.filter, {"value": ref.value, "type": ref.type}, attribute)
             ]
-    return await uow.memberships.change_members(
+    return await uow.of(group.tenant_id).memberships.change_members(
         group,
         clear=delta.clear,
         remove=removing,

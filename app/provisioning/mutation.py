@@ -128,7 +128,9 @@ class Provisioning:
             grace = self._governance.lifetimes_of(ctx.tenant).teardown_grace
             found = {
                 r.id: r
-                for r in await uow.resources.get_many(tenant_id, [i for _, i in targets], lock=True)
+                for r in await uow.of(tenant_id).resources.get_many(
+                    [i for _, i in targets], lock=True
+                )
             }
             skipped: list[tuple[str, str | None]] = []
             changes: list[Change] = []
@@ -208,7 +210,6 @@ class Provisioning:
     async def _apply(
         self, ctx: Context, mutation: Mutation, resource_type: ResourceType
     ) -> Resource | None:
-        uow = ctx.uow
         body = with_aliases(mutation.body or {})
         if mutation.kind is MutationKind.CREATE:
             return await self._create(ctx, mutation, body, resource_type)
@@ -220,8 +221,8 @@ class Provisioning:
         wants_groups = mutation.with_groups and mutation.kind in (
             MutationKind.REPLACE, MutationKind.PATCH,
         )  # fmt: skip
-        before = await uow.resources.get(
-            ctx.tenant.id, mutation.resource_type, mutation.resource_id, lock=True,
+        before = await ctx.store.resources.get(
+            mutation.resource_type, mutation.resource_id, lock=True,
             members=False, groups=wants_groups and resource_type.name != "Group",
             retired=mutation.kind in (MutationKind.TEARDOWN, MutationKind.RESTORE),
         )  # fmt: skip
@@ -529,8 +530,7 @@ class Provisioning:
         # back; so do a governed identity's owners, whose status is read live.
         governed = nhi.governed(resource.resource_type, resource.doc)
         if wants_members or (resource.groups is None and wants_groups) or governed:
-            reloaded = await uow.resources.get(
-                resource.tenant_id,
+            reloaded = await uow.of(resource.tenant_id).resources.get(
                 resource.resource_type,
                 resource.id,
                 members=wants_members,

@@ -44,9 +44,10 @@ class Orphans:
         """Settle every identity ``owner`` owns, each a change of its own (a refusal is
         audited and leaves that one as it was: the owner's own change must not fail)."""
         uow = ctx.uow
-        for nhi_id, resource_type in await uow.owners.owned_by(owner.tenant_id, owner.id):
-            identity = await uow.resources.get(
-                owner.tenant_id, resource_type, nhi_id, lock=True, members=False, groups=False
+        store = uow.of(owner.tenant_id)
+        for nhi_id, resource_type in await store.owners.owned_by(owner.id):
+            identity = await store.resources.get(
+                resource_type, nhi_id, lock=True, members=False, groups=False
             )
             if identity is None or not nhi.governed(resource_type, identity.doc):
                 continue
@@ -83,7 +84,7 @@ class Orphans:
         manager = _manager(departed)
         if manager is None:
             return None
-        found = await ctx.uow.owners.parties(identity.tenant_id, [manager], "owner")
+        found = await ctx.uow.of(identity.tenant_id).owners.parties([manager], "owner")
         heir = found.get(manager)
         return heir if heir is not None and heir.status == "active" else None
 

@@ -63,8 +63,8 @@ class Reader:
         projection: Projection = EVERYTHING,
     ) -> Resource:
         async with self._db.uow() as uow:
-            found = await uow.resources.get(
-                tenant_id, resource_type.name, resource_id, **_loads(resource_type, projection)
+            found = await uow.of(tenant_id).resources.get(
+                resource_type.name, resource_id, **_loads(resource_type, projection)
             )
         if found is None:
             raise NotFound(f"{resource_type.name} {resource_id} not found")
@@ -87,8 +87,7 @@ class Reader:
             position = cursor.decode(self._key, query.cursor, tenant_id, fingerprint)
             window = Window(kind=position.kind, value=position.value, limit=query.count)
         async with self._db.uow() as uow:
-            found = await uow.resources.search(
-                tenant_id,
+            found = await uow.of(tenant_id).resources.search(
                 resource_type,
                 filter=filter,
                 sort_by=sort_by,

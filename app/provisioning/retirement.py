@@ -104,8 +104,8 @@ class Retirements:
         }
         found = {before.id: before}
         for resource_id in taken.keys() - {before.id}:
-            child = await uow.resources.get(
-                before.tenant_id, "Agent", resource_id, lock=True,
+            child = await uow.of(before.tenant_id).resources.get(
+                "Agent", resource_id, lock=True,
                 members=False, groups=False, retired=True,
             )  # fmt: skip
             if child is not None:

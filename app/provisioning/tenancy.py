@@ -206,13 +206,15 @@ class Tenancy:
                 raise NotFound(f"no tenant {tenant_id!r}")
             if owner_id is not None and (
                 tenant_id is None
-                or not await uow.memberships.find_members(tenant_id, [owner_id], ("User", "Group"))
+                or not await uow.of(tenant_id).memberships.find_members(
+                    [owner_id], ("User", "Group")
+                )
             ):
                 raise InvalidValue(f"owner {owner_id!r} is not a User or Group of this tenant")
             agent_id = token.restrictions.agent_id
             if agent_id is not None and (
                 tenant_id is None
-                or not await uow.memberships.find_members(tenant_id, [agent_id], ("Agent",))
+                or not await uow.of(tenant_id).memberships.find_members([agent_id], ("Agent",))
             ):
                 raise InvalidValue(f"agent {agent_id!r} is not an Agent of this tenant")
             await uow.tokens.add(token)

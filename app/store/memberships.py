@@ -15,11 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.resource import GroupRef, Member, Resource
 from app.store.promoted import MAX_NESTING, MEMBER_TYPES
-from app.store.sql import chunks, display
+from app.store.sql import TenantBound, chunks, display
 from app.store.tables import group_members, resources
 
 
@@ -78,26 +77,28 @@ def in_any_group(member: Any = resources) -> sa.Exists:
     )
 
 
-class MembershipRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+class MembershipRepository(TenantBound):
+    """One tenant's Group memberships."""
 
-    async def group_names(self, tenant_id: str, member_id: str) -> dict[str, str]:
+    def _of_tenant(self) -> sa.ColumnElement[bool]:
+        return group_members.c.tenant_id == self._tenant
+
+    async def group_names(self, member_id: str) -> dict[str, str]:
         """The Groups ``member_id`` belongs to directly: id → displayName."""
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.doc["displayName"].as_string())
             .select_from(group_members.join(resources, _same_tenant(group_members.c.group_id)))
-            .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id)
+            .where(self._of_tenant(), group_members.c.member_id == member_id)
         )
         return {row[0]: row[1] or "" for row in rows}
 
-    async def ungoverned_users_in(self, tenant_id: str, group_id: str) -> list[str]:
+    async def ungoverned_users_in(self, group_id: str) -> list[str]:
         """The Group's direct User members that are not governed identities (yet)."""
         rows = await self._c.execute(
             sa.select(group_members.c.member_id)
             .select_from(group_members.join(resources, _same_tenant(group_members.c.member_id)))
             .where(
-                group_members.c.tenant_id == tenant_id,
+                self._of_tenant(),
                 group_members.c.group_id == group_id,
                 group_members.c.member_type == "User",
                 resources.c.lifecycle_state.is_(None),
@@ -106,52 +107,48 @@ class MembershipRepository:
         )
         return [row[0] for row in rows]
 
-    async def groups_with_member(self, tenant_id: str, member_id: str) -> list[str]:
+    async def groups_with_member(self, member_id: str) -> list[str]:
         rows = await self._c.execute(
             sa.select(group_members.c.group_id).where(
-                group_members.c.tenant_id == tenant_id, group_members.c.member_id == member_id
+                self._of_tenant(), group_members.c.member_id == member_id
             )
         )
         return [row.group_id for row in rows]
 
-    async def leave_groups(
-        self, tenant_id: str, member_ids: str | Sequence[str], now: dt.datetime
-    ) -> list[str]:
+    async def leave_groups(self, member_ids: str | Sequence[str], now: dt.datetime) -> list[str]:
         """Take the members out of every Group they are in; those Groups' ids (now changed)."""
         wanted = [member_ids] if isinstance(member_ids, str) else list(member_ids)
         rows = await self._c.execute(
             sa.select(group_members.c.group_id)
-            .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(wanted))
+            .where(self._of_tenant(), group_members.c.member_id.in_(wanted))
             .distinct()
         )
         groups = [row.group_id for row in rows]
         if groups:
             await self._c.execute(
                 group_members.delete().where(
-                    group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(wanted)
+                    self._of_tenant(), group_members.c.member_id.in_(wanted)
                 )
             )
-            await self.touch(tenant_id, groups, now)
+            await self.touch(groups, now)
         return groups
 
-    async def touch(self, tenant_id: str, resource_ids: Sequence[str], now: dt.datetime) -> None:
+    async def touch(self, resource_ids: Sequence[str], now: dt.datetime) -> None:
         """Bump version and lastModified: a Group whose members changed is a changed Group."""
         if resource_ids:
             await self._c.execute(
                 resources.update()
-                .where(resources.c.tenant_id == tenant_id, resources.c.id.in_(resource_ids))
+                .where(resources.c.tenant_id == self._tenant, resources.c.id.in_(resource_ids))
                 .values(version=resources.c.version + 1, last_modified=now)
             )
 
-    async def direct_groups(
-        self, tenant_id: str, member_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
+    async def direct_groups(self, member_ids: Sequence[str]) -> dict[str, list[str]]:
         """The Groups each of ``member_ids`` is a direct member of: member id → Group ids."""
         out: dict[str, list[str]] = {member_id: [] for member_id in member_ids}
         for chunk in chunks(list(member_ids)):
             rows = await self._c.execute(
                 sa.select(group_members.c.member_id, group_members.c.group_id)
-                .where(group_members.c.tenant_id == tenant_id, group_members.c.member_id.in_(chunk))
+                .where(self._of_tenant(), group_members.c.member_id.in_(chunk))
                 .order_by(group_members.c.member_id, group_members.c.group_id)
             )
             for row in rows:
@@ -166,7 +163,7 @@ class MembershipRepository:
             return []
         rows = await self._c.execute(
             sa.select(resources.c.id).where(
-                resources.c.tenant_id == member.tenant_id,
+                resources.c.tenant_id == self._own(member),
                 resources.c.resource_type == "Group",
                 resources.c.deleted_at.is_(None),
                 resources.c.id.in_(list(group_ids)),
@@ -176,16 +173,16 @@ class MembershipRepository:
         for group_id in live:
             await self._c.execute(
                 group_members.insert().values(
-                    tenant_id=member.tenant_id,
+                    tenant_id=self._own(member),
                     group_id=group_id,
                     member_id=member.id,
                     member_type=member.resource_type,
                 )
             )
-        await self.touch(member.tenant_id, live, now)
+        await self.touch(live, now)
         return live
 
-    async def members_of(self, tenant_id: str, group_ids: Iterable[str]) -> dict[str, list[Member]]:
+    async def members_of(self, group_ids: Iterable[str]) -> dict[str, list[Member]]:
         """Each Group's members with their display names: Group id → members, by id."""
         found: dict[str, list[Member]] = defaultdict(list)
         rows = await self._c.execute(
@@ -196,7 +193,7 @@ class MembershipRepository:
                 display(group_members.c.display).label("display"),
             )
             .join(resources, _same_tenant(group_members.c.member_id))
-            .where(group_members.c.tenant_id == tenant_id, group_members.c.group_id.in_(group_ids))
+            .where(self._of_tenant(), group_members.c.group_id.in_(group_ids))
             .order_by(group_members.c.group_id, group_members.c.member_id)
         )
         for m in rows:
@@ -209,7 +206,7 @@ class MembershipRepository:
         """The Group's members are exactly ``members`` (a PUT's, or a PATCH's result)."""
         await self._c.execute(
             group_members.delete().where(
-                group_members.c.tenant_id == group.tenant_id, group_members.c.group_id == group.id
+                group_members.c.tenant_id == self._own(group), group_members.c.group_id == group.id
             )
         )
         await self.insert(group, members)
@@ -218,16 +215,16 @@ class MembershipRepository:
         """``member`` is in no Group any more (it is gone from SCIM's view)."""
         await self._c.execute(
             group_members.delete().where(
-                group_members.c.tenant_id == member.tenant_id,
+                group_members.c.tenant_id == self._own(member),
                 group_members.c.member_id == member.id,
             )
         )
 
-    async def member_refs(self, tenant_id: str, group_id: str) -> list[Member]:
+    async def member_refs(self, group_id: str) -> list[Member]:
         """A group's members as (id, type) only: enough to evaluate a members[…] filter."""
         rows = await self._c.execute(
             sa.select(group_members.c.member_id, group_members.c.member_type).where(
-                group_members.c.tenant_id == tenant_id, group_members.c.group_id == group_id
+                self._of_tenant(), group_members.c.group_id == group_id
             )
         )
         return [Member(value=row.member_id, type=row.member_type) for row in rows]
@@ -242,7 +239,7 @@ class MembershipRepository:
         """
         changed = 0
         where = sa.and_(
-            group_members.c.tenant_id == group.tenant_id, group_members.c.group_id == group.id
+            group_members.c.tenant_id == self._own(group), group_members.c.group_id == group.id
         )
         if clear:
             changed += (await self._c.execute(group_members.delete().where(where))).rowcount
@@ -269,7 +266,7 @@ class MembershipRepository:
             )
             rows_to_add = [
                 {
-                    "tenant_id": group.tenant_id,
+                    "tenant_id": self._own(group),
                     "group_id": group.id,
                     "member_id": m.value,
                     "member_type": m.type,
@@ -283,7 +280,7 @@ class MembershipRepository:
         return changed > 0
 
     async def find_members(
-        self, tenant_id: str, ids: Iterable[str], types: Sequence[str] = MEMBER_TYPES
+        self, ids: Iterable[str], types: Sequence[str] = MEMBER_TYPES
     ) -> dict[str, Member]:
         """The live resources of ``types`` of the tenant among ``ids``, with their display names."""
         wanted = list(set(ids))
@@ -291,7 +288,7 @@ class MembershipRepository:
             return {}
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.resource_type, display().label("display")).where(
-                resources.c.tenant_id == tenant_id,
+                resources.c.tenant_id == self._tenant,
                 resources.c.deleted_at.is_(None),
                 resources.c.resource_type.in_(types),
                 resources.c.id.in_(wanted),
@@ -308,7 +305,7 @@ class MembershipRepository:
                 group_members.insert(),
                 [
                     {
-                        "tenant_id": group.tenant_id,
+                        "tenant_id": self._own(group),
                         "group_id": group.id,
                         "member_id": m.value,
                         "member_type": m.type,
@@ -318,9 +315,9 @@ class MembershipRepository:
                 ],
             )
 
-    async def closure(self, tenant_id: str, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
+    async def closure(self, user_ids: list[str]) -> list[tuple[str, GroupRef]]:
         """Direct and indirect groups of each user (RFC 7643 §4.1.2), one recursive query."""
-        params = {"tenant_id": tenant_id, "user_ids": user_ids}
+        params = {"tenant_id": self._tenant, "user_ids": user_ids}
         return [
             (
                 row.origin,

@@ -11,11 +11,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.resource import OwnerRef, Resource
 from app.store.memberships import member_rows_of
-from app.store.sql import display
+from app.store.sql import TenantBound, display
 from app.store.tables import nhi_owners, resources
 
 # Who can be accountable: people and teams, never another non-human identity.
@@ -57,17 +56,16 @@ def _entitlements(raw: Any) -> tuple[str, ...]:
     )
 
 
-class OwnerRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+class OwnerRepository(TenantBound):
+    """One tenant's owners and sponsors."""
 
-    async def owned_by(self, tenant_id: str, owner_id: str) -> list[tuple[str, str]]:
+    async def owned_by(self, owner_id: str) -> list[tuple[str, str]]:
         """The live identities ``owner_id`` is an owner of: (id, resource type) pairs."""
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.resource_type)
             .join(nhi_owners, answering_for(resources))
             .where(
-                nhi_owners.c.tenant_id == tenant_id,
+                nhi_owners.c.tenant_id == self._tenant,
                 nhi_owners.c.owner_id == owner_id,
                 nhi_owners.c.relation == "owner",
                 resources.c.deleted_at.is_(None),
@@ -80,7 +78,7 @@ class OwnerRepository:
         """Replace an identity's owners (or sponsors) with ``refs``."""
         await self._c.execute(
             nhi_owners.delete().where(
-                nhi_owners.c.tenant_id == nhi.tenant_id,
+                nhi_owners.c.tenant_id == self._own(nhi),
                 nhi_owners.c.nhi_id == nhi.id,
                 nhi_owners.c.relation == relation,
             )
@@ -90,7 +88,7 @@ class OwnerRepository:
                 nhi_owners.insert(),
                 [
                     {
-                        "tenant_id": nhi.tenant_id,
+                        "tenant_id": self._own(nhi),
                         "nhi_id": nhi.id,
                         "relation": relation,
                         "owner_id": ref.value,
@@ -101,9 +99,7 @@ class OwnerRepository:
                 ],
             )
 
-    async def parties(
-        self, tenant_id: str, ids: Iterable[str], relation: str
-    ) -> dict[str, OwnerRef]:
+    async def parties(self, ids: Iterable[str], relation: str) -> dict[str, OwnerRef]:
         """The live Users and Groups among ``ids`` as would-be owners or sponsors, with status."""
         wanted = list(set(ids))
         if not wanted:
@@ -117,7 +113,7 @@ class OwnerRepository:
                 display().label("display"),
                 resources.c.doc["entitlements"].label("entitlements"),
             ).where(
-                resources.c.tenant_id == tenant_id,
+                resources.c.tenant_id == self._tenant,
                 resources.c.deleted_at.is_(None),
                 resources.c.resource_type.in_(OWNER_TYPES),
                 resources.c.id.in_(wanted),
@@ -135,7 +131,7 @@ class OwnerRepository:
             for row in rows
         }
 
-    async def of(self, tenant_id: str, nhi_ids: list[str]) -> dict[str, list[OwnerRef]]:
+    async def of(self, nhi_ids: list[str]) -> dict[str, list[OwnerRef]]:
         """Owners and sponsors with their live status (no reference ever dangles)."""
         if not nhi_ids:
             return {}
@@ -156,7 +152,7 @@ class OwnerRepository:
                 doc["entitlements"].label("entitlements"),
             )
             .select_from(nhi_owners.outerjoin(owner, holder_of(owner)))
-            .where(nhi_owners.c.tenant_id == tenant_id, nhi_owners.c.nhi_id.in_(nhi_ids))
+            .where(nhi_owners.c.tenant_id == self._tenant, nhi_owners.c.nhi_id.in_(nhi_ids))
             .order_by(nhi_owners.c.nhi_id, nhi_owners.c.relation, nhi_owners.c.owner_id)
         )
         found: dict[str, list[OwnerRef]] = defaultdict(list)

@@ -29,7 +29,7 @@ from app.store.memberships import MembershipRepository, in_any_group
 from app.store.owners import OwnerRepository
 from app.store.promoted import GOVERNANCE, UNIQUE_NAME, due_at, fold
 from app.store.sorting import sort_key
-from app.store.sql import chunks
+from app.store.sql import TenantBound, chunks
 from app.store.tables import COUNT_SHARDS, resource_counts, resources
 
 # Whether a resource is a direct member of any Group: a User in none (most of a
@@ -145,34 +145,33 @@ class Found(msgspec.Struct, frozen=True, kw_only=True):
     more: bool  # rows remain beyond this window, in its direction
 
 
-class ResourceRepository:
+class ResourceRepository(TenantBound):
+    """One tenant's resources (with its memberships and owners, which hydrate them)."""
+
     def __init__(
         self,
         connection: AsyncConnection,
         memberships: MembershipRepository,
         owners: OwnerRepository,
     ) -> None:
-        self._c = connection
+        super().__init__(connection, memberships.tenant_id)
         self.memberships = memberships
         self.owners = owners
 
-    def _live(
-        self, tenant_id: str, resource_type: str, *, retired: bool = False
-    ) -> sa.ColumnElement[bool]:
+    def _live(self, resource_type: str, *, retired: bool = False) -> sa.ColumnElement[bool]:
         """A resource of the tenant not deleted; ``retired``: or deleted and still restorable
         (suspended, awaiting its teardown), which only the teardown and a restore reach."""
         deleted = resources.c.deleted_at.is_(None)
         if retired:
             deleted = sa.or_(deleted, resources.c.lifecycle_state == "suspended")
         return sa.and_(
-            resources.c.tenant_id == tenant_id,
+            resources.c.tenant_id == self._tenant,
             resources.c.resource_type == resource_type,
             deleted,
         )
 
     async def get(
         self,
-        tenant_id: str,
         resource_type: str,
         resource_id: str,
         *,
@@ -184,7 +183,7 @@ class ResourceRepository:
         """One live resource of the tenant. ``lock`` holds its row until the transaction ends;
         ``retired`` finds one deleted but still restorable too."""
         params = {
-            "tenant_id": tenant_id,
+            "tenant_id": self._tenant,
             "resource_type": resource_type,
             "resource_id": resource_id,
         }
@@ -194,15 +193,13 @@ class ResourceRepository:
         found = await self.hydrate([row], members=members, groups=groups)
         return found[0]
 
-    async def get_kept(
-        self, tenant_id: str, resource_type: str, resource_id: str
-    ) -> Resource | None:
+    async def get_kept(self, resource_type: str, resource_id: str) -> Resource | None:
         """One resource of the tenant, live, deleted or a tombstone (what policies see of a
         parent that is gone)."""
         row = (
             await self._c.execute(
                 sa.select(resources).where(
-                    resources.c.tenant_id == tenant_id,
+                    resources.c.tenant_id == self._tenant,
                     resources.c.resource_type == resource_type,
                     resources.c.id == resource_id,
                 )
@@ -212,14 +209,12 @@ class ResourceRepository:
             return None
         return (await self.hydrate([row], members=False, groups=False))[0]
 
-    async def get_many(
-        self, tenant_id: str, resource_ids: Sequence[str], *, lock: bool = False
-    ) -> list[Resource]:
+    async def get_many(self, resource_ids: Sequence[str], *, lock: bool = False) -> list[Resource]:
         """Live resources of the tenant among ``resource_ids`` (any type), with their owners."""
         if not resource_ids:
             return []
         query = sa.select(resources).where(
-            resources.c.tenant_id == tenant_id,
+            resources.c.tenant_id == self._tenant,
             resources.c.deleted_at.is_(None),
             resources.c.id.in_(list(resource_ids)),
         )
@@ -228,7 +223,6 @@ class ResourceRepository:
 
     async def search(
         self,
-        tenant_id: str,
         resource_type: ResourceType,
         *,
         filter: Filter | None,
@@ -246,15 +240,15 @@ class ResourceRepository:
         ascending and first when descending, ties broken by id.
         """
         dialect = self._c.dialect.name
-        where = self._live(tenant_id, resource_type.name)
+        where = self._live(resource_type.name)
         if filter is not None:
             where = sa.and_(
-                where, FilterCompiler(resource_type, dialect, tenant_id, now).where(filter)
+                where, FilterCompiler(resource_type, dialect, self._tenant, now).where(filter)
             )
 
         async def count() -> int:
             if filter is None:
-                return await self._live_count(tenant_id, resource_type.name)
+                return await self._live_count(resource_type.name)
             statement = sa.select(sa.func.count()).select_from(resources).where(where)
             return int((await self._c.execute(statement)).scalar_one())
 
@@ -301,6 +295,8 @@ class ResourceRepository:
         """Insert new resources of one tenant (bulk loads use this too, so counts stay right)."""
         if not batch:
             return
+        for resource in batch:
+            self._own(resource)
         try:
             for chunk in chunks(batch):
                 await self._c.execute(
@@ -325,20 +321,20 @@ class ResourceRepository:
         for resource in batch:
             by_shard[resource.resource_type, _shard(resource.id)] += 1
         for (resource_type, shard), n in by_shard.items():
-            await self._count(batch[0].tenant_id, resource_type, n, shard)
+            await self._count(resource_type, n, shard)
 
-    async def _count(self, tenant_id: str, resource_type: str, delta: int, shard: int) -> None:
+    async def _count(self, resource_type: str, delta: int, shard: int) -> None:
         """Move one of the type's count shards (``COUNT_SHARDS``): concurrent creates of a
         tenant rarely touch the same row, so they do not queue behind each other."""
         await self._c.execute(
             _UPSERT_COUNT[self._c.dialect.name],
-            {"tenant_id": tenant_id, "resource_type": resource_type, "shard": shard,
+            {"tenant_id": self._tenant, "resource_type": resource_type, "shard": shard,
              "live": delta},
         )  # fmt: skip
 
-    async def _live_count(self, tenant_id: str, resource_type: str) -> int:
+    async def _live_count(self, resource_type: str) -> int:
         found = await self._c.execute(
-            _LIVE_COUNT, {"tenant_id": tenant_id, "resource_type": resource_type}
+            _LIVE_COUNT, {"tenant_id": self._tenant, "resource_type": resource_type}
         )
         return int(found.scalar() or 0)
 
@@ -346,11 +342,12 @@ class ResourceRepository:
         self, resource: Resource, *, members_changed: bool = False, retired: bool = False
     ) -> None:
         """Write ``resource`` over ``resource.version - 1``; 412 if another write came first."""
+        self._own(resource)
         try:
             result = await self._c.execute(
                 resources.update()
                 .where(
-                    self._live(resource.tenant_id, resource.resource_type, retired=retired),
+                    self._live(resource.resource_type, retired=retired),
                     resources.c.id == resource.id,
                     resources.c.version == resource.version - 1,
                 )
@@ -363,23 +360,21 @@ class ResourceRepository:
         if members_changed and resource.members is not None:
             await self.memberships.replace(resource, resource.members)
 
-    async def delete(self, tenant_id: str, resource_type: str, resource_id: str) -> None:
+    async def delete(self, resource_type: str, resource_id: str) -> None:
         """Remove a resource; memberships go with it (ON DELETE CASCADE)."""
         result = await self._c.execute(
-            resources.delete().where(
-                self._live(tenant_id, resource_type), resources.c.id == resource_id
-            )
+            resources.delete().where(self._live(resource_type), resources.c.id == resource_id)
         )
         if result.rowcount:
-            await self._count(tenant_id, resource_type, -1, _shard(resource_id))
+            await self._count(resource_type, -1, _shard(resource_id))
 
-    async def emails_of(self, tenant_id: str, user_ids: Sequence[str]) -> list[str]:
+    async def emails_of(self, user_ids: Sequence[str]) -> list[str]:
         """Each live, active User's primary e-mail (else its first), in the order asked."""
         if not user_ids:
             return []
         rows = await self._c.execute(
             sa.select(resources.c.id, resources.c.doc["emails"].label("emails")).where(
-                resources.c.tenant_id == tenant_id,
+                resources.c.tenant_id == self._tenant,
                 resources.c.resource_type == "User",
                 resources.c.deleted_at.is_(None),
                 resources.c.active.is_not(False),
@@ -395,10 +390,10 @@ class ResourceRepository:
                 found[row.id] = str(chosen["value"])
         return [found[u] for u in user_ids if u in found]
 
-    async def children(self, tenant_id: str, parent_id: str) -> list[str]:
+    async def children(self, parent_id: str) -> list[str]:
         rows = await self._c.execute(
             sa.select(resources.c.id).where(
-                resources.c.tenant_id == tenant_id,
+                resources.c.tenant_id == self._tenant,
                 resources.c.parent_id == parent_id,
                 resources.c.deleted_at.is_(None),
             )
@@ -406,13 +401,13 @@ class ResourceRepository:
         return [row.id for row in rows]
 
     async def children_bounds(
-        self, tenant_id: str, parent_id: str
+        self, parent_id: str
     ) -> tuple[dt.datetime | None, frozenset[str]] | None:
         """The latest end and all scopes of a parent's live children; None if it has none."""
         rows = (
             await self._c.execute(
                 sa.select(resources.c.expires_at, resources.c.doc[GOVERNANCE]["scopes"]).where(
-                    resources.c.tenant_id == tenant_id,
+                    resources.c.tenant_id == self._tenant,
                     resources.c.parent_id == parent_id,
                     resources.c.deleted_at.is_(None),
                 )
@@ -435,7 +430,7 @@ class ResourceRepository:
             result = await self._c.execute(
                 resources.update()
                 .where(
-                    resources.c.tenant_id == resource.tenant_id,
+                    resources.c.tenant_id == self._own(resource),
                     resources.c.id == resource.id,
                     resources.c.deleted_at.is_not(None),
                     resources.c.version == resource.version - 1,
@@ -446,39 +441,41 @@ class ResourceRepository:
             raise _uniqueness(resource) from None
         if result.rowcount != 1:
             raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
-        await self._count(resource.tenant_id, resource.resource_type, 1, _shard(resource.id))
+        await self._count(resource.resource_type, 1, _shard(resource.id))
 
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
+        self._own(resource)
         result = await self._c.execute(
             resources.update()
             .where(
-                self._live(resource.tenant_id, resource.resource_type),
+                self._live(resource.resource_type),
                 resources.c.id == resource.id,
             )
             .values(deleted_at=now)
         )
         if result.rowcount:
-            await self._count(resource.tenant_id, resource.resource_type, -1, _shard(resource.id))
+            await self._count(resource.resource_type, -1, _shard(resource.id))
         await self.memberships.forget(resource)
 
     async def hydrate(self, rows: Sequence[Any], *, members: bool, groups: bool) -> list[Resource]:
         """Rows → Resources, with members and computed groups only when they will be used.
 
-        The rows are of one tenant (every read is), and so is every statement here.
+        The rows are of this repository's tenant, and so is every statement here.
         """
         if not rows:
             return []
-        tenant_id = rows[0].tenant_id
+        for row in rows:
+            self._own(row)
         group_lists: dict[str, list[GroupRef]] = defaultdict(list)
         group_ids = {r.id for r in rows if r.resource_type == "Group"} if members else set()
         user_ids = {r.id for r in rows if r.resource_type != "Group"} if groups else set()
         # Rows read with ``in_groups`` say which are in no Group at all: nothing to look up.
         asked = [r.id for r in rows if r.id in user_ids and r._mapping.get("in_groups", True)]
-        owner_lists = await self.owners.of(tenant_id, [r.id for r in rows if _governed(r)])
-        member_lists = await self.memberships.members_of(tenant_id, group_ids) if group_ids else {}
+        owner_lists = await self.owners.of([r.id for r in rows if _governed(r)])
+        member_lists = await self.memberships.members_of(group_ids) if group_ids else {}
         if asked:
-            for origin, ref in await self.memberships.closure(tenant_id, asked):
+            for origin, ref in await self.memberships.closure(asked):
                 group_lists[origin].append(ref)
         return [
             Resource(

@@ -34,3 +34,26 @@ def utc(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+class OtherTenant(RuntimeError):
+    """A repository bound to one tenant was handed another tenant's resource: a bug, never
+    a client's doing, so it is not a SCIM error; nothing of it is written."""
+
+
+class TenantBound:
+    """A repository whose every statement is about one tenant, fixed when it is made."""
+
+    def __init__(self, connection: Any, tenant_id: str) -> None:
+        self._c = connection
+        self._tenant = tenant_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant
+
+    def _own(self, resource: Any) -> str:
+        """The tenant, once ``resource`` (or a row) is shown to be of it."""
+        if resource.tenant_id != self._tenant:
+            raise OtherTenant(f"a {resource.tenant_id} resource given to {self._tenant}'s store")
+        return self._tenant

@@ -4,7 +4,7 @@ ends ahead, and how much of a tenant is due at once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -17,7 +17,7 @@ from app.store.sql import utc
 from app.store.tables import resources
 
 if TYPE_CHECKING:
-    from app.store.resources import ResourceRepository
+    from app.store.uow import TenantStore
 
 
 class Due(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,9 +34,11 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SweepRepository:
-    def __init__(self, connection: AsyncConnection, resources_: ResourceRepository) -> None:
+    """The sweep's claims, across tenants (a tenant's own resources: ``of(tenant_id)``)."""
+
+    def __init__(self, connection: AsyncConnection, of: Callable[[str], TenantStore]) -> None:
         self._c = connection
-        self._resources = resources_
+        self._of = of
 
     async def claim_due(
         self,
@@ -134,7 +136,7 @@ class SweepRepository:
                 .limit(limit)
             )
         ).all()
-        return await self._resources.hydrate(rows, members=False, groups=False)
+        return await self._of(tenant_id).resources.hydrate(rows, members=False, groups=False)
 
     async def pressure(self, now: dt.datetime) -> list[tuple[str, int, int]]:
         """Per tenant with identities to suspend now: (tenant, how many, active identities)."""

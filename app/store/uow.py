@@ -81,12 +81,23 @@ class _Savepoint:
             self._nested.rollback()
 
 
-class UnitOfWork:
-    """``async with db.uow(write=True) as uow: …; await uow.commit()``; anything else rolls back."""
+class TenantStore:
+    """The repositories of one tenant's resources, memberships and owners in a unit of work:
+    each bound to the tenant when made, so that no statement of theirs can leave it."""
 
-    resources: ResourceRepository
-    memberships: MembershipRepository
-    owners: OwnerRepository
+    def __init__(self, connection: Any, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.memberships = MembershipRepository(connection, tenant_id)
+        self.owners = OwnerRepository(connection, tenant_id)
+        self.resources = ResourceRepository(connection, self.memberships, self.owners)
+
+
+class UnitOfWork:
+    """``async with db.uow(write=True) as uow: …; await uow.commit()``; anything else rolls back.
+
+    ``uow.of(tenant_id)`` gives a tenant's resources, memberships and owners.
+    """
+
     sweep: SweepRepository
     tenants: TenantRepository
     tokens: TokenRepository
@@ -113,6 +124,7 @@ class UnitOfWork:
         self._on_audit = on_audit
         self._write = write
         self._connection: Any = None
+        self._stores: dict[str, TenantStore] = {}
 
     async def __aenter__(self) -> UnitOfWork:
         if self._gate is not None:
@@ -140,10 +152,7 @@ class UnitOfWork:
                 self._release()
             raise
         self._connection = connection
-        self.memberships = MembershipRepository(connection)
-        self.owners = OwnerRepository(connection)
-        self.resources = ResourceRepository(connection, self.memberships, self.owners)
-        self.sweep = SweepRepository(connection, self.resources)
+        self.sweep = SweepRepository(connection, self.of)
         self.tenants = TenantRepository(connection)
         self.tokens = TokenRepository(connection)
         self.audit = AuditRepository(connection)
@@ -152,6 +161,14 @@ class UnitOfWork:
         self.requests = RequestLogRepository(connection)
         self.retirements = RetirementRepository(connection)
         return self
+
+    def of(self, tenant_id: str) -> TenantStore:
+        """The tenant's repositories on this unit of work's connection (made once per tenant)."""
+        assert self._connection is not None
+        store = self._stores.get(tenant_id)
+        if store is None:
+            store = self._stores[tenant_id] = TenantStore(self._connection, tenant_id)
+        return store
 
     def savepoint(self) -> Any:
         """``async with uow.savepoint():`` — what fails inside is undone, the rest stays."""

@@ -177,7 +177,7 @@ async def seed(
         # The store's own bulk insert: the same rows and counts a create writes.
         async with db.uow(write=True) as uow:
             for batch in _batches(user_rows + group_rows):
-                await uow.resources.add_many(list(batch))
+                await uow.of(tenant.id).resources.add_many(list(batch))
             await uow.commit()
         async with db.engine.begin() as connection:
             for batch in _batches(member_rows):

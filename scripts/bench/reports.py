@@ -251,7 +251,7 @@ async def _set_owners(uow: Any, owned: list[tuple[Resource, list[OwnerRef]]]) ->
         for nhi, refs in owned
         for ref in refs
     ]
-    await uow.resources._c.execute(nhi_owners.insert(), rows)
+    await uow.of(rows[0]["tenant_id"]).owners._c.execute(nhi_owners.insert(), rows)
 
 
 async def seed(url: str, args: argparse.Namespace) -> Seeded:
@@ -273,7 +273,7 @@ async def seed(url: str, args: argparse.Namespace) -> Seeded:
         out.owned = dict.fromkeys(out.owners, 0)
         async with services.db.uow(write=True) as uow:
             for i in range(0, len(users), RESOURCE_BATCH):
-                await uow.resources.add_many(users[i : i + RESOURCE_BATCH])
+                await uow.of(tenant.id).resources.add_many(users[i : i + RESOURCE_BATCH])
             await uow.commit()
         for start in range(0, args.identities, RESOURCE_BATCH):
             batch = [
@@ -293,7 +293,7 @@ async def seed(url: str, args: argparse.Namespace) -> Seeded:
                     out.owned[h] += 1
                 out.pairs += len(holders)
             async with services.db.uow(write=True) as uow:
-                await uow.resources.add_many(batch)
+                await uow.of(tenant.id).resources.add_many(batch)
                 await _set_owners(uow, owned)
                 await uow.commit()
             out.identities.extend(r.id for r in batch)

@@ -83,9 +83,11 @@ async def seed(services, tenant_id: str, owner: str, ends: list[dt.datetime]) ->
     async with services.db.uow(write=True) as uow:
         for start in range(0, len(batch), 1000):
             chunk = batch[start : start + 1000]
-            await uow.resources.add_many(chunk)
+            await uow.of(tenant_id).resources.add_many(chunk)
             for resource in chunk:
-                await uow.owners.set_owners(resource, "owner", [OwnerRef(value=owner, type="User")])
+                await uow.of(tenant_id).owners.set_owners(
+                    resource, "owner", [OwnerRef(value=owner, type="User")]
+                )
         await uow.commit()
 
 
@@ -96,7 +98,7 @@ async def lateness(services, tenant_id: str) -> list[float]:  # type: ignore[no-
     from app.store.tables import audit_events, resources
 
     async with services.db.uow() as uow:
-        connection = uow.resources._c
+        connection = uow.sweep._c
         rows = await connection.execute(
             sa.select(audit_events.c.at, resources.c.expires_at)
             .join(resources, resources.c.id == audit_events.c.resource_id)
@@ -125,7 +127,7 @@ async def prepare(directory: Path):  # type: ignore[no-untyped-def]
     owner_id = str(uuid.uuid4())
     now = dt.datetime.now(dt.UTC)
     async with services.db.uow(write=True) as uow:
-        await uow.resources.add_many(
+        await uow.of(tenant.id).resources.add_many(
             [
                 Resource(
                     tenant_id=tenant.id,

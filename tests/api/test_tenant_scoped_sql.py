@@ -246,3 +246,47 @@ def test_every_statement_of_a_tenants_requests_names_the_tenant(
     assert len(scoped) > 100, "the workflow ran the statements it is meant to check"
     offenders = {s: missing for s in set(scoped) if (missing := unscoped(s))}
     assert offenders == {}, "\n".join(f"{m}: {s}" for s, m in offenders.items())
+
+
+def test_a_tenants_store_refuses_another_tenants_resources_and_writes_nothing(
+    harness: Harness,
+) -> None:
+    """Repositories are bound to their tenant when made (store/uow.py ``TenantStore``):
+    handed a resource of another tenant, a write refuses before any statement runs."""
+    from app.domain.resource import Member
+    from app.store.sql import OtherTenant
+
+    first, second = harness.tenant(), harness.tenant()
+    theirs = create(harness, second, "Users", user("theirs@x.org"))
+    team = create(harness, second, "Groups", group("their team"))
+
+    async def attempt() -> list[str]:
+        refused = []
+        async with harness.db.uow(write=True) as uow:
+            found = await uow.of(second.id).resources.get("User", theirs["id"])
+            group_of_theirs = await uow.of(second.id).resources.get("Group", team["id"])
+            assert found is not None and group_of_theirs is not None
+            assert await uow.of(first.id).resources.get("User", theirs["id"]) is None
+            mine = uow.of(first.id)
+            writes = {
+                "replace": mine.resources.replace(found),
+                "add": mine.resources.add_many([found]),
+                "mark_deleted": mine.resources.mark_deleted(found, harness.clock.now()),
+                "members": mine.memberships.change_members(
+                    group_of_theirs, clear=True, remove=[], add=[Member(value="x", type="User")]
+                ),
+                "owners": mine.owners.set_owners(found, "owner", []),
+            }
+            for name, write in writes.items():
+                try:
+                    await write
+                except OtherTenant:
+                    refused.append(name)
+            await uow.commit()
+        return refused
+
+    assert harness.run(attempt()) == ["replace", "add", "mark_deleted", "members", "owners"]
+    idp = second.headers("idp")
+    assert harness.client.get(f"/scim/v2/Users/{theirs['id']}", headers=idp).status_code == 200
+    got = harness.client.get(f"/scim/v2/Groups/{team['id']}", headers=idp).json()
+    assert got.get("members", []) == []

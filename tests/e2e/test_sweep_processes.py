@@ -67,10 +67,13 @@ async def _seed(settings: Settings, count: int) -> str:
         ]
         team = row("Group", {"displayName": "all bots"})
         async with services.db.uow(write=True) as uow:
-            await uow.resources.add_many([owner, team, *agents])
+            store = uow.of(owner.tenant_id)
+            await store.resources.add_many([owner, team, *agents])
             for agent in agents:
-                await uow.owners.set_owners(agent, "owner", [OwnerRef(value=owner.id, type="User")])
-            await uow.memberships.change_members(
+                await store.owners.set_owners(
+                    agent, "owner", [OwnerRef(value=owner.id, type="User")]
+                )
+            await store.memberships.change_members(
                 team, clear=False, remove=[],
                 add=[Member(value=a.id, type="Agent") for a in agents],
             )  # fmt: skip

@@ -113,9 +113,7 @@ def test_what_is_written_reads_back_the_same(
     expires: dt.datetime, attested: dt.datetime | None, state: State, scopes: tuple[str, ...] | None
 ) -> None:
     doc: dict[str, Any] = {}
-    write(
-        doc, expires_at=expires, last_attested_at=attested, lifecycle_state=state, scopes=scopes
-    )
+    write(doc, expires_at=expires, last_attested_at=attested, lifecycle_state=state, scopes=scopes)
     record = Governance.of(doc)
     assert (record.expires_at, record.last_attested_at) == (expires, attested)
     assert (record.lifecycle_state, record.scopes) == (state, scopes)

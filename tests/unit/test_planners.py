@@ -211,10 +211,20 @@ class _Audit:
         self.log += [("audit", f"{e.resource_id}:{e.decision}") for e in events]
 
 
+class _Store:
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        self.resources = _Resources(log)
+
+
 class _UnitOfWork:
     def __init__(self) -> None:
         self.log: list[tuple[str, str]] = []
-        self.resources, self.audit = _Resources(self.log), _Audit(self.log)
+        self.audit, self._store = _Audit(self.log), _Store(self.log)
+        self.tenants: set[str] = set()  # whose store was asked for
+
+    def of(self, tenant_id: str) -> _Store:
+        self.tenants.add(tenant_id)
+        return self._store
 
 
 def _changes() -> list[Change]:
@@ -238,6 +248,7 @@ def test_the_executor_decides_a_batch_at_once_then_writes_and_audits_in_order() 
     assert len(judge.batches) == 1 and [q.after.id for q in judge.batches[0]] == ["a1", "a2"]
     assert uow.log == [("add", "a1"), ("replace", "a2"), ("audit", "a1:allow"),
                        ("audit", "a2:allow")]  # fmt: skip
+    assert uow.tenants == {"t1"}  # the writes went to the context's tenant only
 
 
 def test_a_denied_change_raises_with_its_audit_event_and_nothing_is_written() -> None:
