@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import itertools
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,15 @@ from app.domain.limits import MAX_REQUEST_TARGET
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _request_ids() -> Callable[[], str]:
+    """Ids unique across processes and replicas (a random prefix per process) and cheap
+    per request (a counter after it): 32 hex digits, like the UUIDs they replace."""
+    prefix, counter = secrets.token_hex(8), itertools.count(1)
+    return lambda: f"{prefix}{next(counter):016x}"
+
+
 # Last line of defence: whatever reaches a log, a token's secret part does not.
 _TOKEN = re.compile(r"(tnr_[0-9a-f]{16})\.[A-Za-z0-9_-]+")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -119,12 +129,14 @@ def request_context(app: ASGIApp, observe: Observer | None = None) -> ASGIApp:
     """ASGI middleware: request id (taken from X-Request-Id when sane), access log line, and
     the finished request handed to ``observe`` (the connection report's log)."""
 
+    new_id = _request_ids()
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _SAFE_ID.match(incoming) else new_id()
         reset = REQUEST_ID.set(request_id)
         if scope.get("state") is None:
             scope["state"] = {}  # type: ignore[typeddict-unknown-key]

@@ -53,7 +53,9 @@ class Governance(msgspec.Struct, frozen=True, kw_only=True):
         what was stored was validated when it was written (RFC 7643 §2.3).
         """
         extension = doc.get(URN)
-        return cls.of_extension(extension if isinstance(extension, Mapping) else {})
+        if not isinstance(extension, Mapping) or not extension:
+            return _NONE  # most Users: no extension, nothing to parse
+        return cls.of_extension(extension)
 
     @classmethod
     def of_extension(cls, extension: Mapping[str, Any]) -> Governance:
@@ -99,6 +101,7 @@ def write(doc: dict[str, Any], **fields: Any) -> None:
             extension[key] = value
 
 
+_NONE = Governance()
 # Each field's SCIM attribute name (``expires_at`` → ``expiresAt``), and which are instants.
 _WIRE = {
     name: name.split("_")[0] + "".join(part.title() for part in name.split("_")[1:])

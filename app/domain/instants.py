@@ -24,5 +24,6 @@ def parse_instant(text: str) -> dt.datetime | None:
 
 def format_instant(value: dt.datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as ``meta.created`` is written."""
-    utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = value.astimezone(dt.UTC) if value.tzinfo else value
+    # isoformat, not strftime: every rendered resource formats two of these.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

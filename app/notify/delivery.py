@@ -50,7 +50,10 @@ class Deliverer:
     async def deliver_due(self) -> int:
         """Send what is due now; how many were sent."""
         sent = 0
-        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+        # Made only once something is due: a client (its TLS context above all) costs
+        # more than an idle run's claim, which finds nothing most of the time.
+        client: httpx.AsyncClient | None = None
+        try:
             while True:
                 now = self._clock.now()
                 async with self._db.uow(write=True) as uow:
@@ -58,8 +61,13 @@ class Deliverer:
                     await uow.commit()
                 if not due:
                     return sent
+                if client is None:
+                    client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
                 for item in due:
                     sent += await self._send(client, item)
+        finally:
+            if client is not None:
+                await client.aclose()
 
     async def _send(self, client: httpx.AsyncClient, item: Delivery) -> int:
         attempts = item.attempts + 1

@@ -56,22 +56,26 @@ def _entitlements(raw: Any) -> tuple[str, ...]:
     )
 
 
+# Built once: every change to a User asks what it owns (orphan hand-over).
+_OWNED_BY = (
+    sa.select(resources.c.id, resources.c.resource_type)
+    .join(nhi_owners, answering_for(resources))
+    .where(
+        nhi_owners.c.tenant_id == sa.bindparam("tenant_id"),
+        nhi_owners.c.owner_id == sa.bindparam("owner_id"),
+        nhi_owners.c.relation == "owner",
+        resources.c.deleted_at.is_(None),
+    )
+    .order_by(resources.c.seq)
+)
+
+
 class OwnerRepository(TenantBound):
     """One tenant's owners and sponsors."""
 
     async def owned_by(self, owner_id: str) -> list[tuple[str, str]]:
         """The live identities ``owner_id`` is an owner of: (id, resource type) pairs."""
-        rows = await self._c.execute(
-            sa.select(resources.c.id, resources.c.resource_type)
-            .join(nhi_owners, answering_for(resources))
-            .where(
-                nhi_owners.c.tenant_id == self._tenant,
-                nhi_owners.c.owner_id == owner_id,
-                nhi_owners.c.relation == "owner",
-                resources.c.deleted_at.is_(None),
-            )
-            .order_by(resources.c.seq)
-        )
+        rows = await self._c.execute(_OWNED_BY, {"tenant_id": self._tenant, "owner_id": owner_id})
         return [(row.id, row.resource_type) for row in rows]
 
     async def set_owners(self, nhi: Resource, relation: str, refs: Sequence[OwnerRef]) -> None:

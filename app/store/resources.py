@@ -57,6 +57,24 @@ _BY_ID = {
 }
 
 
+def _replace(*, retired: bool) -> sa.Update:
+    """A resource written over the version it was read at; the SET clause is the promoted
+    columns passed with it (``_promoted``). Built once per variant, as ``_by_id``."""
+    live = resources.c.deleted_at.is_(None)
+    if retired:
+        live = sa.or_(live, resources.c.lifecycle_state == "suspended")
+    return resources.update().where(
+        resources.c.tenant_id == sa.bindparam("of_tenant"),
+        resources.c.resource_type == sa.bindparam("of_type"),
+        resources.c.id == sa.bindparam("of_id"),
+        resources.c.version == sa.bindparam("of_version"),
+        live,
+    )
+
+
+_REPLACE = {retired: _replace(retired=retired) for retired in (False, True)}
+
+
 def _shard(resource_id: str) -> int:
     """The count shard of a resource: from its id (a UUID's first digits are random)."""
     try:
@@ -345,13 +363,14 @@ class ResourceRepository(TenantBound):
         self._own(resource)
         try:
             result = await self._c.execute(
-                resources.update()
-                .where(
-                    self._live(resource.resource_type, retired=retired),
-                    resources.c.id == resource.id,
-                    resources.c.version == resource.version - 1,
-                )
-                .values(**_promoted(resource))
+                _REPLACE[retired],
+                {
+                    "of_tenant": self._tenant,
+                    "of_type": resource.resource_type,
+                    "of_id": resource.id,
+                    "of_version": resource.version - 1,
+                    **_promoted(resource),
+                },
             )
         except IntegrityError:
             raise _uniqueness(resource) from None

@@ -15,6 +15,11 @@ from app.domain.tenancy import SmtpServer, Tenant, TenantPolicy, TenantSettings,
 from app.scim.errors import Uniqueness
 from app.store.tables import tenants, tokens
 
+# Built once: constructing a statement and its cache key cost twice what running it
+# does on SQLite (scripts/bench/http.py profiles), and every change reads its tenant.
+_TENANT = tenants.select().where(tenants.c.id == sa.bindparam("tenant_id"))
+_TENANT_LOCKED = _TENANT.with_for_update()
+
 
 class TenantRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -35,8 +40,8 @@ class TenantRepository:
     async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
         if not lock and tenant_id in self._seen:
             return self._seen[tenant_id]
-        query = tenants.select().where(tenants.c.id == tenant_id)
-        row = (await self._c.execute(query.with_for_update() if lock else query)).first()
+        query = _TENANT_LOCKED if lock else _TENANT
+        row = (await self._c.execute(query, {"tenant_id": tenant_id})).first()
         found = _tenant(row) if row else None
         self._seen[tenant_id] = found
         return found

@@ -32,8 +32,8 @@ class _OnTheLoop:
     work on it runs from BEGIN to COMMIT without another task in between.
     """
 
-    def __init__(self, connection: sa.Connection) -> None:
-        self._c = connection
+    def __init__(self, connection: sa.Connection, kept: LoopConnections, write: bool) -> None:
+        self._c, self._kept, self._write = connection, kept, write
 
     @property
     def dialect(self) -> sa.Dialect:
@@ -44,10 +44,6 @@ class _OnTheLoop:
 
     def begin_nested(self) -> _Savepoint:
         return _Savepoint(self._c)
-
-    async def execution_options(self, **options: Any) -> _OnTheLoop:
-        self._c = self._c.execution_options(**options)
-        return self
 
     async def begin(self) -> None:
         self._c.begin()
@@ -62,7 +58,43 @@ class _OnTheLoop:
         self._c.rollback()
 
     async def close(self) -> None:
-        self._c.close()
+        self._kept.give(self._c, self._write)
+
+
+class LoopConnections:
+    """SQLite connections for work on the loop, kept open between units of work.
+
+    Taking one is a list pop: the pool's checkout and return (its events, its
+    reset) cost more than a read by id. Units of work on the loop never overlap
+    in practice (none yields between BEGIN and COMMIT), so ``keep`` idle ones
+    are plenty; one more is made if ever they do, and closed after.
+    """
+
+    def __init__(self, engine: sa.Engine, keep: int = 4) -> None:
+        self._engine, self._keep = engine, keep
+        self._free: dict[bool, list[sa.Connection]] = {False: [], True: []}
+
+    def take(self, write: bool) -> sa.Connection:
+        free = self._free[write]
+        if free:
+            return free.pop()
+        # Readers and writers apart: a connection's execution options (BEGIN or
+        # BEGIN IMMEDIATE) are set once, when it is made.
+        return self._engine.connect().execution_options(**write_options(write))
+
+    def give(self, connection: sa.Connection, write: bool) -> None:
+        free = self._free[write]
+        usable = not (connection.closed or connection.invalidated or connection.in_transaction())
+        if usable and len(free) < self._keep:
+            free.append(connection)
+        else:
+            connection.close()
+
+    def close(self) -> None:
+        for free in self._free.values():
+            while free:
+                free.pop().close()
+        self._engine.dispose()
 
 
 class _Savepoint:
@@ -112,7 +144,7 @@ class UnitOfWork:
         engine: AsyncEngine,
         *,
         write: bool,
-        on_loop: sa.Engine | None = None,
+        on_loop: LoopConnections | None = None,
         on_audit: Callable[[], None] | None = None,
         gate: asyncio.Semaphore | None = None,
         wait_seconds: float = 15.0,
@@ -135,13 +167,13 @@ class UnitOfWork:
                 raise Unavailable("the server is busy; retry shortly") from None
         connection: Any = None
         try:
-            connection = (
-                _OnTheLoop(self._on_loop.connect())
-                if self._on_loop is not None
-                else await self._engine.connect()
-            )
-            if self._write:
-                connection = await connection.execution_options(**write_options())
+            if self._on_loop is not None:
+                kept = self._on_loop
+                connection = _OnTheLoop(kept.take(self._write), kept, self._write)
+            else:
+                connection = await self._engine.connect()
+                if self._write:
+                    connection = await connection.execution_options(**write_options())
             await connection.begin()
         except BaseException:
             # Not entered: __aexit__ will not run, so give back what was taken here.
@@ -219,7 +251,9 @@ class Database:
         its request is answered 503 with ``Retry-After``."""
         self._wait = wait_seconds
         self.engine = create_engine(url, schema=schema, pool_size=pool_size)
-        self._on_loop = create_loop_engine(url)
+        # SQLite's engine for work on the loop (None on PostgreSQL).
+        self.loop_engine = create_loop_engine(url)
+        self._on_loop = LoopConnections(self.loop_engine) if self.loop_engine else None
         # Requests take the pooled connections in the order they asked (asyncio's
         # semaphore is fair; the pool's own queue lets a newcomer take a connection
         # a waiter was woken for, and the unlucky waited seconds under load). One
@@ -275,4 +309,4 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._on_loop is not None:
-            self._on_loop.dispose()
+            self._on_loop.close()

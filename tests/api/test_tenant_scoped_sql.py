@@ -115,7 +115,7 @@ def statements(harness: Harness) -> Iterator[list[str]]:
         seen.append(statement)
 
     engines = [harness.db.engine.sync_engine]
-    loop_engine = getattr(harness.db, "_on_loop", None)
+    loop_engine = harness.db.loop_engine
     if loop_engine is not None:
         engines.append(loop_engine)
     for engine in engines:
