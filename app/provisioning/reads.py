@@ -62,7 +62,7 @@ class Reader:
         resource_id: str,
         projection: Projection = EVERYTHING,
     ) -> Resource:
-        async with self._db.uow() as uow:
+        async with self._db.uow(snapshot=False) as uow:
             found = await uow.of(tenant_id).resources.get(
                 resource_type.name, resource_id, **_loads(resource_type, projection)
             )
@@ -86,7 +86,7 @@ class Reader:
         else:
             position = cursor.decode(self._key, query.cursor, tenant_id, fingerprint)
             window = Window(kind=position.kind, value=position.value, limit=query.count)
-        async with self._db.uow() as uow:
+        async with self._db.uow(snapshot=False) as uow:
             found = await uow.of(tenant_id).resources.search(
                 resource_type,
                 filter=filter,

@@ -297,7 +297,7 @@ class Tenancy:
         cached = self._cache.get(token_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._db.uow() as uow:
+        async with self._db.uow(snapshot=False) as uow:
             token = await uow.tokens.get(token_id)
         if token is not None and self._cache_seconds > 0:
             if len(self._cache) > 10_000:  # bounded: forget everything rather than grow

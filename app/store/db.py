@@ -34,6 +34,9 @@ _JSON: dict[str, Any] = {
 }
 
 
+_UNGATED = 2
+
+
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
     """Build the engine; ``schema`` pins PostgreSQL's search_path (a deployment's or a test's)."""
     url = async_url(url)
@@ -51,8 +54,12 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
     connect_args: dict[str, Any] = {"server_settings": server_settings}
     engine = create_async_engine(
         url,
+        # Units of work take at most ``pool_size`` (the gate in store/uow.py), so the
+        # pool keeps every connection it opens: an overflow connection is closed on
+        # return, and under load one was opened (TLS attempt included) per request.
+        # The overflow serves only what bypasses the gate (readiness probe, migrations).
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=_UNGATED,
         # No ping per checkout (a round trip per request): a connection the server
         # dropped fails its statement, which invalidates it and the pool reconnects.
         pool_pre_ping=False,

@@ -73,6 +73,7 @@ def _replace(*, retired: bool) -> sa.Update:
 
 
 _REPLACE = {retired: _replace(retired=retired) for retired in (False, True)}
+_INSERT = resources.insert()
 
 
 def _shard(resource_id: str) -> int:
@@ -317,19 +318,18 @@ class ResourceRepository(TenantBound):
             self._own(resource)
         try:
             for chunk in chunks(batch):
-                await self._c.execute(
-                    resources.insert(),
-                    [
-                        {
-                            "id": r.id,
-                            "tenant_id": r.tenant_id,
-                            "resource_type": r.resource_type,
-                            "created": r.created,
-                            **_promoted(r),
-                        }
-                        for r in chunk
-                    ],
-                )
+                rows = [
+                    {
+                        "id": r.id,
+                        "tenant_id": r.tenant_id,
+                        "resource_type": r.resource_type,
+                        "created": r.created,
+                        **_promoted(r),
+                    }
+                    for r in chunk
+                ]
+                # One row (every create) goes as one statement, not the executemany path.
+                await self._c.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         except IntegrityError:
             raise _uniqueness(batch[0]) from None
         for resource in batch:

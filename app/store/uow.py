@@ -148,8 +148,11 @@ class UnitOfWork:
         on_audit: Callable[[], None] | None = None,
         gate: asyncio.Semaphore | None = None,
         wait_seconds: float = 15.0,
+        snapshot: bool = True,
     ) -> None:
         self._engine = engine
+        # PostgreSQL reads that need no one snapshot run without BEGIN and ROLLBACK.
+        self._autocommit = not (write or snapshot) and engine.dialect.name == "postgresql"
         self._gate = gate
         self._wait = wait_seconds
         self._on_loop = on_loop
@@ -174,6 +177,8 @@ class UnitOfWork:
                 connection = await self._engine.connect()
                 if self._write:
                     connection = await connection.execution_options(**write_options())
+                elif self._autocommit:
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.begin()
         except BaseException:
             # Not entered: __aexit__ will not run, so give back what was taken here.
@@ -258,8 +263,8 @@ class Database:
         # semaphore is fair; the pool's own queue lets a newcomer take a connection
         # a waiter was woken for, and the unlucky waited seconds under load). One
         # per event loop: tests run apps on loops of their own.
-        # The pool and its overflow (db.create_engine: max_overflow=pool_size).
-        self._capacity = 2 * pool_size if self._on_loop is None else 0
+        # The pool's own connections (db.create_engine keeps them all open).
+        self._capacity = pool_size if self._on_loop is None else 0
         self._gate_of: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # Called after a commit that wrote audit events (the sequencer's wake-up).
         self.on_audit: Callable[[], None] | None = None
@@ -268,10 +273,18 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self, *, write: bool = False, offload: bool = False) -> UnitOfWork:
+    def uow(
+        self, *, write: bool = False, offload: bool = False, snapshot: bool = True
+    ) -> UnitOfWork:
         """A unit of work. Bounded work (a read by id, a page, a mutation) runs on the
         event loop on SQLite; ``offload`` (reads only: report streams, audit verify, a
-        dry sweep) runs in the driver's thread, so the loop goes on serving meanwhile."""
+        dry sweep) runs in the driver's thread, so the loop goes on serving meanwhile.
+
+        ``snapshot=False``: a bounded read whose statements need not agree on one
+        snapshot (a resource and its groups, a page and its count). On PostgreSQL
+        each statement then sees what is committed when it runs, with no BEGIN and
+        ROLLBACK round trips around it; on SQLite's loop nothing can come between
+        them anyway. Never for what must add up (audit verification, reports)."""
         assert not (write and offload), "writes stay on the loop: SQLite has one writer"
         return UnitOfWork(
             self.engine,
@@ -280,6 +293,7 @@ class Database:
             on_audit=self.on_audit,
             gate=self._gate(),
             wait_seconds=self._wait,
+            snapshot=snapshot,
         )
 
     def _gate(self) -> asyncio.Semaphore | None:

@@ -46,8 +46,8 @@ def test_a_request_that_finds_no_free_connection_is_told_to_retry(
         release = asyncio.Event()
 
         async def hold() -> None:
-            # Both connections the process may have (pool and overflow) in use.
-            async with harness.db.uow(), harness.db.uow():
+            # The one connection units of work may have (a pool of one) in use.
+            async with harness.db.uow():
                 held.set()
                 await release.wait()
 
