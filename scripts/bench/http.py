@@ -124,13 +124,25 @@ class Target:
 
 
 class Result:
-    def __init__(self, count: int, seconds: float, latencies: list[float], cpu: float) -> None:
+    def __init__(
+        self,
+        count: int,
+        seconds: float,
+        latencies: list[float],
+        cpu: float,
+        later: list[float] | None = None,
+    ) -> None:
         self.count, self.seconds = count, seconds
         self.rate = count / seconds if seconds else 0.0
         ordered = sorted(latencies)
         self.p50 = statistics.median(ordered) * 1000 if ordered else 0.0
         self.p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0
         self.cpu_ms = cpu / count * 1000 if count else 0.0
+        # Without each connection's first request: what a client that is already
+        # connected sees (the first waits for the server to accept its connection).
+        later = sorted(later or [])
+        self.later_p99 = later[min(len(later) - 1, int(len(later) * 0.99))] * 1000 if later else 0
+        self.first_max = 0.0  # the slowest first request of a connection (``drive``)
 
 
 async def drive(
@@ -142,16 +154,22 @@ async def drive(
     """Send ``requests`` over ``connections`` keep-alive connections, as fast as answered."""
     pool = [await Connection.open(target.port) for _ in range(connections)]
     latencies: list[float] = []
+    later: list[float] = []  # not a connection's first request
+    firsts: list[float] = []
     cursor = iter(range(len(requests)))
 
     async def worker(connection: Connection) -> None:
+        first = True
         for index in cursor:
             method, path, body = requests[index]
             started = time.perf_counter()
             status, payload = await connection.request(
                 method, target.base + path, target.token, body
             )
-            latencies.append(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            latencies.append(took)
+            (firsts if first else later).append(took)
+            first = False
             check(status, payload, index)
 
     cpu = target.cpu_seconds()
@@ -162,7 +180,9 @@ async def drive(
         for connection in pool:
             connection.close()
     seconds = time.perf_counter() - started
-    return Result(len(requests), seconds, latencies, target.cpu_seconds() - cpu)
+    result = Result(len(requests), seconds, latencies, target.cpu_seconds() - cpu, later)
+    result.first_max = max(firsts, default=0) * 1000
+    return result
 
 
 # --- the modes ---------------------------------------------------------------------
@@ -388,16 +408,23 @@ async def run(args: argparse.Namespace, peer: Target, ours: Target) -> list[str]
             wide = await drive(target, reads(target, args.requests, 6), args.wide, _expect(200))
             summary.append(
                 f"{target.name}, GET by id over {args.wide} connections: {wide.rate:,.0f} req/s, "
-                f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms"
+                f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms ({_later(wide)})"
             )
         for target in (peer, ours):
             expect = _expect(200) if target is ours else _expect(200, 204)
             wide = await drive(target, patches(target, args.requests, 7), args.wide, expect)
             summary.append(
                 f"{target.name}, PATCH over {args.wide} connections: {wide.rate:,.0f} req/s, "
-                f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms"
+                f"p50 {wide.p50:.0f} ms, p99 {wide.p99:.0f} ms ({_later(wide)})"
             )
     return summary
+
+
+def _later(result: Result) -> str:
+    return (
+        f"connected clients' p99 {result.later_p99:.0f} ms; slowest first request "
+        f"on a new connection {result.first_max:.0f} ms"
+    )
 
 
 def main() -> int:
