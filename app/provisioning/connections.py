@@ -25,6 +25,9 @@ from app.store.uow import Database
 
 log = logging.getLogger("tenure.connections")
 _KEEP = dt.timedelta(days=7)
+# Rows per retention batch: each is a short transaction of its own (on SQLite, on the
+# event loop), so a week of a busy server's requests never stalls the requests of now.
+_PRUNE_BATCH = 2_000
 _SELF_TEST_USER = "tenure-self-test@example.invalid"
 
 
@@ -49,14 +52,23 @@ class Connections:
         prune = self._pruned is None or now - self._pruned > dt.timedelta(minutes=10)
         if not batch and not prune:
             return 0
-        async with self._db.uow(write=True) as uow:
-            await uow.requests.record(batch)
-            if prune:
-                await uow.requests.prune(now - _KEEP)
-            await uow.commit()
+        if batch:
+            async with self._db.uow(write=True) as uow:
+                await uow.requests.record(batch)
+                await uow.commit()
         if prune:
+            await self._prune(now - _KEEP)
             self._pruned = now
         return len(batch)
+
+    async def _prune(self, before: dt.datetime) -> None:
+        while True:
+            async with self._db.uow(write=True) as uow:
+                gone = await uow.requests.prune(before, _PRUNE_BATCH)
+                await uow.commit()
+            if gone < _PRUNE_BATCH:
+                return
+            await asyncio.sleep(0)  # let the requests waiting meanwhile go first
 
     async def run(self, every: float = 1.0) -> None:
         """Flush forever (a task the app starts and cancels)."""

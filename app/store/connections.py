@@ -55,6 +55,17 @@ class RequestLogRepository:
         ).first()
         return Seen(**row._asdict()) if row else None
 
-    async def prune(self, before: dt.datetime) -> None:
-        """Retention, about time and not a tenant: every tenant's entries older than ``before``."""
-        await self._c.execute(request_log.delete().where(request_log.c.at < before))
+    async def prune(self, before: dt.datetime, limit: int) -> int:
+        """Retention, about time and not a tenant: up to ``limit`` of every tenant's oldest
+        entries from before ``before``; how many went. Bounded, so that the caller can
+        take a busy server's week of requests a batch at a time."""
+        oldest = (
+            sa.select(request_log.c.id)
+            .where(request_log.c.at < before)
+            .order_by(request_log.c.at)
+            .limit(limit)
+        )
+        result = await self._c.execute(
+            request_log.delete().where(request_log.c.id.in_(oldest.scalar_subquery()))
+        )
+        return int(result.rowcount or 0)

@@ -145,3 +145,72 @@ def test_the_self_test_names_what_is_wrong(harness: Harness, tenant: TenantAcces
     }  # fmt: skip
     assert checks["policies allow provisioning"]["ok"] is False
     assert "acme.no-users" in checks["policies allow provisioning"]["detail"]
+
+
+def test_the_request_log_keeps_a_week_and_lets_older_entries_go_in_batches(
+    harness: Harness, tenant: TenantAccess
+) -> None:
+    """A busy server's week-old requests are many: retention takes them a bounded batch
+    at a time (each its own short transaction) until none is left, and keeps the rest."""
+    import datetime as dt
+
+    from app.domain.connections import Seen
+    from app.store.tables import request_log
+
+    idp = tenant.headers("idp")
+    assert harness.client.get("/scim/v2/Users", headers=idp).status_code == 200
+    connections = harness.client.app.state.services.connections
+    harness.run(connections.flush())  # the first flush prunes too (nothing old yet)
+    token_id = idp["Authorization"].split("_", 1)[1].split(".", 1)[0]
+    now = harness.clock.now()
+
+    def seen(at: dt.datetime) -> Seen:
+        return Seen(
+            tenant_id=tenant.id, token_id=token_id, at=at, method="GET",
+            path="/scim/v2/Users", status=200, scim_type=None, detail=None,
+        )  # fmt: skip
+
+    old = [seen(now - dt.timedelta(days=8, seconds=i)) for i in range(4_500)]
+    kept = [seen(now - dt.timedelta(days=6, seconds=i)) for i in range(30)]
+
+    async def load_and_count() -> int:
+        async with harness.db.uow(write=True) as uow:
+            await uow.requests.record(old + kept)
+            await uow.commit()
+        return await count()
+
+    async def count() -> int:
+        import sqlalchemy as sa
+
+        async with harness.db.engine.connect() as connection:
+            found = await connection.execute(
+                sa.select(sa.func.count())
+                .select_from(request_log)
+                .where(request_log.c.tenant_id == tenant.id)
+            )
+            return int(found.scalar_one())
+
+    before = harness.run(load_and_count())
+    assert before == 4_500 + 30 + 1
+    harness.clock.advance(dt.timedelta(minutes=11))  # the next prune is due
+    from sqlalchemy import event
+
+    deletes: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("DELETE FROM request_log"):
+            deletes.append(statement)
+
+    engine = harness.db.loop_engine or harness.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        harness.run(connections.flush())
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(deletes) == 3, "4,500 entries went in bounded batches (2,000, 2,000, 500)"
+    assert harness.run(count()) == 30 + 1, "every entry older than a week went, the rest stayed"
+    recent = harness.client.get(
+        f"/admin/tenants/{tenant.id}/connection", headers=harness.operator
+    ).json()
+    (mine,) = [t for t in recent["tokens"] if t["roles"] == ["idp"]]
+    assert mine["requests"][0]["path"] == "/scim/v2/Users"

@@ -43,7 +43,7 @@ TENANT_TABLES = frozenset(
 
 # Housekeeping about time, not a tenant, that a request may happen to trigger: the
 # connection log's retention (store/connections.py ``prune``).
-HOUSEKEEPING = ("DELETE FROM request_log WHERE request_log.at < ",)
+HOUSEKEEPING = ("DELETE FROM request_log WHERE request_log.id IN (SELECT request_log.id ",)
 
 _NAME = r'(?:"?\w+"?\.)?"?(\w+)"?'
 _REFERENCE = re.compile(
