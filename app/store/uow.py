@@ -70,7 +70,7 @@ class LoopConnections:
     are plenty; one more is made if ever they do, and closed after.
     """
 
-    def __init__(self, engine: sa.Engine, keep: int = 4) -> None:
+    def __init__(self, engine: sa.Engine, keep: int = 2) -> None:
         self._engine, self._keep = engine, keep
         self._free: dict[bool, list[sa.Connection]] = {False: [], True: []}
 
