@@ -1,8 +1,8 @@
-"""The resources table: tenant-scoped reads, writes and counts of SCIM resources.
+"""The resources table: one tenant's reads and writes of SCIM resources.
 
 A resource's memberships and owners are in their own repositories
-(memberships.py, owners.py), read with it when asked; what the sweeper claims is
-in sweep.py.
+(memberships.py, owners.py), read with it when asked; the live counts its
+writes move are in counts.py; what the sweeper claims is in sweep.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,13 +22,14 @@ from app.domain.resource import GroupRef, Resource
 from app.scim.errors import PreconditionFailed, Uniqueness
 from app.scim.filter import AttrPath, Filter
 from app.scim.schema import ResourceType
+from app.store.counts import CountRepository
 from app.store.filtering import FilterCompiler
 from app.store.memberships import MembershipRepository, in_any_group
 from app.store.owners import OwnerRepository
 from app.store.promoted import GOVERNANCE, UNIQUE_NAME, due_at, fold
 from app.store.sorting import sort_key
 from app.store.sql import TenantBound, chunks
-from app.store.tables import COUNT_SHARDS, resource_counts, resources
+from app.store.tables import resources
 
 # Whether a resource is a direct member of any Group: a User in none (most of a
 # directory) needs no recursive query for its ``groups``.
@@ -74,39 +73,6 @@ def _replace(*, retired: bool) -> sa.Update:
 
 _REPLACE = {retired: _replace(retired=retired) for retired in (False, True)}
 _INSERT = resources.insert()
-
-
-def _shard(resource_id: str) -> int:
-    """The count shard of a resource: from its id (a UUID's first digits are random)."""
-    try:
-        return int(resource_id[:2], 16) % COUNT_SHARDS
-    except ValueError:
-        return sum(resource_id.encode()) % COUNT_SHARDS
-
-
-def _upsert_count(insert: Any) -> Any:
-    return (
-        insert(resource_counts)
-        .values(
-            tenant_id=sa.bindparam("tenant_id"),
-            resource_type=sa.bindparam("resource_type"),
-            shard=sa.bindparam("shard"),
-            live=sa.bindparam("live"),
-        )
-        .on_conflict_do_update(
-            index_elements=["tenant_id", "resource_type", "shard"],
-            set_={"live": resource_counts.c.live + sa.bindparam("live")},
-        )
-    )
-
-
-_UPSERT_COUNT = {"sqlite": _upsert_count(sqlite_insert), "postgresql": _upsert_count(pg_insert)}
-
-
-_LIVE_COUNT = sa.select(sa.func.coalesce(sa.func.sum(resource_counts.c.live), 0)).where(
-    resource_counts.c.tenant_id == sa.bindparam("tenant_id"),
-    resource_counts.c.resource_type == sa.bindparam("resource_type"),
-)
 
 
 def _governed(row: Any) -> bool:
@@ -172,9 +138,11 @@ class ResourceRepository(TenantBound):
         connection: AsyncConnection,
         memberships: MembershipRepository,
         owners: OwnerRepository,
+        counts: CountRepository,
     ) -> None:
         super().__init__(connection, memberships.tenant_id)
         self.memberships = memberships
+        self.counts = counts
         self.owners = owners
 
     def _live(self, resource_type: str, *, retired: bool = False) -> sa.ColumnElement[bool]:
@@ -267,7 +235,7 @@ class ResourceRepository(TenantBound):
 
         async def count() -> int:
             if filter is None:
-                return await self._live_count(resource_type.name)
+                return await self.counts.live(resource_type.name)
             statement = sa.select(sa.func.count()).select_from(resources).where(where)
             return int((await self._c.execute(statement)).scalar_one())
 
@@ -335,26 +303,11 @@ class ResourceRepository(TenantBound):
         for resource in batch:
             if resource.members:
                 await self.memberships.insert(resource, resource.members)
-        by_shard: dict[tuple[str, int], int] = defaultdict(int)
+        by_type: dict[str, list[str]] = defaultdict(list)
         for resource in batch:
-            by_shard[resource.resource_type, _shard(resource.id)] += 1
-        for (resource_type, shard), n in by_shard.items():
-            await self._count(resource_type, n, shard)
-
-    async def _count(self, resource_type: str, delta: int, shard: int) -> None:
-        """Move one of the type's count shards (``COUNT_SHARDS``): concurrent creates of a
-        tenant rarely touch the same row, so they do not queue behind each other."""
-        await self._c.execute(
-            _UPSERT_COUNT[self._c.dialect.name],
-            {"tenant_id": self._tenant, "resource_type": resource_type, "shard": shard,
-             "live": delta},
-        )  # fmt: skip
-
-    async def _live_count(self, resource_type: str) -> int:
-        found = await self._c.execute(
-            _LIVE_COUNT, {"tenant_id": self._tenant, "resource_type": resource_type}
-        )
-        return int(found.scalar() or 0)
+            by_type[resource.resource_type].append(resource.id)
+        for resource_type, ids in by_type.items():
+            await self.counts.moved(resource_type, ids, 1)
 
     async def replace(
         self, resource: Resource, *, members_changed: bool = False, retired: bool = False
@@ -385,7 +338,7 @@ class ResourceRepository(TenantBound):
             resources.delete().where(self._live(resource_type), resources.c.id == resource_id)
         )
         if result.rowcount:
-            await self._count(resource_type, -1, _shard(resource_id))
+            await self.counts.moved(resource_type, [resource_id], -1)
 
     async def emails_of(self, user_ids: Sequence[str]) -> list[str]:
         """Each live, active User's primary e-mail (else its first), in the order asked."""
@@ -460,7 +413,7 @@ class ResourceRepository(TenantBound):
             raise _uniqueness(resource) from None
         if result.rowcount != 1:
             raise PreconditionFailed(f"{resource.resource_type} {resource.id} changed meanwhile")
-        await self._count(resource.resource_type, 1, _shard(resource.id))
+        await self.counts.moved(resource.resource_type, [resource.id], 1)
 
     async def mark_deleted(self, resource: Resource, now: dt.datetime) -> None:
         """Soft delete: SCIM sees 404 from now on; reports and audit keep the tombstone."""
@@ -474,7 +427,7 @@ class ResourceRepository(TenantBound):
             .values(deleted_at=now)
         )
         if result.rowcount:
-            await self._count(resource.resource_type, -1, _shard(resource.id))
+            await self.counts.moved(resource.resource_type, [resource.id], -1)
         await self.memberships.forget(resource)
 
     async def hydrate(self, rows: Sequence[Any], *, members: bool, groups: bool) -> list[Resource]:

@@ -14,6 +14,7 @@ from app.scim.errors import Unavailable
 from app.store import migrate
 from app.store.audit import AuditRepository
 from app.store.connections import RequestLogRepository
+from app.store.counts import CountRepository
 from app.store.db import create_engine, create_loop_engine, write_options
 from app.store.memberships import MembershipRepository
 from app.store.outbox import OutboxRepository
@@ -121,7 +122,8 @@ class TenantStore:
         self.tenant_id = tenant_id
         self.memberships = MembershipRepository(connection, tenant_id)
         self.owners = OwnerRepository(connection, tenant_id)
-        self.resources = ResourceRepository(connection, self.memberships, self.owners)
+        self.counts = CountRepository(connection, tenant_id)
+        self.resources = ResourceRepository(connection, self.memberships, self.owners, self.counts)
 
 
 class UnitOfWork:
