@@ -1,6 +1,7 @@
 # Tenure: a small, non-root image that migrates its database, then serves.
 #   docker build -t tenure .
-#   docker run -p 8000:8000 -e TENURE_SECRET_KEY=... -e TENURE_DATABASE_URL=postgresql://... tenure
+#   docker run -p 8000:8000 -e TENURE_SECRET_KEY=... -e TENURE_PUBLIC_URL=https://tenure.example.com \
+#     -e TENURE_DATABASE_URL=postgresql://... tenure
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.audit.chain import AuditTrail
-from app.config import ConfigError, Settings, from_env
+from app.config import ConfigError, Settings, from_env, public_base, public_url_warning
 from app.domain.actor import Actor, Restrictions, Role, parse_roles
 from app.domain.clock import SystemClock
 from app.domain.durations import parse_duration
@@ -55,6 +56,8 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from app.main import create_app
 
     configure_logging(settings.log_level)
+    if (warning := public_url_warning(settings)) is not None:
+        logging.getLogger("tenure").warning(warning)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -96,7 +99,7 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
             counts = await seed(services.provisioning, actor, clock.now())
         finally:
             await services.db.dispose()
-        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        base = public_base(settings)
         filled = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
         _say(
             "",
@@ -176,10 +179,12 @@ def cmd_onboard(settings: Settings, args: argparse.Namespace) -> int:
                 actor=_console(),
             )
             profile = PROFILES[tenant.settings.identity_provider or "generic"]
-            base = settings.public_url or f"http://{settings.host}:{settings.port}"
+            base = public_base(settings)
             idp = issued["identityProvider"]
             steps = instructions(profile, f"{base}/scim/v2", idp.plaintext)
             print(f"Tenant {tenant.name} ({tenant.id}) is ready for {profile.title}.")
+            if (warning := public_url_warning(settings)) is not None:
+                print(f"Note: {warning}.")
             print(f"Identity provider token (shown once): {idp.plaintext}")
             if "platform" in issued:
                 print(f"Agent platform token (shown once):    {issued['platform'].plaintext}")

@@ -6,8 +6,10 @@ pass a Settings object down, and tests build their own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -160,6 +162,40 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "TENURE_NHI_WARNING_DAYS must be whole days before the end, e.g. 14,3,1"
         ) from None
     return settings
+
+
+def public_base(settings: Settings) -> str:
+    """Where people and clients reach Tenure, for links made outside a request (e-mails,
+    webhooks, onboarding output): ``TENURE_PUBLIC_URL``, else the bind address, except a
+    wildcard one (``0.0.0.0``, ``::``), which nobody can open: this machine's name then."""
+    if settings.public_url:
+        return settings.public_url
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname() or "localhost"  # no DNS lookup: a start never waits
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def public_url_warning(settings: Settings) -> str | None:
+    """What to tell an operator whose links may not reach people: no ``TENURE_PUBLIC_URL``
+    while serving beyond this machine (None when it is set, or the bind is loopback)."""
+    if settings.public_url or _loopback(settings.host):
+        return None
+    return (
+        f"TENURE_PUBLIC_URL is not set: links in e-mails, webhooks and onboarding use "
+        f"{public_base(settings)}; set it to the URL people and clients reach Tenure at"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _secret_key(env: Mapping[str, str]) -> bytes:

@@ -32,7 +32,7 @@ from app.api.reports import AuditController, ReportsController
 from app.api.scim import ResourceController, SearchController
 from app.api.services import Services
 from app.audit.chain import AuditTrail
-from app.config import Settings
+from app.config import Settings, public_base
 from app.domain.clock import Clock, SystemClock
 from app.domain.tenancy import SmtpServer
 from app.lifecycle.scheduler import SweepScheduler
@@ -164,9 +164,7 @@ def smtp_of(settings: Settings) -> SmtpServer | None:
 
 def sweeper_of(settings: Settings, services: Services) -> Sweeper:
     """The lifecycle sweeper over ``services``, as the settings tune it."""
-    services.provisioning.base_url = (
-        settings.public_url or f"http://{settings.host}:{settings.port}"
-    )
+    services.provisioning.base_url = public_base(settings)
     services.provisioning.email = bool(settings.smtp_host)
     return Sweeper(
         services.db,

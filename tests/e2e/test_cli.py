@@ -341,3 +341,28 @@ def test_onboarding_asks_at_a_terminal(
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     code, out, _ = run(capsys, env, "onboard")
     assert code == 0 and "Tenant delta" in out and "OneLogin" in out
+
+
+def test_onboarding_on_a_wildcard_bind_names_the_url_it_assumed(
+    capsys: Any, env: dict[str, str]
+) -> None:
+    """With ``TENURE_HOST=0.0.0.0`` (as the Dockerfile sets) no output says 0.0.0.0."""
+    import socket
+
+    wide = {**env, "TENURE_HOST": "0.0.0.0", "TENURE_PORT": "8123"}
+    assert run(capsys, wide, "migrate")[0] == 0
+    code, out, _ = run(capsys, wide, "onboard", "--tenant", "acme", "--provider", "okta")
+    assert code == 0
+    assert "0.0.0.0" not in out
+    assumed = f"http://{socket.gethostname()}:8123"
+    assert f"SCIM base URL:   {assumed}/scim/v2" in out
+    assert (
+        f"Note: TENURE_PUBLIC_URL is not set: links in e-mails, webhooks and onboarding use {assumed}"
+        in out
+    )
+
+    public = {**wide, "TENURE_PUBLIC_URL": "https://tenure.example.com/"}
+    code, out, _ = run(capsys, public, "onboard", "--tenant", "beta", "--provider", "okta")
+    assert code == 0
+    assert "SCIM base URL:   https://tenure.example.com/scim/v2" in out
+    assert "Note:" not in out and "0.0.0.0" not in out

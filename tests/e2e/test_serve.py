@@ -149,3 +149,38 @@ def test_sighup_reloads_policies_and_keeps_the_old_set_if_the_new_one_is_invalid
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def test_serving_beyond_this_machine_without_a_public_url_warns_and_links_avoid_the_bind(
+    tmp_path: Path,
+) -> None:
+    """The Dockerfile binds 0.0.0.0: the first start's output and every link must not say
+    it, and ``serve`` tells the operator which URL its links assume."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TENURE_DATABASE_URL": f"sqlite:///{tmp_path}/tenure.db",
+        "TENURE_SECRET_KEY_FILE": str(tmp_path / "secret"),
+        "TENURE_HOST": "0.0.0.0",
+        "TENURE_PORT": str(port),
+    }
+    env.pop("TENURE_PUBLIC_URL", None)
+    tenure = str(ROOT / ".venv" / "bin" / "tenure")
+    subprocess.run([tenure, "migrate"], env=env, check=True, capture_output=True)
+    demo = subprocess.run([tenure, "demo"], env=env, check=True, capture_output=True, text=True)
+    assumed = f"http://{socket.gethostname()}:{port}"
+    assert f"SCIM base URL: {assumed}/scim/v2" in demo.stderr
+    assert "0.0.0.0" not in demo.stderr + demo.stdout
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen([tenure, "serve"], env=env, stderr=stderr, stdout=stderr)
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/readyz", process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    lines = [
+        json.loads(line) for line in stderr_path.read_text().splitlines() if line.startswith("{")
+    ]
+    (warning,) = [e for e in lines if e["msg"].startswith("TENURE_PUBLIC_URL is not set")]
+    assert warning["level"] == "warning" and assumed in warning["msg"]

@@ -164,3 +164,30 @@ def test_webhook_signatures_match_the_standard_webhooks_reference() -> None:
     assert made["webhook-signature"] == Webhook(secret).sign("msg_1", when, body.decode())
     assert made["webhook-id"] == "msg_1" and made["webhook-timestamp"] == "1764320000"
     assert new_secret() != secret
+
+
+def test_links_outside_a_request_never_use_a_wildcard_bind_address(tmp_path: Path) -> None:
+    import socket
+
+    from app.config import public_base, public_url_warning
+
+    key = {"TENURE_SECRET_KEY": "k" * 64}
+    here = from_env({**key, "TENURE_HOST": "127.0.0.1", "TENURE_PORT": "8000"})
+    assert public_base(here) == "http://127.0.0.1:8000"
+    assert public_url_warning(here) is None  # loopback: only this machine follows links
+    assert public_url_warning(from_env({**key, "TENURE_HOST": "::1"})) is None
+    assert public_url_warning(from_env({**key, "TENURE_HOST": "localhost"})) is None
+
+    name = socket.gethostname()
+    for wildcard in ("0.0.0.0", "::"):
+        wide = from_env({**key, "TENURE_HOST": wildcard, "TENURE_PORT": "9000"})
+        assert public_base(wide) == f"http://{name}:9000"
+        warning = public_url_warning(wide)
+        assert warning is not None and f"use http://{name}:9000;" in warning
+    lan = from_env({**key, "TENURE_HOST": "10.1.2.3"})
+    assert public_base(lan) == "http://10.1.2.3:8000" and public_url_warning(lan) is not None
+    v6 = from_env({**key, "TENURE_HOST": "fd00::5"})
+    assert public_base(v6) == "http://[fd00::5]:8000"
+
+    public = from_env({**key, "TENURE_HOST": "0.0.0.0", "TENURE_PUBLIC_URL": "https://t.example/"})
+    assert public_base(public) == "https://t.example" and public_url_warning(public) is None
