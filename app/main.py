@@ -165,6 +165,7 @@ def smtp_of(settings: Settings) -> SmtpServer | None:
 def sweeper_of(settings: Settings, services: Services) -> Sweeper:
     """The lifecycle sweeper over ``services``, as the settings tune it."""
     services.provisioning.base_url = public_base(settings)
+    services.provisioning.warning_days = settings.warning_days
     services.provisioning.email = bool(settings.smtp_host)
     return Sweeper(
         services.db,

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from app.domain.lifecycle import State
 from app.domain.notifications import Message
 from app.domain.resource import Resource
 from app.scim.codec import format_datetime
@@ -112,6 +113,30 @@ def warnings(
         key = f"{kind}:{resource.id}:{raw}:{days}d"
         out.append(_message(resource, kind, key, body, now))
     return out
+
+
+def warned_at_once(
+    before: Resource | None, after: Resource, *, leads: tuple[int, ...], now: dt.datetime,
+    base_url: str,
+) -> list[Message]:  # fmt: skip
+    """An end set inside a warning lead (a registration with two days left, a renewal to
+    a near date): the nearest lead's ``expiry_warning`` now, rather than nothing until the
+    next lead passes. Keyed as the sweep's warning for that lead, so it is sent once."""
+    governance = after.governance
+    end = governance.expires_at
+    if end is None or end <= now or governance.lifecycle_state is not State.ACTIVE:
+        return []
+    if before is not None and before.governance.expires_at == end:
+        return []
+    passed = [days for days in leads if end - dt.timedelta(days=days) <= now]
+    raw = (after.doc.get(GOVERNANCE_URN) or {}).get("expiresAt")
+    if not passed or not isinstance(raw, str):
+        return []
+    days = min(passed)
+    body = {"identity": _identity(after, base_url), "reason": "expiry_warning", "due": raw,
+            "daysLeft": (end - now).days}  # fmt: skip
+    key = f"expiry_warning:{after.id}:{raw}:{days}d"
+    return [_message(after, "expiry_warning", key, body, now)]
 
 
 def blast_radius(

@@ -24,7 +24,7 @@ from app.domain.clock import Clock
 from app.domain.governance import write
 from app.domain.lifecycle import State
 from app.domain.notifications import Message
-from app.domain.resource import Resource
+from app.domain.resource import OwnerRef, Resource
 from app.notify import plan
 from app.provisioning import members, nhi
 from app.provisioning.adoption import Adoption
@@ -89,6 +89,8 @@ class Provisioning:
         # and whether owners are e-mailed too (SMTP is configured).
         self.base_url = ""
         self.email = False
+        # Owners are warned this many days before an end (a tenant's own setting wins).
+        self.warning_days: tuple[int, ...] = (14, 3, 1)
 
     async def run(self, mutation: Mutation) -> Resource | None:
         """Apply ``mutation``; returns the state after (None for a delete)."""
@@ -267,6 +269,7 @@ class Provisioning:
         change = Change(
             actor=mutation.actor, kind="create", before=None, after=after, write=Write.ADD,
             refs=refs, owners=resolved or (),
+            messages=self._warned_at_once(ctx, None, after, resolved),
         )  # fmt: skip
         await self.executor.execute(ctx, [change])
         if after.resource_type == "Group" and after.members:
@@ -274,6 +277,21 @@ class Provisioning:
         if after.resource_type != "Group":
             after = msgspec.structs.replace(after, groups=())  # new: a member of no Group yet
         return after
+
+    def _warned_at_once(
+        self,
+        ctx: Context,
+        before: Resource | None,
+        after: Resource,
+        owners: tuple[OwnerRef, ...] | None,
+    ) -> tuple[Message, ...]:
+        """``plan.warned_at_once`` for a governed identity, told to the owners it will have."""
+        if not nhi.governed(after.resource_type, after.doc):
+            return ()
+        told = msgspec.structs.replace(after, owners=owners if owners is not None else after.owners)
+        leads = ctx.tenant.settings.warning_days or self.warning_days
+        found = plan.warned_at_once(before, told, leads=leads, now=ctx.now, base_url=self.base_url)
+        return tuple(found)
 
     async def _replace(
         self,
@@ -338,6 +356,7 @@ class Provisioning:
             r.relation == "owner" and r.status == "active" for r in resolved
         ):
             after, changed = _unflagged(after, changed)
+        messages += self._warned_at_once(ctx, before, after, resolved)
         change = Change(
             actor=mutation.actor, kind="create" if enrolled else CEDAR_ACTION[mutation.kind],
             before=before, after=after, changed=frozenset(changed), refs=refs, owners=resolved,

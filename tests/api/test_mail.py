@@ -40,6 +40,12 @@ class Inbox:
         self.envelopes.append(envelope)
         return "250 OK"
 
+    def take(self) -> list[tuple[Any, EmailMessage]]:
+        """The mails received so far, which are then no longer in the inbox."""
+        taken = self.mails()
+        self.envelopes.clear()
+        return taken
+
     def mails(self) -> list[tuple[Any, EmailMessage]]:
         return [
             (e, email.message_from_bytes(e.content, policy=policy.default))  # type: ignore[misc]
@@ -75,6 +81,15 @@ def owner_and_agent(harness: Harness, tenant: TenantAccess, days: float) -> tupl
     return owner, agent.json()
 
 
+def registration_warning(harness: Harness, inbox: Inbox) -> EmailMessage:
+    """An agent registered with a day left: its owner is warned at once, not a day later."""
+    assert harness.run(harness.client.app.state.deliverer.deliver_due()) == 1
+    ((envelope, mail),) = inbox.take()
+    assert envelope.rcpt_tos == ["ana.work@example.com"]
+    assert mail["Subject"] == "Agent 'mailer' ends in 1 day(s)"
+    return mail
+
+
 def sweep_and_deliver(harness: Harness) -> int:
     state = harness.client.app.state
     harness.run(state.sweeper.sweep())
@@ -91,6 +106,7 @@ def test_owners_are_emailed_through_the_servers_smtp(
         harness = Harness(client, mailing, clock)
         tenant = harness.tenant()
         _, agent = owner_and_agent(harness, tenant, 1)
+        registration_warning(harness, inbox)
         clock.advance(dt.timedelta(days=2))
         assert sweep_and_deliver(harness) == 1
         ((envelope, mail),) = inbox.mails()
@@ -101,8 +117,9 @@ def test_owners_are_emailed_through_the_servers_smtp(
         assert "Reason: expired" in text and "Purpose: reports" in text
         assert f"/scim/v2/Agents/{agent['id']}" in text
         listed = client.get("/admin/outbox", headers=tenant.headers("admin")).json()["items"]
-        assert [(i["state"], i["payload"]["to"]) for i in listed] == [
-            ("sent", ["ana.work@example.com"])
+        assert sorted((i["state"], i["payload"]["to"], i["kind"]) for i in listed) == [
+            ("sent", ["ana.work@example.com"], "expiry_warning"),
+            ("sent", ["ana.work@example.com"], "suspended"),
         ]
 
 
@@ -149,6 +166,7 @@ def test_a_tenant_sends_through_its_own_smtp_server(
 
     owner_and_agent(harness, tenant, 1)
     owner_and_agent(harness, other, 1)
+    registration_warning(harness, inbox)  # this tenant's only: the other has no mail server
     harness.clock.advance(dt.timedelta(days=2))
     assert sweep_and_deliver(harness) == 1
     ((envelope, mail),) = inbox.mails()

@@ -24,6 +24,7 @@ from tests.samples import assert_error, stamp
 
 AGENT = "urn:ietf:params:scim:schemas:core:2.0:Agent"
 GOV = "urn:tenure:params:scim:schemas:extension:nhi:1.0:Governance"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Receiver:
@@ -138,8 +139,8 @@ def test_suspension_and_teardown_reach_the_owners_signed(
     harness: Harness, tenant: TenantAccess, receiver: Receiver
 ) -> None:
     secret = hook(harness, tenant, receiver.url)
-    agent = register(harness, tenant, "expiring", 1)
-    harness.clock.advance(dt.timedelta(days=2))
+    agent = register(harness, tenant, "expiring", 15)  # beyond every warning lead
+    harness.clock.advance(dt.timedelta(days=16))
     harness.run(sweeper(harness).sweep())
     assert deliver(harness) == 1
     assert deliver(harness) == 0  # at least once, and here exactly once
@@ -168,8 +169,8 @@ def test_a_failing_receiver_gets_the_message_once_it_recovers_under_the_same_id(
     harness: Harness, tenant: TenantAccess, receiver: Receiver
 ) -> None:
     hook(harness, tenant, receiver.url)
-    register(harness, tenant, "flaky", 1)
-    harness.clock.advance(dt.timedelta(days=2))
+    register(harness, tenant, "flaky", 15)  # beyond every warning lead
+    harness.clock.advance(dt.timedelta(days=16))
     harness.run(sweeper(harness).sweep())
     receiver.stalls, receiver.failures = 1, 2
     patient = Deliverer(harness.db, harness.clock, timeout=0.5)
@@ -192,8 +193,8 @@ def test_a_message_that_keeps_failing_goes_dead_and_can_be_retried(
     harness: Harness, tenant: TenantAccess, receiver: Receiver
 ) -> None:
     hook(harness, tenant, receiver.url)
-    register(harness, tenant, "doomed", 1)
-    harness.clock.advance(dt.timedelta(days=2))
+    register(harness, tenant, "doomed", 15)  # beyond every warning lead
+    harness.clock.advance(dt.timedelta(days=16))
     harness.run(sweeper(harness).sweep())
     receiver.failures = 99
     short = Deliverer(harness.db, harness.clock, max_attempts=2)
@@ -287,3 +288,48 @@ def test_owners_are_warned_before_attestation_is_due_and_when_it_is_overdue(
     assert [(p["type"], p["data"]["daysLeft"]) for p in theirs] == [
         ("identity.attestation_overdue", 0)
     ]
+
+
+def test_an_end_set_inside_a_warning_lead_is_warned_at_once_and_only_once(
+    harness: Harness, tenant: TenantAccess, receiver: Receiver
+) -> None:
+    """Registered with two days left (leads 14, 3, 1): the owners hear now, for the 3-day
+    lead, not only when the 1-day lead passes; a renewal to a near end likewise."""
+    hook(harness, tenant, receiver.url)
+    soon = register(harness, tenant, "soon", 2)
+    later = register(harness, tenant, "later", 30)
+    plans = sweeper(harness).plan_warnings
+    assert harness.run(plans()) == 0, "the sweep plans nothing more for that lead"
+    assert deliver(harness) == 1
+    (first,) = [p["data"] for p in receiver.payloads()]
+    assert first["identity"]["id"] == soon["id"] and first["reason"] == "expiry_warning"
+    assert first["daysLeft"] == 2 and first["due"] == soon[GOV]["expiresAt"]
+
+    # The one with thirty days left is renewed to five days from now: warned now (the
+    # 14-day lead); a change that leaves its end alone warns no one again.
+    end = stamp(harness.clock.now() + dt.timedelta(days=5))
+    admin = tenant.headers("admin")
+    renewed = harness.client.patch(
+        f"/scim/v2/Agents/{later['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": f"{GOV}:expiresAt", "value": end}]},
+        headers=admin,
+    )  # fmt: skip
+    assert renewed.status_code == 200, renewed.text
+    described = harness.client.patch(
+        f"/scim/v2/Agents/{later['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "description", "value": "still soon"}]},
+        headers=admin,
+    )  # fmt: skip
+    assert described.status_code == 200, described.text
+    assert deliver(harness) == 1
+    second = receiver.payloads()[1]["data"]
+    assert second["identity"]["id"] == later["id"] and second["daysLeft"] == 5
+
+    # When the 1-day lead of the first passes, the sweep warns again, once.
+    harness.clock.advance(dt.timedelta(days=1, hours=1))
+    assert harness.run(plans()) == 1
+    assert deliver(harness) == 1
+    third = receiver.payloads()[2]["data"]
+    assert third["identity"]["id"] == soon["id"] and third["daysLeft"] == 1
