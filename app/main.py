@@ -220,6 +220,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         request_max_body_size=settings.max_payload_size,
         on_startup=[
             lambda: _reload_on_sighup(services.policies.engine),
+            # Held e-mail goes once the server has a mail server (tenants' own: when set).
+            *([services.notifications.release_email] if settings.smtp_host else []),
             flusher.start,
             *started,
         ],

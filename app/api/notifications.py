@@ -131,7 +131,8 @@ class OutboxAdminController(Controller):
     async def list_messages(
         self, request: AnyRequest, actor: NamedDependency[Actor]
     ) -> Response[bytes]:
-        """The tenant's notifications, newest first; ``?state=dead`` for the dead letters."""
+        """The tenant's notifications, newest first; ``?state=dead`` for the dead letters,
+        ``?state=held`` for what waits for a channel to be configured."""
         require(actor, Permission.MANAGE_TOKENS)
         state = lower_query(request).get("state")
         items = await services(request).notifications.outbox(tenant_of(actor), state)

@@ -9,14 +9,17 @@ from app.store.uow import UnitOfWork
 
 
 async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int:
-    """Plan ``messages`` in this transaction for each channel there is; how many rows.
+    """Plan ``messages`` in this transaction for each channel; how many rows.
 
-    A webhook when the tenant has one; an e-mail when there is a mail server
-    (the server's, ``email``, or the tenant's own) and someone to write to: the
-    identity's owners (Users, at their primary address), or, for what concerns
-    the tenant as a whole (a stopped sweep), its ``alertEmails``.
+    The webhook message, and an e-mail to whom it concerns: the identity's
+    owners (Users, at their primary address), or, for what concerns the tenant
+    as a whole (a stopped sweep), its ``alertEmails``. A channel the tenant has
+    not configured yet (no webhook; no mail server, neither the server's,
+    ``email``, nor its own) holds its messages until it is: nothing planned
+    meanwhile is lost.
     """
     planned: list[Message] = []
+    held: list[Message] = []
     tenants: dict[str, Tenant | None] = {}
     for message in messages:
         if message.tenant_id not in tenants:
@@ -24,10 +27,7 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
         tenant = tenants[message.tenant_id]
         if tenant is None:
             continue
-        if tenant.webhook_url:
-            planned.append(message)
-        if not (email or tenant.smtp):
-            continue
+        (planned if tenant.webhook_url else held).append(message)
         identity = message.payload["data"].get("identity")
         if identity is None:
             recipients = list(tenant.settings.alert_emails or ())
@@ -35,5 +35,5 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
             users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
             recipients = await uow.of(message.tenant_id).resources.emails_of(users)
         if recipients:
-            planned.append(plan.email(message, recipients))
-    return await uow.outbox.plan(planned) if planned else 0
+            (planned if email or tenant.smtp else held).append(plan.email(message, recipients))
+    return await uow.outbox.plan(planned, held)

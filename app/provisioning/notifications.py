@@ -9,11 +9,13 @@ from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.domain.notifications import Queued
 from app.domain.tenancy import SmtpServer, Tenant, valid_address
+from app.notify.plan import EMAIL, WEBHOOK
 from app.notify.webhooks import new_secret
 from app.scim.errors import InvalidValue, NotFound
 from app.store.uow import Database
 
-STATES = ("pending", "sent", "dead")
+# "held": planned for a channel the tenant had not configured; sent once it is.
+STATES = ("held", "pending", "sent", "dead")
 
 
 class Notifications:
@@ -47,6 +49,8 @@ class Notifications:
             if tenant is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             await uow.tenants.set_webhook(tenant_id, url, secret)
+            if url is not None:
+                await uow.outbox.release(tenant_id, WEBHOOK, self._clock.now())
             if actor is not None:  # a new secret is a change even at the same URL
                 await uow.audit.append(
                     admin_event(
@@ -81,6 +85,8 @@ class Notifications:
             if tenant is None:
                 raise NotFound(f"no tenant {tenant_id!r}")
             await uow.tenants.set_smtp(tenant_id, smtp)
+            if smtp is not None:
+                await uow.outbox.release(tenant_id, EMAIL, self._clock.now())
             if actor is not None:
                 await uow.audit.append(
                     admin_event(
@@ -90,6 +96,13 @@ class Notifications:
                     )
                 )  # fmt: skip
             await uow.commit()
+
+    async def release_email(self) -> int:
+        """Every tenant's held e-mail, now that the server has a mail server of its own."""
+        async with self._db.uow(write=True) as uow:
+            released = await uow.outbox.release(None, EMAIL, self._clock.now())
+            await uow.commit()
+        return released
 
     async def outbox(self, tenant_id: str, state: str | None, limit: int = 500) -> list[Queued]:
         if state is not None and state not in STATES:

@@ -19,18 +19,20 @@ class OutboxRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def plan(self, messages: Sequence[Message]) -> int:
-        """Add what is not there yet (by de-duplication key); how many were new."""
-        if not messages:
+    async def plan(self, messages: Sequence[Message], held: Sequence[Message] = ()) -> int:
+        """Add what is not there yet (by de-duplication key); how many were new. ``held``:
+        for a channel the tenant has not configured yet, kept until it is (``release``)."""
+        if not messages and not held:
             return 0
         rows = [
             {
                 **msgspec.structs.asdict(m),
-                "state": "pending",
+                "state": state,
                 "attempts": 0,
                 "next_attempt_at": m.created,
             }
-            for m in messages
+            for state, batch in (("pending", messages), ("held", held))
+            for m in batch
         ]
         dialect = self._c.dialect.name
         if dialect == "postgresql":
@@ -41,8 +43,9 @@ class OutboxRepository:
             from sqlalchemy.dialects.sqlite import insert as lite_insert
 
             statement = lite_insert(outbox).on_conflict_do_nothing()
-        result = await self._c.execute(statement, rows)
-        return max(result.rowcount, 0)
+        # RETURNING counts exactly: asyncpg reports no row count for a batch.
+        result = await self._c.execute(statement.returning(outbox.c.id), rows)
+        return len(result.all())
 
     async def claim(self, now: dt.datetime, lease_until: dt.datetime, limit: int) -> list[Delivery]:
         """Pending messages due by ``now``, leased (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
@@ -120,6 +123,19 @@ class OutboxRepository:
             query = query.where(outbox.c.state == state)
         rows = await self._c.execute(query.order_by(outbox.c.id.desc()).limit(limit))
         return [Queued(**row._mapping) for row in rows]
+
+    async def release(self, tenant_id: str | None, channel: str, now: dt.datetime) -> int:
+        """Held messages of ``channel`` (a tenant's, or every tenant's) to be sent now."""
+        result = await self._c.execute(
+            outbox.update()
+            .where(
+                outbox.c.state == "held",
+                outbox.c.channel == channel,
+                *([outbox.c.tenant_id == tenant_id] if tenant_id is not None else []),
+            )
+            .values(state="pending", next_attempt_at=now)
+        )
+        return int(result.rowcount or 0)
 
     async def requeue(self, tenant_id: str, message_id: int, now: dt.datetime) -> bool:
         """A dead message back to pending, to be tried again at once; False if none."""

@@ -117,10 +117,14 @@ def test_owners_are_emailed_through_the_servers_smtp(
         assert "Reason: expired" in text and "Purpose: reports" in text
         assert f"/scim/v2/Agents/{agent['id']}" in text
         listed = client.get("/admin/outbox", headers=tenant.headers("admin")).json()["items"]
-        assert sorted((i["state"], i["payload"]["to"], i["kind"]) for i in listed) == [
+        mails = [i for i in listed if "to" in i["payload"]]
+        assert sorted((i["state"], i["payload"]["to"], i["kind"]) for i in mails) == [
             ("sent", ["ana.work@example.com"], "expiry_warning"),
             ("sent", ["ana.work@example.com"], "suspended"),
         ]
+        # The tenant has no webhook: its twins are held, to go once one is set.
+        hooks = sorted((i["state"], i["kind"]) for i in listed if "to" not in i["payload"])
+        assert hooks == [("held", "expiry_warning"), ("held", "suspended")]
 
 
 def test_a_tenant_sends_through_its_own_smtp_server(
@@ -208,3 +212,30 @@ def test_a_stopped_sweep_emails_the_tenants_alert_addresses(
     assert sorted(envelope.rcpt_tos) == ["oncall@acme.example", "secops@acme.example"]
     assert mail["Subject"] == f"A sweep of tenant {tenant.id} was stopped"
     assert "would suspend 12 of 12 active identities" in mail.get_content()
+
+
+def test_e_mail_planned_before_any_mail_server_is_held_and_sent_once_the_tenant_sets_one(
+    harness: Harness, tenant: TenantAccess, inbox: Inbox
+) -> None:
+    admin = tenant.headers("admin")
+    owner_and_agent(harness, tenant, 1)  # warned at once; the server has no mail server
+    held = harness.client.get("/admin/outbox?state=held", headers=admin).json()["items"]
+    mails = [i for i in held if "to" in i["payload"]]
+    assert [(i["kind"], i["payload"]["to"]) for i in mails] == [
+        ("expiry_warning", ["ana.work@example.com"])
+    ]
+    assert harness.run(harness.client.app.state.deliverer.deliver_due()) == 0
+    made = harness.client.put(
+        "/admin/smtp",
+        json={
+            "host": "127.0.0.1",
+            "port": inbox.port,
+            "starttls": False,
+            "from": "it@acme.example",
+        },
+        headers=admin,
+    )
+    assert made.status_code == 200, made.text
+    registration_warning(harness, inbox)
+    still = harness.client.get("/admin/outbox?state=held", headers=admin).json()["items"]
+    assert [i["kind"] for i in still] == ["expiry_warning"]  # the webhook's twin: no webhook

@@ -333,3 +333,24 @@ def test_an_end_set_inside_a_warning_lead_is_warned_at_once_and_only_once(
     assert deliver(harness) == 1
     third = receiver.payloads()[2]["data"]
     assert third["identity"]["id"] == soon["id"] and third["daysLeft"] == 1
+
+
+def test_what_is_planned_before_a_webhook_exists_is_held_and_sent_once_one_is(
+    harness: Harness, tenant: TenantAccess, receiver: Receiver
+) -> None:
+    soon = register(harness, tenant, "early", 2)  # warned at once: no webhook yet
+    (held,) = outbox(harness, tenant, "held")
+    assert (
+        held["kind"] == "expiry_warning" and held["payload"]["data"]["identity"]["id"] == soon["id"]
+    )
+    assert deliver(harness) == 0 and receiver.received == []  # held is not sent
+    other = harness.tenant()
+    hook(harness, other, receiver.url)  # another tenant's webhook releases nothing here
+    assert deliver(harness) == 0 and outbox(harness, tenant, "held") != []
+    secret = hook(harness, tenant, receiver.url)
+    assert outbox(harness, tenant, "held") == []
+    assert deliver(harness) == 1
+    ((headers, body),) = receiver.received
+    verify(secret, headers, body)
+    assert json.loads(body)["data"]["identity"]["id"] == soon["id"]
+    assert [i["state"] for i in outbox(harness, tenant)] == ["sent"]

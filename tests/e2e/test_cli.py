@@ -115,6 +115,15 @@ def test_demo_prints_the_base_url_and_an_admin_token_once(capsys: Any, env: dict
             client.post("/scim/v2/Groups", json={"displayName": "g"}, headers=auth).status_code
             == 201
         )
+        # The two identities ending within ten days were warned when the demo made them:
+        # held, since the demo has no webhook or mail server yet, and sent once it has.
+        held = client.get("/admin/outbox?state=held", headers=auth).json()["items"]
+        hooks = [i for i in held if "data" in i["payload"] and i["kind"] == "expiry_warning"]
+        warned = {i["payload"]["data"]["identity"]["name"] for i in hooks}
+        assert len(hooks) == 2 and len(warned) == 2
+        expiring = client.get("/reports/expiring?withinDays=10", headers=auth).json()
+        reported = {i["identity"]["name"]: i["warned"] for i in expiring["items"]}
+        assert all(reported[name] for name in warned)
 
 
 def test_the_shipped_policy_scenarios_pass(capsys: Any, env: dict[str, str]) -> None:
