@@ -14,7 +14,7 @@ from typing import Any
 from app.domain.lifecycle import State
 from app.domain.notifications import Message
 from app.domain.resource import Resource
-from app.scim.codec import format_datetime
+from app.scim.codec import format_datetime, parse_datetime
 from app.scim.schema import GOVERNANCE_URN
 
 WEBHOOK, EMAIL = "webhook", "email"
@@ -164,58 +164,119 @@ def blast_radius(
     )
 
 
+# What happened, as the subject says it ({what} {name!r}, {left}: "in 3 days", "tomorrow").
 _SUBJECTS = {
-    "expiry_warning": "{name} ends in {days} day(s)",
-    "attestation_due": "{name} needs an owner's attestation within {days} day(s)",
-    "attestation_overdue": "{name} is overdue for attestation",
-    "suspended": "{name} was suspended",
-    "restored": "{name} was restored",
-    "deprovisioned": "{name} was torn down",
-    "orphaned": "{name} has no active owner",
-    "handed_over": "{name} is now yours",
+    "expiry_warning": "{what} {name} ends {left}",
+    "attestation_due": "{what} {name} needs an owner to confirm it is still needed",
+    "attestation_overdue": "{what} {name} is overdue for an owner's confirmation",
+    "suspended": "{what} {name} was suspended",
+    "restored": "{what} {name} was restored",
+    "deprovisioned": "{what} {name} was torn down",
+    "orphaned": "{what} {name} has no active owner",
+    "handed_over": "{what} {name} is now yours",
 }
-_KEEP_IT = {
-    "restored": "It is back as it was before it was deleted, in the Groups it was in.",
-    "attestation_due": "To keep it, an owner attests: set lastAttestedAt to the present time "
-    "(PATCH). Otherwise it is suspended after the grace period.",
-    "attestation_overdue": "To keep it, an owner attests now: set lastAttestedAt to the present "
-    "time (PATCH). Otherwise it is suspended on the date above.",
+# Why, in words: the codes a suspension or hand-over records.
+_BECAUSE = {
+    "expired": "it reached its end date",
+    "requested": "it was suspended on request",
+    "unattested": "no owner confirmed in time that it is still needed",
+    "orphaned": "it has had no active owner for the grace period",
+    "no_active_owner": "none of its owners is active any more",
+    "owner_left": "its previous owner left",
+    "cascade": "the identity it was delegated from was suspended",
+    "deleted": "it was deleted",
+    "restored": "an administrator restored it",
+}
+# What follows, and what the reader can do, per notification ({due}: when).
+_NEXT = {
+    "expiry_warning": (
+        "On {end} Tenure suspends it: its access stops, and it is torn down after the "
+        "grace period.",
+        "To keep it, an owner renews it (a later end date, confirming it is still needed). "
+        "To let it go, do nothing.",
+    ),
+    "attestation_due": (
+        "If no owner confirms it by {due}, it is flagged and its owners are told again.",
+        "To keep it, an owner confirms it is still needed (attests) before then.",
+    ),
+    "attestation_overdue": (
+        "Unless an owner confirms it, Tenure suspends it on {due}.",
+        "To keep it, an owner confirms now that it is still needed (attests).",
+    ),
+    "suspended": (
+        "It is torn down on {due} unless it is reactivated before then.",
+        "To bring it back, renew it and reactivate it; to let it go, do nothing.",
+    ),
+    "orphaned": (
+        "Unless an active owner is assigned, Tenure suspends it on {due}.",
+        "To keep it, assign it an active owner (or take it over yourself).",
+    ),
+    "handed_over": (
+        "You are now accountable for it in place of its previous owner.",
+        "Check that it is still needed; if not, retire it.",
+    ),
+    "restored": (
+        "It is back as it was before it was deleted, in the Groups it was in.",
+        "Nothing to do, unless it should not be back.",
+    ),
+    "deprovisioned": ("It is gone from SCIM; reports and the audit trail keep its record.", ""),
 }
 
 
-def email(message: Message, recipients: list[str]) -> Message:
-    """The e-mail twin of a notification, to ``recipients``, in words a person acts on."""
+def _when(value: Any) -> str:
+    """An instant as a person reads it: ``Wed 9 Dec 2026, 21:45 UTC``."""
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        return str(value) if value else "a date not set"
+    utc = moment.astimezone(dt.UTC)
+    return f"{utc:%a} {utc.day} {utc:%b %Y, %H:%M} UTC"
+
+
+def _left(days: Any) -> str:
+    if not isinstance(days, int) or days < 0:
+        return "soon"
+    return {0: "today", 1: "tomorrow"}.get(days, f"in {days} days")
+
+
+def email(message: Message, recipients: list[str], tenant: str) -> Message:
+    """The e-mail twin of a notification, to ``recipients``, in words a person acts on: the
+    tenant and identity in the subject, why it was sent, what happens when, what to do."""
     data = message.payload["data"]
     if message.kind == "blast_radius":
-        subject = f"A sweep of tenant {data['tenant']} was stopped"
+        subject = f"[{tenant}] A sweep was stopped before suspending too much at once"
         text = "\n".join([f"{subject}.", "", data["detail"], ""])
         return _twin(message, recipients, subject, text)
     identity = data.get("identity") or {}
-    name = identity.get("name") or identity.get("id")
-    what = identity.get("resourceType", "identity")
-    subject = _SUBJECTS.get(message.kind, "{name}: " + message.kind).format(
-        name=f"{what} {name!r}", days=data.get("daysLeft")
+    name = repr(identity.get("name") or identity.get("id"))
+    what = _KINDS.get(identity.get("kind"), identity.get("resourceType", "Identity"))
+    subject = _SUBJECTS.get(message.kind, "{what} {name}: " + message.kind).format(
+        what=what, name=name, left=_left(data.get("daysLeft"))
     )
+    subject = f"[{tenant}] {subject}"
     lines = [f"{subject}.", ""]
-    lines.append(f"Reason: {data.get('reason')}")
+    reason = data.get("reason")
+    if reason in _BECAUSE:
+        lines.append(f"Why: {_BECAUSE[reason]}.")
+    lines.append(f"You are told as an owner of this {what.lower()} in Tenure's tenant {tenant}.")
     if identity.get("purpose"):
-        lines.append(f"Purpose: {identity['purpose']}")
-    if identity.get("expiresAt"):
-        lines.append(f"Ends: {identity['expiresAt']}")
-    if data.get("due"):
-        lines.append(f"Next step on: {data['due']}")
+        lines.append(f"Its purpose: {identity['purpose']}")
     owners = ", ".join(o.get("display") or o["value"] for o in identity.get("owners", []))
     if owners:
-        lines.append(f"Owners: {owners}")
-    lines += ["", f"Review it: {identity.get('link', '')}", ""]
-    lines.append(
-        _KEEP_IT.get(
-            message.kind,
-            "To keep it, renew it (a new expiresAt with a fresh lastAttestedAt) or assign an "
-            "active owner; to let it go, do nothing.",
+        lines.append(f"Its owners: {owners}")
+    follows, to_do = _NEXT.get(message.kind, ("", ""))
+    lines.append("")
+    if follows:
+        lines.append(
+            follows.format(end=_when(identity.get("expiresAt")), due=_when(data.get("due")))
         )
-    )
+    if to_do:
+        lines.append(to_do)
+    lines += ["", f"Open it: {identity.get('link', '')}", ""]
     return _twin(message, recipients, subject, "\n".join(lines))
+
+
+_KINDS = {"agent": "Agent", "service_account": "Service account", "workload": "Workload",
+          "bot": "Bot"}  # fmt: skip
 
 
 def _twin(message: Message, recipients: list[str], subject: str, text: str) -> Message:

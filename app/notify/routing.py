@@ -35,5 +35,6 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
             users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
             recipients = await uow.of(message.tenant_id).resources.emails_of(users)
         if recipients:
-            (planned if email or tenant.smtp else held).append(plan.email(message, recipients))
+            mail = plan.email(message, recipients, tenant.name)
+            (planned if email or tenant.smtp else held).append(mail)
     return await uow.outbox.plan(planned, held)

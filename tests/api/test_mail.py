@@ -81,12 +81,16 @@ def owner_and_agent(harness: Harness, tenant: TenantAccess, days: float) -> tupl
     return owner, agent.json()
 
 
-def registration_warning(harness: Harness, inbox: Inbox) -> EmailMessage:
-    """An agent registered with a day left: its owner is warned at once, not a day later."""
+def registration_warning(harness: Harness, inbox: Inbox, tenant: TenantAccess) -> EmailMessage:
+    """An agent registered with a day left: its owner is warned at once, not a day later,
+    in words: the tenant and the identity in the subject, what happens when, what to do."""
     assert harness.run(harness.client.app.state.deliverer.deliver_due()) == 1
     ((envelope, mail),) = inbox.take()
     assert envelope.rcpt_tos == ["ana.work@example.com"]
-    assert mail["Subject"] == "Agent 'mailer' ends in 1 day(s)"
+    assert mail["Subject"] == f"[{tenant.name}] Agent 'mailer' ends tomorrow"
+    text = mail.get_content()
+    assert "Tenure suspends it" in text and "To keep it, an owner renews it" in text
+    assert "expiry_warning" not in text and "day(s)" not in text  # no raw codes
     return mail
 
 
@@ -106,15 +110,16 @@ def test_owners_are_emailed_through_the_servers_smtp(
         harness = Harness(client, mailing, clock)
         tenant = harness.tenant()
         _, agent = owner_and_agent(harness, tenant, 1)
-        registration_warning(harness, inbox)
+        registration_warning(harness, inbox, tenant)
         clock.advance(dt.timedelta(days=2))
         assert sweep_and_deliver(harness) == 1
         ((envelope, mail),) = inbox.mails()
         assert envelope.rcpt_tos == ["ana.work@example.com"]
         assert envelope.mail_from == "tenure@example.com"
-        assert mail["Subject"] == "Agent 'mailer' was suspended"
+        assert mail["Subject"] == f"[{tenant.name}] Agent 'mailer' was suspended"
         text = mail.get_content()
-        assert "Reason: expired" in text and "Purpose: reports" in text
+        assert "Why: it reached its end date." in text and "Its purpose: reports" in text
+        assert "It is torn down on " in text
         assert f"/scim/v2/Agents/{agent['id']}" in text
         listed = client.get("/admin/outbox", headers=tenant.headers("admin")).json()["items"]
         mails = [i for i in listed if "to" in i["payload"]]
@@ -170,13 +175,13 @@ def test_a_tenant_sends_through_its_own_smtp_server(
 
     owner_and_agent(harness, tenant, 1)
     owner_and_agent(harness, other, 1)
-    registration_warning(harness, inbox)  # this tenant's only: the other has no mail server
+    registration_warning(harness, inbox, tenant)  # this tenant's only: the other has no mail server
     harness.clock.advance(dt.timedelta(days=2))
     assert sweep_and_deliver(harness) == 1
     ((envelope, mail),) = inbox.mails()
     assert envelope.mail_from == "it@acme.example"
     assert envelope.rcpt_tos == ["ana.work@example.com"]
-    assert mail["Subject"] == "Agent 'mailer' was suspended"
+    assert mail["Subject"] == f"[{tenant.name}] Agent 'mailer' was suspended"
     assert harness.client.delete("/admin/smtp", headers=admin).status_code == 204
     assert harness.client.get("/admin/smtp", headers=admin).json() == {"configured": False}
 
@@ -210,7 +215,9 @@ def test_a_stopped_sweep_emails_the_tenants_alert_addresses(
     assert sweep_and_deliver(harness) == 1  # all 12 due at once: stopped, and one alert
     ((envelope, mail),) = inbox.mails()
     assert sorted(envelope.rcpt_tos) == ["oncall@acme.example", "secops@acme.example"]
-    assert mail["Subject"] == f"A sweep of tenant {tenant.id} was stopped"
+    assert mail["Subject"] == (
+        f"[{tenant.name}] A sweep was stopped before suspending too much at once"
+    )
     assert "would suspend 12 of 12 active identities" in mail.get_content()
 
 
@@ -236,6 +243,6 @@ def test_e_mail_planned_before_any_mail_server_is_held_and_sent_once_the_tenant_
         headers=admin,
     )
     assert made.status_code == 200, made.text
-    registration_warning(harness, inbox)
+    registration_warning(harness, inbox, tenant)
     still = harness.client.get("/admin/outbox?state=held", headers=admin).json()["items"]
     assert [i["kind"] for i in still] == ["expiry_warning"]  # the webhook's twin: no webhook
