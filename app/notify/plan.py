@@ -36,13 +36,23 @@ def _identity(resource: Resource, base_url: str) -> dict[str, Any]:
         "kind": governance.get("kind"),
         "purpose": governance.get("purpose"),
         "expiresAt": governance.get("expiresAt"),
-        "owners": [
-            {"value": r.value, "type": r.type, "display": r.display, "status": r.status}
-            for r in resource.owners or ()
-            if r.relation == "owner"
-        ],
+        "owners": _refs(resource, "owner"),
+        "sponsors": _refs(resource, "sponsor"),
         "link": f"{base_url.rstrip('/')}/scim/v2/{endpoint}/{resource.id}",
     }
+
+
+def _refs(resource: Resource, relation: str) -> list[dict[str, Any]]:
+    return [
+        {"value": r.value, "type": r.type, "display": r.display, "status": r.status}
+        for r in resource.owners or ()
+        if r.relation == relation
+    ]
+
+
+# What people must hear of even when no owner is left to tell: the sponsors are told
+# too, and failing every accountable person, the tenant's alert addresses.
+ACCOUNTABLE = frozenset({"orphaned", "suspended", "deprovisioned", "handed_over"})
 
 
 def _message(
@@ -54,7 +64,12 @@ def _message(
         kind=kind,
         channel=WEBHOOK,
         message_id=_message_id(resource.tenant_id, key),
-        payload={"type": f"identity.{kind}", "timestamp": format_datetime(now), "data": body},
+        payload={
+            "type": f"identity.{kind}",
+            "timestamp": format_datetime(now),
+            "tenant": resource.tenant_id,
+            "data": body,
+        },
         created=now,
         resource_id=resource.id,
     )
@@ -257,7 +272,10 @@ def email(message: Message, recipients: list[str], tenant: str) -> Message:
     reason = data.get("reason")
     if reason in _BECAUSE:
         lines.append(f"Why: {_BECAUSE[reason]}.")
-    lines.append(f"You are told as an owner of this {what.lower()} in Tenure's tenant {tenant}.")
+    lines.append(
+        f"You are told as one of those accountable for this {what.lower()} in Tenure's "
+        f"tenant {tenant}."
+    )
     if identity.get("purpose"):
         lines.append(f"Its purpose: {identity['purpose']}")
     owners = ", ".join(o.get("display") or o["value"] for o in identity.get("owners", []))

@@ -12,8 +12,10 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
     """Plan ``messages`` in this transaction for each channel; how many rows.
 
     The webhook message, and an e-mail to whom it concerns: the identity's
-    owners (Users, at their primary address), or, for what concerns the tenant
-    as a whole (a stopped sweep), its ``alertEmails``. A channel the tenant has
+    owners (Users, at their primary address; its sponsors too when it is
+    suspended, orphaned, handed over or torn down, and the tenant's
+    ``alertEmails`` when none of them can be written to), or, for what concerns
+    the tenant as a whole (a stopped sweep), its ``alertEmails``. A channel the tenant has
     not configured yet (no webhook; no mail server, neither the server's,
     ``email``, nor its own) holds its messages until it is: nothing planned
     meanwhile is lost.
@@ -32,8 +34,13 @@ async def route(uow: UnitOfWork, messages: list[Message], *, email: bool) -> int
         if identity is None:
             recipients = list(tenant.settings.alert_emails or ())
         else:
-            users = [o["value"] for o in identity.get("owners", ()) if o.get("type") == "User"]
+            told = [*identity.get("owners", ())]
+            if message.kind in plan.ACCOUNTABLE:
+                told += identity.get("sponsors", ())
+            users = list(dict.fromkeys(o["value"] for o in told if o.get("type") == "User"))
             recipients = await uow.of(message.tenant_id).resources.emails_of(users)
+            if not recipients and message.kind in plan.ACCOUNTABLE:
+                recipients = list(tenant.settings.alert_emails or ())
         if recipients:
             mail = plan.email(message, recipients, tenant.name)
             (planned if email or tenant.smtp else held).append(mail)

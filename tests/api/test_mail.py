@@ -246,3 +246,68 @@ def test_e_mail_planned_before_any_mail_server_is_held_and_sent_once_the_tenant_
     registration_warning(harness, inbox, tenant)
     still = harness.client.get("/admin/outbox?state=held", headers=admin).json()["items"]
     assert [i["kind"] for i in still] == ["expiry_warning"]  # the webhook's twin: no webhook
+
+
+def test_sponsors_hear_of_a_suspension_and_alert_addresses_of_an_identity_nobody_answers_for(
+    harness: Harness, tenant: TenantAccess, inbox: Inbox
+) -> None:
+    admin = tenant.headers("admin")
+    made = harness.client.put(
+        "/admin/smtp",
+        json={"host": "127.0.0.1", "port": inbox.port, "starttls": False,
+              "from": "tenure@acme.example"},
+        headers=admin,
+    )  # fmt: skip
+    assert made.status_code == 200, made.text
+    alerting = harness.client.put(
+        "/admin/settings", json={"alertEmails": ["secops@acme.example"]}, headers=admin
+    )
+    assert alerting.status_code == 200, alerting.text
+
+    def person(name: str) -> str:
+        made = harness.client.post(
+            "/scim/v2/Users",
+            json=user(f"{name}@acme.example", emails=[{"value": f"{name}@acme.example",
+                                                       "primary": True}]),
+            headers=tenant.headers(),
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        return made.json()["id"]  # type: ignore[no-any-return]
+
+    ana, sam, bob = person("ana"), person("sam"), person("bob")
+    end = stamp(harness.clock.now() + dt.timedelta(days=15))  # beyond every warning lead
+    for name, owner, sponsors in (("sponsored", ana, [{"value": sam}]), ("bobs", bob, [])):
+        created = harness.client.post(
+            "/scim/v2/Agents",
+            json={"schemas": [AGENT, GOV], "name": name, "owners": [{"value": owner}],
+                  GOV: {"expiresAt": end, "purpose": "reports", "sponsors": sponsors}},
+            headers=admin,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+
+    # Bob leaves: his agent has no active owner and no sponsor, so the tenant's alert
+    # address hears that it is orphaned (Bob's own address is no one's to write to now).
+    left = harness.client.patch(
+        f"/scim/v2/Users/{bob}",
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "replace", "path": "active", "value": False}]},
+        headers=tenant.headers(),
+    )  # fmt: skip
+    assert left.status_code == 200, left.text
+    assert harness.run(harness.client.app.state.deliverer.deliver_due()) == 1
+    ((envelope, mail),) = inbox.take()
+    assert envelope.rcpt_tos == ["secops@acme.example"]
+    assert mail["Subject"] == f"[{tenant.name}] Agent 'bobs' has no active owner"
+
+    harness.clock.advance(dt.timedelta(days=16))
+    harness.run(harness.client.app.state.sweeper.sweep())
+    harness.run(harness.client.app.state.deliverer.deliver_due())
+    suspended = {
+        m["Subject"]: sorted(e.rcpt_tos)
+        for e, m in inbox.take()
+        if m["Subject"].endswith("was suspended")
+    }
+    assert suspended[f"[{tenant.name}] Agent 'sponsored' was suspended"] == [
+        "ana@acme.example",
+        "sam@acme.example",
+    ]
