@@ -282,6 +282,8 @@ def email(message: Message, recipients: list[str], tenant: str) -> Message:
     if owners:
         lines.append(f"Its owners: {owners}")
     follows, to_do = _NEXT.get(message.kind, ("", ""))
+    if message.kind == "suspended" and not data.get("due"):
+        follows = "It stays suspended until it is reactivated; no teardown is scheduled."
     lines.append("")
     if follows:
         lines.append(

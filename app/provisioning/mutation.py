@@ -357,6 +357,15 @@ class Provisioning:
         ):
             after, changed = _unflagged(after, changed)
         messages += self._warned_at_once(ctx, before, after, resolved)
+        if not messages and _suspends(before, after):
+            # A client's own suspension (``active: false``): its owners hear of it too.
+            told = msgspec.structs.replace(after, owners=resolved or before.owners)
+            reason = after.governance.suspended_reason or "requested"
+            messages = (
+                plan.teardown_step(
+                    told, step="suspended", reason=reason, now=ctx.now, base_url=self.base_url
+                ),
+            )
         change = Change(
             actor=mutation.actor, kind="create" if enrolled else CEDAR_ACTION[mutation.kind],
             before=before, after=after, changed=frozenset(changed), refs=refs, owners=resolved,
@@ -364,8 +373,7 @@ class Provisioning:
             messages=messages,
         )  # fmt: skip
         await self.executor.execute(ctx, [change])
-        was, now = before.governance.lifecycle_state, after.governance.lifecycle_state
-        if was is State.ACTIVE and now is State.SUSPENDED:
+        if _suspends(before, after):
             await self._suspend_subtree(ctx, after)
         owner_moved = (
             after.resource_type == "User" and before.doc.get("active") != after.doc.get("active")
@@ -558,6 +566,13 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
+
+
+def _suspends(before: Resource, after: Resource) -> bool:
+    """Does this write suspend an active governed identity?"""
+    was, now = before.governance.lifecycle_state, after.governance.lifecycle_state
+    governed = nhi.governed(after.resource_type, after.doc)
+    return governed and was is State.ACTIVE and now is State.SUSPENDED
 
 
 def _enrolls(before: Resource, after: Resource) -> bool:

@@ -354,3 +354,31 @@ def test_what_is_planned_before_a_webhook_exists_is_held_and_sent_once_one_is(
     verify(secret, headers, body)
     assert json.loads(body)["data"]["identity"]["id"] == soon["id"]
     assert [i["state"] for i in outbox(harness, tenant)] == ["sent"]
+
+
+def test_a_suspension_a_client_asks_for_is_told_to_the_owners(
+    harness: Harness, tenant: TenantAccess, receiver: Receiver
+) -> None:
+    hook(harness, tenant, receiver.url)
+    agent = register(harness, tenant, "paused", 30)
+    off = harness.client.patch(
+        f"/scim/v2/Agents/{agent['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "active", "value": False}]},
+        headers=tenant.headers("platform"),
+    )  # fmt: skip
+    assert off.status_code == 200, off.text
+    assert deliver(harness) == 1
+    (event,) = receiver.payloads()
+    assert event["type"] == "identity.suspended" and event["tenant"] == tenant.id
+    data = event["data"]
+    assert data["identity"]["id"] == agent["id"] and data["reason"] == "requested"
+    assert [o["value"] for o in data["identity"]["owners"]] == [tenant.owner()]
+    assert data["due"] is None  # a requested suspension schedules no teardown
+    again = harness.client.patch(
+        f"/scim/v2/Agents/{agent['id']}",
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "description", "value": "still paused"}]},
+        headers=tenant.headers("platform"),
+    )  # fmt: skip
+    assert again.status_code == 200 and deliver(harness) == 0  # told once
