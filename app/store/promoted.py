@@ -22,17 +22,27 @@ MEMBER_TYPES = ("User", "Group", "Agent", "ServiceAccount")
 GOVERNANCE = GOVERNANCE_URN
 
 
-def due_at(doc: dict[str, Any]) -> dt.datetime | None:
-    """When the sweeper must next look at a governed identity (DESIGN.md "Lifecycle").
-
-    An active one at its end; a suspended one at its teardown time, or, when
-    none is set yet (suspended on request), at its end; a deprovisioned or an
-    ungoverned one never.
-    """
+def lifecycle_record(doc: dict[str, Any]) -> Governance | None:
+    """The Governance record of a document that records a lifecycle state (a governed
+    identity's); None for any other, whose promoted state and due time stay empty."""
     extension = doc.get(GOVERNANCE)
     if not isinstance(extension, dict) or "lifecycleState" not in extension:
         return None
-    governance = Governance.of_extension(extension)
+    return Governance.of_extension(extension)
+
+
+def due_at(doc: dict[str, Any]) -> dt.datetime | None:
+    """``due_of`` the document's lifecycle record; None without one."""
+    governance = lifecycle_record(doc)
+    return due_of(governance) if governance is not None else None
+
+
+def due_of(governance: Governance) -> dt.datetime | None:
+    """When the sweeper must next look at a governed identity (DESIGN.md "Lifecycle").
+
+    An active one at its end; a suspended one at its teardown time, or, when
+    none is set yet (suspended on request), at its end; a deprovisioned one never.
+    """
     if governance.lifecycle_state is State.ACTIVE:
         # At its end, or sooner when, ownerless or unattested, it is to be suspended.
         moments = [

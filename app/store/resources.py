@@ -26,7 +26,7 @@ from app.store.counts import CountRepository
 from app.store.filtering import FilterCompiler
 from app.store.memberships import MembershipRepository, in_any_group
 from app.store.owners import OwnerRepository
-from app.store.promoted import GOVERNANCE, UNIQUE_NAME, due_at, fold
+from app.store.promoted import GOVERNANCE, UNIQUE_NAME, due_of, fold, lifecycle_record
 from app.store.sorting import sort_key
 from app.store.sql import TenantBound, chunks
 from app.store.tables import resources
@@ -86,10 +86,10 @@ def name_norm(resource: Resource) -> str:
 def _promoted(resource: Resource) -> dict[str, Any]:
     doc = resource.doc
     active = doc.get("active")
-    extension = doc.get(GOVERNANCE)
-    recorded = isinstance(extension, dict) and "lifecycleState" in extension
-    governance = resource.governance
-    state = governance.lifecycle_state if recorded else None
+    # Parsed once per write: the promoted state, end, attestation and due time read it.
+    recorded = lifecycle_record(doc)
+    governance = recorded if recorded is not None else resource.governance
+    state = recorded.lifecycle_state if recorded is not None else None
     if state is not None:
         active = state is State.ACTIVE  # a governed identity's active is its state's
     parent = doc.get("parent")
@@ -103,7 +103,7 @@ def _promoted(resource: Resource) -> dict[str, Any]:
         "expires_at": governance.expires_at,
         "parent_id": parent.get("value") if isinstance(parent, dict) else None,
         "lifecycle_state": state.value if state is not None else None,
-        "due_at": due_at(doc),
+        "due_at": due_of(recorded) if recorded is not None else None,
         "attest_by": governance.attest_by if state is State.ACTIVE else None,
     }
 
