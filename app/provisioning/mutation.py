@@ -269,7 +269,7 @@ class Provisioning:
         change = Change(
             actor=mutation.actor, kind="create", before=None, after=after, write=Write.ADD,
             refs=refs, owners=resolved or (),
-            messages=self._warned_at_once(ctx, None, after, resolved),
+            messages=self._warned_at_once(ctx, None, _told(None, after, resolved)),
         )  # fmt: skip
         await self.executor.execute(ctx, [change])
         if after.resource_type == "Group" and after.members:
@@ -279,16 +279,11 @@ class Provisioning:
         return after
 
     def _warned_at_once(
-        self,
-        ctx: Context,
-        before: Resource | None,
-        after: Resource,
-        owners: tuple[OwnerRef, ...] | None,
+        self, ctx: Context, before: Resource | None, told: Resource
     ) -> tuple[Message, ...]:
-        """``plan.warned_at_once`` for a governed identity, told to the owners it will have."""
-        if not nhi.governed(after.resource_type, after.doc):
+        """``plan.warned_at_once`` for a governed identity (``told``: with its owners)."""
+        if not nhi.governed(told.resource_type, told.doc):
             return ()
-        told = msgspec.structs.replace(after, owners=owners if owners is not None else after.owners)
         leads = ctx.tenant.settings.warning_days or self.warning_days
         found = plan.warned_at_once(before, told, leads=leads, now=ctx.now, base_url=self.base_url)
         return tuple(found)
@@ -356,10 +351,10 @@ class Provisioning:
             r.relation == "owner" and r.status == "active" for r in resolved
         ):
             after, changed = _unflagged(after, changed)
-        messages += self._warned_at_once(ctx, before, after, resolved)
+        told = _told(before, after, resolved)
+        messages += self._warned_at_once(ctx, before, told)
         if not messages and _suspends(before, after):
             # A client's own suspension (``active: false``): its owners hear of it too.
-            told = msgspec.structs.replace(after, owners=resolved or before.owners)
             reason = after.governance.suspended_reason or "requested"
             messages = (
                 plan.teardown_step(
@@ -566,6 +561,15 @@ class Provisioning:
             assert reloaded is not None
             return reloaded
         return resource
+
+
+def _told(
+    before: Resource | None, after: Resource, resolved: tuple[OwnerRef, ...] | None
+) -> Resource:
+    """``after`` with the owners and sponsors its notifications name: those the write
+    resolved, else (it named none) those it had."""
+    owners = resolved if resolved is not None else (before.owners if before else None)
+    return msgspec.structs.replace(after, owners=owners or ())
 
 
 def _suspends(before: Resource, after: Resource) -> bool:

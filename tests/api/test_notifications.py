@@ -326,6 +326,7 @@ def test_an_end_set_inside_a_warning_lead_is_warned_at_once_and_only_once(
     assert deliver(harness) == 1
     second = receiver.payloads()[1]["data"]
     assert second["identity"]["id"] == later["id"] and second["daysLeft"] == 5
+    assert [o["value"] for o in second["identity"]["owners"]] == [tenant.owner()]
 
     # When the 1-day lead of the first passes, the sweep warns again, once.
     harness.clock.advance(dt.timedelta(days=1, hours=1))
