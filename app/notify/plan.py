@@ -125,8 +125,7 @@ def warnings(
             kind, due = "attestation_overdue", governance.get("attestationSuspendAt")
         body = {"identity": _identity(resource, base_url), "reason": kind, "due": due,
                 "daysLeft": days}  # fmt: skip
-        key = f"{kind}:{resource.id}:{raw}:{days}d"
-        out.append(_message(resource, kind, key, body, now))
+        out.append(_message(resource, kind, _warning_key(kind, resource, raw, days), body, now))
     return out
 
 
@@ -150,8 +149,14 @@ def warned_at_once(
     days = min(passed)
     body = {"identity": _identity(after, base_url), "reason": "expiry_warning", "due": raw,
             "daysLeft": (end - now).days}  # fmt: skip
-    key = f"expiry_warning:{after.id}:{raw}:{days}d"
+    key = _warning_key("expiry_warning", after, raw, days)
     return [_message(after, "expiry_warning", key, body, now)]
+
+
+def _warning_key(kind: str, resource: Resource, moment: str, days: int) -> str:
+    """One warning per identity, moment (as stored) and lead: the sweep's and the change's
+    warning for the same lead are the same message."""
+    return f"{kind}:{resource.id}:{moment}:{days}d"
 
 
 def blast_radius(

@@ -253,7 +253,7 @@ _RANGE = f"from {MIN_DATETIME:%Y-%m-%d} up to (not including) {MAX_DATETIME:%Y-%
 
 
 def parse_datetime(text: str) -> dt.datetime | None:
-    """Parse an xsd:dateTime (RFC 7643 §2.3.5): ``app.domain.limits.parse_instant``."""
+    """Parse an xsd:dateTime (RFC 7643 §2.3.5): ``app.domain.instants.parse_instant``."""
     return parse_instant(text)
 
 
