@@ -81,6 +81,23 @@ def owner_and_agent(harness: Harness, tenant: TenantAccess, days: float) -> tupl
     return owner, agent.json()
 
 
+def mail_server(harness: Harness, tenant: TenantAccess, inbox: Inbox, sender: str) -> None:
+    """The tenant's own mail server: the test's inbox."""
+    made = harness.client.put(
+        "/admin/smtp",
+        json={"host": "127.0.0.1", "port": inbox.port, "starttls": False, "from": sender},
+        headers=tenant.headers("admin"),
+    )
+    assert made.status_code == 200, made.text
+
+
+def alert_emails(harness: Harness, tenant: TenantAccess, *addresses: str) -> None:
+    alerting = harness.client.put(
+        "/admin/settings", json={"alertEmails": list(addresses)}, headers=tenant.headers("admin")
+    )
+    assert alerting.status_code == 200, alerting.text
+
+
 def registration_warning(harness: Harness, inbox: Inbox, tenant: TenantAccess) -> EmailMessage:
     """An agent registered with a day left: its owner is warned at once, not a day later,
     in words: the tenant and the identity in the subject, what happens when, what to do."""
@@ -189,20 +206,8 @@ def test_a_tenant_sends_through_its_own_smtp_server(
 def test_a_stopped_sweep_emails_the_tenants_alert_addresses(
     harness: Harness, tenant: TenantAccess, inbox: Inbox
 ) -> None:
-    admin = tenant.headers("admin")
-    made = harness.client.put(
-        "/admin/smtp",
-        json={"host": "127.0.0.1", "port": inbox.port, "starttls": False,
-              "from": "tenure@acme.example"},
-        headers=admin,
-    )  # fmt: skip
-    assert made.status_code == 200, made.text
-    alerting = harness.client.put(
-        "/admin/settings",
-        json={"alertEmails": ["secops@acme.example", "oncall@acme.example"]},
-        headers=admin,
-    )
-    assert alerting.status_code == 200, alerting.text
+    mail_server(harness, tenant, inbox, "tenure@acme.example")
+    alert_emails(harness, tenant, "secops@acme.example", "oncall@acme.example")
     for i in range(12):
         created = harness.client.post(
             "/scim/v2/Agents",
@@ -232,17 +237,7 @@ def test_e_mail_planned_before_any_mail_server_is_held_and_sent_once_the_tenant_
         ("expiry_warning", ["ana.work@example.com"])
     ]
     assert harness.run(harness.client.app.state.deliverer.deliver_due()) == 0
-    made = harness.client.put(
-        "/admin/smtp",
-        json={
-            "host": "127.0.0.1",
-            "port": inbox.port,
-            "starttls": False,
-            "from": "it@acme.example",
-        },
-        headers=admin,
-    )
-    assert made.status_code == 200, made.text
+    mail_server(harness, tenant, inbox, "it@acme.example")
     registration_warning(harness, inbox, tenant)
     still = harness.client.get("/admin/outbox?state=held", headers=admin).json()["items"]
     assert [i["kind"] for i in still] == ["expiry_warning"]  # the webhook's twin: no webhook
@@ -252,17 +247,8 @@ def test_sponsors_hear_of_a_suspension_and_alert_addresses_of_an_identity_nobody
     harness: Harness, tenant: TenantAccess, inbox: Inbox
 ) -> None:
     admin = tenant.headers("admin")
-    made = harness.client.put(
-        "/admin/smtp",
-        json={"host": "127.0.0.1", "port": inbox.port, "starttls": False,
-              "from": "tenure@acme.example"},
-        headers=admin,
-    )  # fmt: skip
-    assert made.status_code == 200, made.text
-    alerting = harness.client.put(
-        "/admin/settings", json={"alertEmails": ["secops@acme.example"]}, headers=admin
-    )
-    assert alerting.status_code == 200, alerting.text
+    mail_server(harness, tenant, inbox, "tenure@acme.example")
+    alert_emails(harness, tenant, "secops@acme.example")
 
     def person(name: str) -> str:
         made = harness.client.post(

@@ -88,6 +88,22 @@ def register(harness: Harness, tenant: TenantAccess, name: str, days: float) -> 
     return created.json()
 
 
+def replace(
+    harness: Harness, tenant: TenantAccess, agent: dict[str, Any], path: str, value: Any,
+    role: str = "admin",
+) -> None:  # fmt: skip
+    """PATCH one attribute of ``agent`` (RFC 7644 §3.5.2.3 replace), which must succeed."""
+    changed = harness.client.patch(
+        f"/scim/v2/Agents/{agent['id']}",
+        json={
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": path, "value": value}],
+        },
+        headers=tenant.headers(role),
+    )
+    assert changed.status_code == 200, changed.text
+
+
 def sweeper(harness: Harness) -> Sweeper:
     return harness.client.app.state.sweeper  # type: ignore[no-any-return]
 
@@ -308,21 +324,8 @@ def test_an_end_set_inside_a_warning_lead_is_warned_at_once_and_only_once(
     # The one with thirty days left is renewed to five days from now: warned now (the
     # 14-day lead); a change that leaves its end alone warns no one again.
     end = stamp(harness.clock.now() + dt.timedelta(days=5))
-    admin = tenant.headers("admin")
-    renewed = harness.client.patch(
-        f"/scim/v2/Agents/{later['id']}",
-        json={"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": f"{GOV}:expiresAt", "value": end}]},
-        headers=admin,
-    )  # fmt: skip
-    assert renewed.status_code == 200, renewed.text
-    described = harness.client.patch(
-        f"/scim/v2/Agents/{later['id']}",
-        json={"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": "description", "value": "still soon"}]},
-        headers=admin,
-    )  # fmt: skip
-    assert described.status_code == 200, described.text
+    replace(harness, tenant, later, f"{GOV}:expiresAt", end)
+    replace(harness, tenant, later, "description", "still soon")
     assert deliver(harness) == 1
     second = receiver.payloads()[1]["data"]
     assert second["identity"]["id"] == later["id"] and second["daysLeft"] == 5
@@ -362,13 +365,7 @@ def test_a_suspension_a_client_asks_for_is_told_to_the_owners(
 ) -> None:
     hook(harness, tenant, receiver.url)
     agent = register(harness, tenant, "paused", 30)
-    off = harness.client.patch(
-        f"/scim/v2/Agents/{agent['id']}",
-        json={"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": "active", "value": False}]},
-        headers=tenant.headers("platform"),
-    )  # fmt: skip
-    assert off.status_code == 200, off.text
+    replace(harness, tenant, agent, "active", False, role="platform")
     assert deliver(harness) == 1
     (event,) = receiver.payloads()
     assert event["type"] == "identity.suspended" and event["tenant"] == tenant.id
@@ -376,10 +373,5 @@ def test_a_suspension_a_client_asks_for_is_told_to_the_owners(
     assert data["identity"]["id"] == agent["id"] and data["reason"] == "requested"
     assert [o["value"] for o in data["identity"]["owners"]] == [tenant.owner()]
     assert data["due"] is None  # a requested suspension schedules no teardown
-    again = harness.client.patch(
-        f"/scim/v2/Agents/{agent['id']}",
-        json={"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": "description", "value": "still paused"}]},
-        headers=tenant.headers("platform"),
-    )  # fmt: skip
-    assert again.status_code == 200 and deliver(harness) == 0  # told once
+    replace(harness, tenant, agent, "description", "still paused", role="platform")
+    assert deliver(harness) == 0  # told once
